@@ -1,0 +1,1 @@
+"""Claims: the claim model and its readers (JSON, JSON Lines, CSV, X12 837P)."""

@@ -1,0 +1,1 @@
+"""The claim edit engine: one module per rule under `edits.rules`, policy packs under `edits.packs`."""

@@ -1,0 +1,73 @@
+"""NCCI procedure-to-procedure pairs on a claim, evaluated once and shared by the three PTP rules.
+
+For every two lines billed on the same date of service whose codes form an edit in force (column 1 code
+on one line, column 2 code on the other), the modifier indicator decides: 0, no modifier allows the
+column 2 code to be paid; 1, a PTP-associated modifier may bypass the edit when the services were
+distinct; 9, the edit is not applied. CMS lets the bypass modifier stand on either code of the pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from hcpcs import indicators
+from hcpcs.edits.engine import ClaimContext, LineView
+from hcpcs.edits.tables import PTP_DATASET, PtpEdit
+from hcpcs.store.releases import Release
+
+
+@cache
+def ptp_associated_modifiers() -> frozenset[str]:
+    return frozenset(indicators.indicator("ptp_associated_modifiers").values)
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    outcome: str  # bundled | not_bypassable | bypassed
+    edit: PtpEdit
+    column1_line: LineView
+    column2_line: LineView
+    bypass_modifiers: tuple[str, ...]
+    release: Release
+
+
+def pair_outcomes(ctx: ClaimContext) -> list[PairOutcome]:
+    if "ptp" in ctx.cache:
+        return ctx.cache["ptp"]
+    outcomes: list[PairOutcome] = []
+    associated = ptp_associated_modifiers()
+    dataset = PTP_DATASET[ctx.setting]
+    for day, views in ctx.days().items():
+        if len(views) < 2:
+            continue
+        codes = {v.code for v in views}
+        if len(codes) < 2:
+            continue
+        choice = ctx.release(dataset, day)
+        if choice is None:
+            continue
+        iso = day.isoformat()
+        for first in views:
+            edits = ctx.tables.ptp_as_column1(choice.release, first.code)
+            if not edits:
+                continue
+            for edit in edits:
+                if edit.column2 not in codes or edit.column2 == first.code or not edit.in_force(iso):
+                    continue
+                if edit.modifier_indicator == "9":
+                    continue
+                for second in views:
+                    if second.code != edit.column2:
+                        continue
+                    bypass = tuple(sorted((first.modifiers | second.modifiers) & associated))
+                    if edit.modifier_indicator == "0":
+                        outcome = "not_bypassable" if bypass else "bundled"
+                    else:
+                        outcome = "bypassed" if bypass else "bundled"
+                    outcomes.append(PairOutcome(outcome, edit, first, second, bypass, choice.release))
+    ctx.cache["ptp"] = outcomes
+    return outcomes
+
+
+def describe_indicator(value: str) -> str:
+    return indicators.meaning("ncci_modifier_indicator", value) or value

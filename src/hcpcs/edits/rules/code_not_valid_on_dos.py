@@ -1,0 +1,112 @@
+"""CODE_NOT_VALID_ON_DOS (error): the code does not exist on the line's date of service: unknown to every
+loaded release, not yet added, or terminated (discontinued) before that date. HCPCS Level II codes are
+judged by the HCPCS file in force (added date through termination date, inclusive); CPT codes, which the
+HCPCS file does not carry, by the physician fee schedule (professional claims) or OPPS Addendum B
+(facility claims) in force: a CPT code absent from it, or with fee-schedule status D (deleted), is not
+valid on that date.
+
+Fails::
+
+    {"id": "dos-fail", "setting": "professional", "date_of_service": "2026-02-01",
+     "lines": [{"code": "G6002"}]}
+
+Passes::
+
+    {"id": "dos-pass", "setting": "professional", "date_of_service": "2024-08-12",
+     "lines": [{"code": "G6002"}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+from hcpcs import indicators
+from hcpcs.codes import kind_of
+from hcpcs.edits.engine import ClaimContext, LineView
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.tables import source
+
+RULE_ID = "CODE_NOT_VALID_ON_DOS"
+SEVERITY = "error"
+DELETED_STATUSES = {"D"}
+
+
+def _finding(view: LineView, message: str, fix: str | None, src: dict | None) -> Finding:
+    return Finding(rule=RULE_ID, severity=SEVERITY, codes=(view.code,), lines=(view.index,), message=message,
+                   fix=fix, source=src)
+
+
+def _level2(ctx: ClaimContext, view: LineView) -> Finding | None:
+    day: date = view.day
+    choice = ctx.release("hcpcs", day)
+    if choice is None:
+        return None
+    release = choice.release
+    row = ctx.tables.hcpcs(release, view.code)
+    iso = day.isoformat()
+    if row is not None:
+        src = source(release, row["source_line"], "hcpcs_anweb")
+        if row["added_date"] and iso < row["added_date"]:
+            return _finding(view, f"{view.code} is not valid on {day}: it was added {row['added_date']} "
+                                  f"({release.label}).", "Use the code that was in force on the date of service.", src)
+        if row["termination_date"] and iso > row["termination_date"]:
+            action = indicators.meaning("hcpcs_action_code", row["action_code"]) or ""
+            return _finding(
+                view,
+                f"{view.code} is not valid on {day}: it was terminated {row['termination_date']} "
+                f"(action {row['action_code']}: {action}; {release.label}).",
+                "Report the code that replaced it for dates of service after the termination date.", src)
+        return None
+    others = ctx.tables.other_releases_with("hcpcs", view.code)
+    if others:
+        labels = ", ".join(r.label for r in others)
+        return _finding(view, f"{view.code} is not in {release.label}, the HCPCS release in force on {day} "
+                              f"(it appears in {labels}).", "Check the code against the HCPCS file of the date of service.",
+                        source(release, None, "hcpcs_anweb"))
+    if not ctx.tables.in_any_release(view.code):
+        return _finding(view, f"{view.code} is not a code in any loaded CMS release.",
+                        "Check the code for a typing error.", source(release, None, "hcpcs_anweb"))
+    return None
+
+
+def _cpt(ctx: ClaimContext, view: LineView) -> Finding | None:
+    dataset = "mpfs" if ctx.professional else "opps"
+    choice = ctx.release(dataset, view.day)
+    if choice is None:
+        if not ctx.tables.in_any_release(view.code):
+            return _finding(view, f"{view.code} is not a code in any loaded CMS release.",
+                            "Check the code for a typing error.", None)
+        return None
+    release = choice.release
+    if dataset == "mpfs":
+        rows = ctx.tables.rvu(release, view.code)
+        if rows:
+            base = rows.get("") or next(iter(rows.values()))
+            if base["status"] in DELETED_STATUSES:
+                return _finding(view, f"{view.code} is deleted on {view.day}: fee-schedule status "
+                                      f"{base['status']} in {release.label}.",
+                                "Report the code that replaced it.", source(release, base["source_line"], "pprrvu"))
+            return None
+    elif ctx.tables.addendum_b(release, view.code) is not None:
+        return None
+    if not ctx.tables.in_any_release(view.code):
+        return _finding(view, f"{view.code} is not a code in any loaded CMS release.",
+                        "Check the code for a typing error.", source(release, None, "pprrvu"))
+    others = ctx.tables.other_releases_with(dataset, view.code)
+    where = f" (it appears in {', '.join(r.label for r in others)})" if others else ""
+    return _finding(view, f"{view.code} is not in {release.label}, the {'fee schedule' if dataset == 'mpfs' else 'OPPS'} "
+                          f"release in force on {view.day}{where}.",
+                    "Check that the code was valid on the date of service.", source(release, None, "pprrvu"))
+
+
+def check(ctx: ClaimContext) -> Iterator[Finding]:
+    seen: set[tuple[str, date]] = set()
+    for view in ctx.lines:
+        key = (view.code, view.day)
+        if key in seen:
+            continue
+        seen.add(key)
+        finding = _level2(ctx, view) if kind_of(view.code) == "level2" else _cpt(ctx, view)
+        if finding is not None:
+            yield finding

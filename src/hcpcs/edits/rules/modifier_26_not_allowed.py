@@ -1,0 +1,32 @@
+"""MODIFIER_26_NOT_ALLOWED (error): modifier 26 (professional component) billed with a code whose
+fee-schedule PC/TC indicator does not allow it. Only codes whose service splits into a professional and a
+technical component (PC/TC indicator 1, and 6 for some laboratory codes) take modifier 26; a
+professional-only code (indicator 2, e.g. a physician-interpretation or guidance code such as G6017), a
+technical-only code (3), a global-only test (4) and the rest are billed without it. Professional claims;
+the indicator of the fee-schedule release in force on the date of service.
+
+Fails::
+
+    {"id": "m26-fail", "setting": "professional", "date_of_service": "2024-08-12",
+     "lines": [{"code": "G6017", "modifiers": ["26"]}]}
+
+Passes::
+
+    {"id": "m26-pass", "setting": "professional", "date_of_service": "2024-08-12",
+     "lines": [{"code": "G6002", "modifiers": ["26"]}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hcpcs.edits.engine import ClaimContext
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.pctc import modifier_findings
+
+RULE_ID = "MODIFIER_26_NOT_ALLOWED"
+SEVERITY = "error"
+
+
+def check(ctx: ClaimContext) -> Iterator[Finding]:
+    return modifier_findings(ctx, "26", RULE_ID)

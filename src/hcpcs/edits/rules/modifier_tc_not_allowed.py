@@ -1,0 +1,31 @@
+"""MODIFIER_TC_NOT_ALLOWED (error): modifier TC (technical component) billed with a code whose fee-schedule
+PC/TC indicator does not allow it. Only codes with both a professional and a technical component (PC/TC
+indicator 1, and 6 where CMS says so) take TC; professional-only codes (2) such as G6017 and 77387 on the
+physician fee schedule have no technical component. Professional claims; the indicator of the
+fee-schedule release in force on the date of service.
+
+Fails::
+
+    {"id": "mtc-fail", "setting": "professional", "date_of_service": "2024-08-12",
+     "lines": [{"code": "G6017", "modifiers": ["TC"]}]}
+
+Passes::
+
+    {"id": "mtc-pass", "setting": "professional", "date_of_service": "2024-08-12",
+     "lines": [{"code": "G6002", "modifiers": ["TC"]}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hcpcs.edits.engine import ClaimContext
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.pctc import modifier_findings
+
+RULE_ID = "MODIFIER_TC_NOT_ALLOWED"
+SEVERITY = "error"
+
+
+def check(ctx: ClaimContext) -> Iterator[Finding]:
+    return modifier_findings(ctx, "TC", RULE_ID)

@@ -1,0 +1,50 @@
+"""Typed errors. Every error a user can trigger is one of these, with a message that names what is
+wrong and where; the CLI and the API turn them into a clean message and an exit status or a problem
+response, never a traceback."""
+
+from __future__ import annotations
+
+
+class HcpcsError(Exception):
+    """Base class of every error hcpcs raises on purpose."""
+
+
+class SourceFormatError(HcpcsError):
+    """A CMS file is not in the layout expected: names the file, the line or cell, and what was expected."""
+
+    def __init__(self, file: str, location: str | None, problem: str) -> None:
+        self.file = file
+        self.location = location
+        self.problem = problem
+        where = f"{file}, {location}" if location else file
+        super().__init__(f"{where}: {problem}")
+
+
+class DataNotLoadedError(HcpcsError):
+    """The store holds no release that can answer (run `hcpcs update`)."""
+
+
+class NotCoveredError(HcpcsError):
+    """No release of a dataset is in force on the date asked, and the dataset cannot answer by row dates."""
+
+
+class UnknownCodeError(HcpcsError):
+    """The code is well formed but appears in no loaded release."""
+
+
+class MalformedCodeError(HcpcsError):
+    """The text given is not a HCPCS/CPT code or modifier."""
+
+
+class InvalidInputError(HcpcsError):
+    """A user argument (date, locality, modifier, option) is not acceptable."""
+
+
+class ClaimInputError(HcpcsError):
+    """A claim or claim file is malformed; names the claim, line or segment."""
+
+    def __init__(self, message: str, *, claim_id: str | None = None, location: str | None = None) -> None:
+        self.claim_id = claim_id
+        self.location = location
+        parts = [p for p in (location, f"claim {claim_id}" if claim_id else None) if p]
+        super().__init__(f"{', '.join(parts)}: {message}" if parts else message)

@@ -1,0 +1,353 @@
+"""The code reference: every field of the CMS files decoded into words, for the releases in force on a
+date of service, with the release and file each value came from (`lookup`); the code's history across
+loaded releases (`history`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from typing import Any
+
+from hcpcs import indicators
+from hcpcs.codes import AMA_NOTICE, kind_of, normalize
+from hcpcs.errors import DataNotLoadedError, NotCoveredError, UnknownCodeError
+from hcpcs.service import Hcpcs, parse_date
+from hcpcs.store import queries
+from hcpcs.store.releases import Release, ReleaseChoice
+
+PTP_PREVIEW = 10
+
+
+def _split(value: str | None) -> list[str]:
+    return [v for v in (value or "").split(",") if v]
+
+
+def _decode_list(key: str, value: str | None) -> list[dict[str, Any]]:
+    return [indicators.decode(key, v) for v in _split(value)]  # type: ignore[misc]
+
+
+def _iso(value: str | None) -> str | None:
+    return value or None
+
+
+def is_valid_on(row: sqlite3.Row, day: date) -> tuple[bool, str]:
+    """A HCPCS code is valid on a day from its added date through its termination date, inclusive."""
+    added = row["added_date"]
+    terminated = row["termination_date"]
+    iso = day.isoformat()
+    if added and iso < added:
+        return False, f"not yet valid on {iso}: added {added}"
+    if terminated and iso > terminated:
+        action = indicators.meaning("hcpcs_action_code", row["action_code"]) or row["action_code"]
+        return False, f"not valid on {iso}: terminated {terminated} (action {row['action_code']}: {action})"
+    return True, f"valid on {iso}" + (f" (terminates {terminated})" if terminated else "")
+
+
+class _Sources:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, release: Release, what: str, table: str) -> None:
+        files = [f["name"] for f in release.source_files if f.get("kind") == table] or [
+            f["name"] for f in release.source_files
+        ]
+        entry = {"what": what, "dataset": release.dataset, "release": release.label, "files": files}
+        if entry not in self.items:
+            self.items.append(entry)
+
+
+def _choose(hc: Hcpcs, dataset: str, day: date, notices: list[str]) -> ReleaseChoice | None:
+    if not hc.has_dataset(dataset):
+        return None
+    try:
+        choice = hc.release_for(dataset, day)
+    except (NotCoveredError, DataNotLoadedError) as exc:
+        notices.append(str(exc))
+        return None
+    notices.extend(choice.notices)
+    return choice
+
+
+def _rvu_row_dict(row: sqlite3.Row) -> dict[str, Any]:
+    na = {"nonfacility": row["nonfac_na"] or None, "facility": row["fac_na"] or None}
+    return {
+        "modifier": row["modifier"] or None,
+        "status": indicators.decode("mpfs_status", row["status"]),
+        "work_rvu": row["work_rvu"],
+        "nonfacility_pe_rvu": row["nonfac_pe_rvu"],
+        "facility_pe_rvu": row["fac_pe_rvu"],
+        "mp_rvu": row["mp_rvu"],
+        "nonfacility_total": row["nonfac_total"],
+        "facility_total": row["fac_total"],
+        "na_indicator": {k: indicators.decode("mpfs_na_indicator", v) for k, v in na.items()},
+        "source_line": row["source_line"],
+    }
+
+
+def pctc_allows(pctc: str | None, modifier: str) -> bool | None:
+    """Whether modifier 26 or TC may be billed with a code, from its PC/TC indicator (RVU file,
+    Attachment A). None when the indicator is missing."""
+    if not pctc:
+        return None
+    table = indicators.indicator("mpfs_pctc").extra
+    key = "modifier_26_allowed" if modifier == "26" else "modifier_tc_allowed"
+    value = table.get(key, {}).get(str(pctc))
+    return bool(value) if value is not None else None
+
+
+def mpfs_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any] | None:
+    choice = _choose(hc, "mpfs", day, notices)
+    if choice is None:
+        return None
+    release = choice.release
+    rows = queries.rvu_rows(hc.store.conn, release.id, code)
+    if not rows:
+        return {"release": release.label, "in_file": False}
+    sources.add(release, "fee schedule indicators and RVUs", "pprrvu")
+    base = next((r for r in rows if r["modifier"] == ""), rows[0])
+    pctc = base["pctc"]
+    return {
+        "release": release.label,
+        "in_file": True,
+        "status": indicators.decode("mpfs_status", base["status"]),
+        "pctc": indicators.decode("mpfs_pctc", pctc),
+        "global_days": indicators.decode("mpfs_global_days", base["global_days"]),
+        "work_rvu": base["work_rvu"],
+        "multiple_procedure": indicators.decode("mpfs_mult_proc", base["mult_proc"]),
+        "bilateral": indicators.decode("mpfs_bilat_surg", base["bilat_surg"]),
+        "assistant_surgery": indicators.decode("mpfs_asst_surg", base["asst_surg"]),
+        "co_surgery": indicators.decode("mpfs_co_surg", base["co_surg"]),
+        "team_surgery": indicators.decode("mpfs_team_surg", base["team_surg"]),
+        "physician_supervision": indicators.decode("mpfs_phys_supervision", base["phys_supervision"]),
+        "diagnostic_imaging_family": indicators.decode("mpfs_diag_imaging_family", base["diag_imaging_family"]),
+        "endoscopic_base": base["endo_base"] or None,
+        "conversion_factor": base["conv_factor"],
+        "modifier_26_allowed": pctc_allows(pctc, "26"),
+        "modifier_tc_allowed": pctc_allows(pctc, "TC"),
+        "opps_cap_values": {
+            "nonfacility_pe": base["nonfac_pe_opps"], "facility_pe": base["fac_pe_opps"], "mp": base["mp_opps"],
+        },
+        "by_modifier": {(r["modifier"] or "global"): _rvu_row_dict(r) for r in rows},
+    }
+
+
+def opps_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any] | None:
+    choice = _choose(hc, "opps", day, notices)
+    if choice is None:
+        return None
+    row = queries.addendum_b_row(hc.store.conn, choice.release.id, code)
+    if row is None:
+        return {"release": choice.release.label, "in_file": False}
+    sources.add(choice.release, "hospital outpatient (OPPS) payment", "addendum_b")
+    return {
+        "release": choice.release.label,
+        "in_file": True,
+        "status_indicator": indicators.decode("opps_status_indicator", row["status_indicator"]),
+        "apc": row["apc"] or None,
+        "relative_weight": row["relative_weight"],
+        "payment_rate": row["payment_rate"],
+        "national_unadjusted_copayment": row["national_copay"],
+        "minimum_unadjusted_copayment": row["minimum_copay"],
+        "source_line": row["source_line"],
+    }
+
+
+def mue_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for setting in ("practitioner", "hospital", "dme"):
+        dataset = f"ncci_mue_{setting}"
+        choice = _choose(hc, dataset, day, notices)
+        if choice is None:
+            if setting != "dme":
+                out[setting] = None
+            continue
+        row = queries.mue_row(hc.store.conn, choice.release.id, code)
+        sources.add(choice.release, f"medically unlikely edit ({setting})", "mue")
+        out[setting] = None if row is None else {
+            "units": row["units"],
+            "mai": indicators.decode("ncci_mai", row["mai"]),
+            "rationale": row["rationale"],
+            "release": choice.release.label,
+            "source_line": row["source_line"],
+        }
+    return out
+
+
+def addon_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any] | None:
+    choice = _choose(hc, "ncci_aoc", day, notices)
+    if choice is None:
+        return None
+    conn = hc.store.conn
+    as_addon = queries.aoc_rows_for_addon(conn, choice.release.id, code, day)
+    as_primary = queries.aoc_rows_for_primary(conn, choice.release.id, code, day)
+    sources.add(choice.release, "add-on code edits", "aoc")
+    edit_types = sorted({r["edit_type"] for r in as_addon})
+    return {
+        "release": choice.release.label,
+        "is_addon": bool(as_addon),
+        "edit_type": indicators.decode("ncci_aoc_edit_type", edit_types[0]) if len(edit_types) == 1 else (
+            [indicators.decode("ncci_aoc_edit_type", t) for t in edit_types] if edit_types else None),
+        "primary_codes": [r["primary_code"] for r in as_addon],
+        "addons_of_this_primary": [r["addon_code"] for r in as_primary],
+    }
+
+
+def ptp_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    conn = hc.store.conn
+    for setting in ("practitioner", "hospital"):
+        choice = _choose(hc, f"ncci_ptp_{setting}", day, notices)
+        if choice is None:
+            out[setting] = None
+            continue
+        rid = choice.release.id
+        sources.add(choice.release, f"procedure-to-procedure edits ({setting})", "ptp")
+
+        def pairs(column: int, rid: int = rid) -> list[dict[str, Any]]:
+            rows = queries.ptp_rows_for_code(conn, rid, code, day, column, limit=PTP_PREVIEW)
+            return [
+                {"column1": r["column1"], "column2": r["column2"],
+                 "modifier_indicator": indicators.decode("ncci_modifier_indicator", r["modifier_indicator"]),
+                 "effective_date": r["effective_date"], "deletion_date": r["deletion_date"],
+                 "rationale": r["rationale"]}
+                for r in rows
+            ]
+
+        out[setting] = {
+            "release": choice.release.label,
+            "as_column1": queries.ptp_count_for_code(conn, rid, code, day, 1),
+            "as_column2": queries.ptp_count_for_code(conn, rid, code, day, 2),
+            "first_as_column1": pairs(1),
+            "first_as_column2": pairs(2),
+        }
+    return out
+
+
+def _modifier_description(code: str) -> dict[str, Any] | None:
+    try:
+        table = indicators.indicator("modifiers")
+    except KeyError:
+        return None
+    text = table.meaning(code)
+    return {"code": code, "meaning": text, "source": table.source} if text else None
+
+
+def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = None) -> dict[str, Any]:
+    """Everything hcpcs knows about a code on a date of service, as the documented JSON contract."""
+    from hcpcs.service import default
+
+    hc = hc or default()
+    code = normalize(code)
+    day = parse_date(as_of, "as-of date")
+    kind = kind_of(code)
+    notices: list[str] = []
+    sources = _Sources()
+    conn = hc.store.conn
+    record_kind = "modifier" if kind == "modifier" else "procedure"
+
+    result: dict[str, Any] = {"code": code, "kind": kind, "as_of": day.isoformat()}
+    hcpcs_choice = _choose(hc, "hcpcs", day, notices)
+    row = None
+    row_release: Release | None = None
+    if hcpcs_choice is not None:
+        row = queries.hcpcs_row(conn, hcpcs_choice.release.id, code, record_kind)
+        row_release = hcpcs_choice.release
+        if row is None and kind != "cpt":
+            others = queries.hcpcs_rows_all_releases(conn, code, record_kind)
+            if others:
+                latest = others[-1]
+                row = latest
+                row_release = hc.release_by_id(latest["release_id"])
+                notices.append(
+                    f"{code} is not in {hcpcs_choice.release.label}, the HCPCS release in force on {day}; "
+                    f"the fields below come from {row_release.label}"
+                )
+
+    if kind == "modifier" and row is None:
+        description = _modifier_description(code)
+        if description is None:
+            raise UnknownCodeError(f"modifier {code} is in no loaded HCPCS release and not a fee-schedule modifier")
+        result.update({
+            "short_description": None, "long_description": description["meaning"],
+            "descriptor_source": description["source"], "valid_on_date": None,
+            "notices": notices, "sources": sources.items,
+        })
+        return result
+
+    if row is not None and row_release is not None:
+        sources.add(row_release, "HCPCS descriptors and indicators", "hcpcs_anweb")
+        valid, reason = is_valid_on(row, day)
+        if row_release is not (hcpcs_choice.release if hcpcs_choice else None):
+            valid = False
+            reason = f"not in {hcpcs_choice.release.label if hcpcs_choice else 'the HCPCS release in force'}"
+        note_number = row["processing_note"]
+        result.update({
+            "short_description": row["short_description"],
+            "long_description": row["long_description"],
+            "descriptor_source": row_release.label,
+            "valid_on_date": valid,
+            "validity": reason,
+            "added_date": _iso(row["added_date"]),
+            "action_effective_date": _iso(row["action_effective_date"]),
+            "termination_date": _iso(row["termination_date"]),
+            "action": indicators.decode("hcpcs_action_code", row["action_code"]),
+            "hcpcs_release": row_release.label,
+            "pricing_indicators": _decode_list("hcpcs_pricing_indicator", row["pricing_indicators"]),
+            "multiple_pricing_indicator": indicators.decode(
+                "hcpcs_multiple_pricing_indicator", row["multiple_pricing_indicator"]),
+            "coverage": indicators.decode("hcpcs_coverage", row["coverage"]),
+            "betos": indicators.decode("hcpcs_betos", row["betos"]),
+            "type_of_service": _decode_list("hcpcs_type_of_service", row["type_of_service"]),
+            "cim_references": _split(row["cim_references"]),
+            "mcm_references": _split(row["mcm_references"]),
+            "statute": row["statute"] or None,
+            "lab_certifications": _decode_list("hcpcs_lab_certification", row["lab_certifications"]),
+            "cross_references": _split(row["cross_references"]),
+            "asc_group": ({"code": row["asc_group"], "effective_date": _iso(row["asc_effective_date"])}
+                          if row["asc_group"] else None),
+            "processing_note": ({"number": note_number,
+                                 "text": queries.processing_note(conn, row_release.id, note_number)}
+                                if note_number else None),
+            "anesthesia_base_units": int(row["anesthesia_base_units"]) if (row["anesthesia_base_units"] or "").isdigit()
+            else None,
+            "source_line": row["source_line"],
+        })
+    elif kind == "level2":
+        if not queries.code_known_anywhere(conn, code):
+            raise UnknownCodeError(f"{code} is in no loaded release (HCPCS, fee schedule, OPPS or NCCI)")
+        result.update({"short_description": None, "long_description": None, "valid_on_date": False,
+                       "validity": "not in any loaded HCPCS release"})
+
+    if kind == "modifier":
+        result["mpfs"] = None
+        result["notices"] = notices
+        result["sources"] = sources.items
+        return result
+
+    result["mpfs"] = mpfs_section(hc, code, day, notices, sources)
+    if kind == "cpt":
+        mpfs = result["mpfs"]
+        if not queries.code_known_anywhere(conn, code):
+            raise UnknownCodeError(f"{code} is in no loaded release (fee schedule, OPPS or NCCI)")
+        description = None
+        if mpfs and mpfs.get("in_file"):
+            rows = queries.rvu_rows(conn, hc.release_for("mpfs", day).release.id, code)
+            description = next((r["description"] for r in rows if r["description"]), None)
+        in_force = bool(mpfs and mpfs.get("in_file") and (mpfs["status"] or {}).get("code") != "D")
+        result.update({
+            "short_description": description,
+            "long_description": None,
+            "descriptor_source": "your imported fee-schedule file (PPRRVU)" if description else None,
+            "valid_on_date": in_force,
+            "validity": (f"in {mpfs['release']} on {day}" if in_force
+                         else "not in the fee-schedule release in force" if mpfs else "no fee-schedule release covers the date"),
+            "added_date": None, "action_effective_date": None, "termination_date": None, "action": None,
+        })
+        notices.append(AMA_NOTICE)
+    result["opps"] = opps_section(hc, code, day, notices, sources)
+    result["mue"] = mue_section(hc, code, day, notices, sources)
+    result["addon"] = addon_section(hc, code, day, notices, sources)
+    result["ptp"] = ptp_section(hc, code, day, notices, sources)
+    result["notices"] = list(dict.fromkeys(notices))
+    result["sources"] = sources.items
+    return result

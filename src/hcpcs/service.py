@@ -1,0 +1,58 @@
+"""The library's entry point: one object over one store, holding the release list and the caches that
+every service (reference, fees, edits) shares. `hcpcs.lookup()` and friends use a default instance."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from hcpcs.errors import InvalidInputError
+from hcpcs.store.db import Store, open_store
+from hcpcs.store.releases import Release, ReleaseChoice, choose_release, list_releases
+
+
+def parse_date(value: str | date | None, what: str = "date") -> date:
+    """A date given by a user: ISO `YYYY-MM-DD`; None means today."""
+    if value is None:
+        return date.today()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise InvalidInputError(f"{what} {value!r} is not a date in the form YYYY-MM-DD") from exc
+
+
+class Hcpcs:
+    def __init__(self, home: Path | None = None, store: Store | None = None) -> None:
+        self.store = store or open_store(home, readonly=True)
+
+    @cached_property
+    def releases(self) -> list[Release]:
+        return list_releases(self.store.conn)
+
+    def release_by_id(self, release_id: int) -> Release:
+        for release in self.releases:
+            if release.id == release_id:
+                return release
+        raise KeyError(release_id)
+
+    def release_for(self, dataset: str, day: date) -> ReleaseChoice:
+        return choose_release(self.releases, dataset, day)
+
+    def has_dataset(self, dataset: str) -> bool:
+        return any(r.dataset == dataset for r in self.releases)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+_default: Hcpcs | None = None
+
+
+def default() -> Hcpcs:
+    global _default
+    if _default is None:
+        _default = Hcpcs()
+    return _default

@@ -1,0 +1,140 @@
+"""Geographic practice cost indices by Medicare locality (Addendum E of the physician fee schedule rule,
+GPCIyyyy.csv/.txt/.xlsx in the RVU bundle).
+
+Layout: a title ("ADDENDUM E. FINAL CY 2025 GEOGRAPHIC PRACTICE COST INDICES ..."), a header row (MAC,
+State, Locality Number, Locality Name, 2025 PW GPCI (with 1.0 Floor), 2025 PE GPCI, 2025 MP GPCI), one
+row per locality, then footnotes ("MAC Assignments as of ...", "*Work GPCI reflects a 1.5 floor in Alaska
+..."). Locality names carry '*'/'**' footnote marks, dropped here. The 2022 CSV writes MAC 2102 and
+locality 1 for 02102 and 01: both are zero-padded back. The TXT aligns columns differently each year, so
+its records are split on whitespace (the locality name is what lies between the third field and the three
+indices).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hcpcs.errors import SourceFormatError
+from hcpcs.sources.base import ParsedTable, SourceFile
+from hcpcs.sources.pprrvu import (
+    Grid,
+    cell_code,
+    cell_number,
+    decode_text,
+    is_blank_line,
+    is_blank_row,
+    match_header,
+    parse_number,
+    read_grid,
+    release_info,
+    text_lines,
+    year_from_text,
+)
+from hcpcs.store.schema import TABLE_COLUMNS
+
+TABLE = "mpfs_gpci"
+COLUMNS = TABLE_COLUMNS[TABLE]
+
+_HEADER_RULES = {
+    "mac": lambda key: "CONTRACTOR" in key or key in ("MAC", "CARRIER"),
+    "state": lambda key: key == "STATE",
+    "locality_number": lambda key: key in ("LOCALITYNUMBER", "LOCALITY"),
+    "locality_name": lambda key: key == "LOCALITYNAME",
+    "pw_gpci": lambda key: "PWGPCI" in key or "WORKGPCI" in key,
+    "pe_gpci": lambda key: "PEGPCI" in key,
+    "mp_gpci": lambda key: "MPGPCI" in key,
+}
+
+
+def locality_name(text: str) -> str:
+    """A locality name without its footnote marks: 'ALASKA*' -> 'ALASKA', 'WYOMING**' -> 'WYOMING'."""
+    return text.strip().rstrip("*").rstrip()
+
+
+def parse_gpci(source: SourceFile) -> ParsedTable:
+    """One row per payment locality: MAC, state, locality number, name and the work (PW), practice expense
+    and malpractice GPCIs. meta: year, title, footnotes."""
+    if source.suffix == ".txt":
+        rows, title, footnotes = _gpci_txt(source)
+    elif source.suffix in (".csv", ".xlsx"):
+        rows, title, footnotes = _gpci_grid(read_grid(source))
+    else:
+        raise SourceFormatError(source.origin, None, f"expected a GPCI .csv, .txt or .xlsx file, not {source.name!r}")
+    if not rows:
+        raise SourceFormatError(source.origin, None, "no GPCI locality rows found")
+    year = (year_from_text(title) if title else None) or release_info(source)["year"]
+    return ParsedTable(TABLE, COLUMNS, rows, source, {"year": year, "title": title, "footnotes": footnotes})
+
+
+def _gpci_grid(grid: Grid) -> tuple[list[tuple[Any, ...]], str | None, list[str]]:
+    header_index, cols, names = match_header(grid, _HEADER_RULES, "GPCI")
+    title = next(
+        (cell_code(cells[0]) for _, cells in grid.rows[:header_index] if cells and cell_code(cells[0])), None
+    )
+    rows: list[tuple[Any, ...]] = []
+    footnotes: list[str] = []
+    need = max(cols.values()) + 1
+    for line, cells in grid.rows[header_index + 1 :]:
+        if is_blank_row(cells):
+            continue
+        mac = cell_code(cells[cols["mac"]], 5) if len(cells) > cols["mac"] else ""
+        if not mac.isdigit():
+            footnotes.append(" ".join(cell_code(cell) for cell in cells if cell_code(cell)))
+            continue
+        if footnotes:
+            raise grid.error(line, "locality row after the footnotes: expected the footnotes to end the file")
+        if len(cells) < need:
+            raise grid.error(line, f"expected {need} columns as in the header, found {len(cells)}")
+        locality = cell_code(cells[cols["locality_number"]], 2)
+        if not locality.isdigit():
+            raise grid.error(line, f"expected a locality number, found {locality!r}", cols["locality_number"])
+        values = [
+            cell_number(cells[cols[name]], grid, line, cols[name], names[cols[name]])
+            for name in ("pw_gpci", "pe_gpci", "mp_gpci")
+        ]
+        rows.append((
+            mac.zfill(5),
+            cell_code(cells[cols["state"]]),
+            locality.zfill(2),
+            locality_name(cell_code(cells[cols["locality_name"]])),
+            *values,
+            line,
+        ))
+    return rows, title, footnotes
+
+
+def _gpci_txt(source: SourceFile) -> tuple[list[tuple[Any, ...]], str | None, list[str]]:
+    lines = text_lines(decode_text(source))
+    header = next(
+        (i for i, line in enumerate(lines[:40]) if "LOCALITY NAME" in line.upper() and "GPCI" in line.upper()), None
+    )
+    if header is None:
+        raise SourceFormatError(source.origin, None, "no GPCI header line (... Locality Name ... GPCI) found")
+    title = next((line.strip() for line in lines[:header] if line.strip()), None)
+    rows: list[tuple[Any, ...]] = []
+    footnotes: list[str] = []
+    for number, line in enumerate(lines[header + 1 :], start=header + 2):
+        if is_blank_line(line):
+            continue
+        head = line.split(None, 3)
+        if not head[0].isdigit():
+            footnotes.append(line.strip())
+            continue
+        where = f"line {number}"
+        if footnotes:
+            raise SourceFormatError(source.origin, where, "locality row after the footnotes")
+        tail = head[3].rsplit(None, 3) if len(head) == 4 else []
+        if len(tail) != 4:
+            raise SourceFormatError(
+                source.origin, where, "expected MAC, state, locality number, name and three GPCIs"
+            )
+        values = []
+        for label, text in zip(("PW GPCI", "PE GPCI", "MP GPCI"), tail[1:], strict=True):
+            value = parse_number(text)
+            if value is None:
+                raise SourceFormatError(source.origin, f"{where} ({label})", f"expected a number, found {text!r}")
+            values.append(value)
+        if not head[2].isdigit():
+            raise SourceFormatError(source.origin, where, f"expected a locality number, found {head[2]!r}")
+        rows.append((head[0].zfill(5), head[1], head[2].zfill(2), locality_name(tail[0]), *values, number))
+    return rows, title, footnotes

@@ -1,0 +1,86 @@
+"""Writing parsed releases into the store, in one transaction: an update that fails or is interrupted
+leaves the previous data exactly as it was (SQLite rolls the transaction back; readers keep reading the
+last committed state meanwhile). Loading content already loaded changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from hcpcs.sources.bundle import ParsedRelease
+from hcpcs.store.db import Store
+from hcpcs.store.schema import TABLE_COLUMNS
+
+BATCH = 50_000
+
+
+def loaded_sha(store: Store, dataset: str, label: str) -> str | None:
+    row = store.conn.execute(
+        "SELECT content_sha256 FROM release WHERE dataset = ? AND label = ?", (dataset, label)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def write_releases(store: Store, releases: Iterable[ParsedRelease],
+                   on_rows: Callable[[str, int], None] | None = None) -> list[str]:
+    """Insert every release (replacing an earlier load of the same dataset and label), all or nothing."""
+    conn = store.conn
+    written: list[str] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for parsed in releases:
+            plan = parsed.plan
+            conn.execute("DELETE FROM descriptor_fts WHERE release_id IN "
+                         "(SELECT id FROM release WHERE dataset = ? AND label = ?)", (plan.dataset, plan.label))
+            conn.execute("DELETE FROM release WHERE dataset = ? AND label = ?", (plan.dataset, plan.label))
+            meta = dict(parsed.meta)
+            meta.update(plan.meta)
+            if plan.nominal_end:
+                meta["nominal_end"] = plan.nominal_end.isoformat()
+            if parsed.warnings:
+                meta["warnings"] = parsed.warnings
+            cursor = conn.execute(
+                "INSERT INTO release (dataset, label, effective_start, effective_end, row_dates, source_files,"
+                " content_sha256, row_counts, meta, loaded_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    plan.dataset, plan.label, plan.effective_start.isoformat(),
+                    plan.effective_end.isoformat() if plan.effective_end else None, int(plan.row_dates),
+                    json.dumps(parsed.files), plan.content_sha256(), json.dumps(parsed.row_counts),
+                    json.dumps(meta, default=str), datetime.now(UTC).isoformat(timespec="seconds"),
+                ),
+            )
+            release_id = cursor.lastrowid
+            for table in parsed.tables:
+                columns = TABLE_COLUMNS[table.table]
+                if tuple(table.columns) != columns:
+                    raise AssertionError(f"parser for {table.table} returned columns {table.columns}")
+                sql = (f"INSERT INTO {table.table} (release_id, {', '.join(columns)}) "
+                       f"VALUES ({release_id}, {', '.join('?' * len(columns))})")
+                rows = table.rows
+                for start in range(0, len(rows), BATCH):
+                    conn.executemany(sql, rows[start:start + BATCH])
+                    if on_rows:
+                        on_rows(plan.label, min(BATCH, len(rows) - start))
+            _index_descriptors(store, release_id, plan.dataset)
+            written.append(plan.label)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return written
+
+
+def _index_descriptors(store: Store, release_id: int, dataset: str) -> None:
+    """Full-text index over descriptors: HCPCS long and short descriptors, and the short descriptors the
+    user's own fee-schedule files carry (CPT descriptors among them)."""
+    if dataset == "hcpcs":
+        store.conn.execute(
+            "INSERT INTO descriptor_fts (code, release_id, text) SELECT code, release_id, "
+            "coalesce(long_description, '') || ' ' || coalesce(short_description, '') "
+            "FROM hcpcs_code WHERE release_id = ?", (release_id,))
+    elif dataset == "mpfs":
+        store.conn.execute(
+            "INSERT INTO descriptor_fts (code, release_id, text) SELECT hcpcs, release_id, description "
+            "FROM mpfs_rvu WHERE release_id = ? AND modifier = '' AND description IS NOT NULL",
+            (release_id,))

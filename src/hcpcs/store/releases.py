@@ -1,0 +1,154 @@
+"""Releases and the choice of the release in force on a date of service.
+
+A release is one CMS publication of one dataset (HCPCS 2026 Jan, RVU25D, NCCI PTP practitioner 2024Q3).
+Its *effective period* is when CMS meant it to apply: start, and a hard end where the dataset is
+replaced wholesale (a fee-schedule year, an NCCI quarter) or none where it stays in force until a later
+release (the cumulative HCPCS file). Its *nominal end* is when the next update was due; answering after
+it is allowed inside the hard period but gets a notice that later updates are not loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from hcpcs.errors import DataNotLoadedError, NotCoveredError
+
+DATASETS: dict[str, str] = {
+    "hcpcs": "HCPCS Level II alpha-numeric file",
+    "mpfs": "Medicare physician fee schedule RVU bundle",
+    "opps": "OPPS Addendum B",
+    "ncci_aoc": "NCCI add-on code edits",
+    "ncci_ptp_practitioner": "NCCI procedure-to-procedure edits, practitioner",
+    "ncci_ptp_hospital": "NCCI procedure-to-procedure edits, outpatient hospital",
+    "ncci_mue_practitioner": "Medically unlikely edits, practitioner",
+    "ncci_mue_hospital": "Medically unlikely edits, outpatient hospital",
+    "ncci_mue_dme": "Medically unlikely edits, DME supplier",
+}
+
+
+@dataclass(frozen=True)
+class Release:
+    id: int
+    dataset: str
+    label: str
+    effective_start: date
+    effective_end: date | None
+    row_dates: bool
+    source_files: list[dict[str, Any]]
+    content_sha256: str
+    row_counts: dict[str, int]
+    meta: dict[str, Any]
+    loaded_at: str
+
+    @property
+    def nominal_end(self) -> date | None:
+        value = self.meta.get("nominal_end")
+        return date.fromisoformat(value) if value else self.effective_end
+
+    def covers(self, day: date) -> bool:
+        return self.effective_start <= day and (self.effective_end is None or day <= self.effective_end)
+
+    def as_source(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "release": self.label,
+            "files": [f["name"] for f in self.source_files],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "label": self.label,
+            "effective_start": self.effective_start.isoformat(),
+            "effective_end": self.effective_end.isoformat() if self.effective_end else None,
+            "row_dates": self.row_dates,
+            "source_files": self.source_files,
+            "content_sha256": self.content_sha256,
+            "row_counts": self.row_counts,
+            "meta": self.meta,
+            "loaded_at": self.loaded_at,
+        }
+
+
+@dataclass(frozen=True)
+class ReleaseChoice:
+    """The release that answers for a date, and what the user must be told about that choice."""
+
+    release: Release
+    notices: list[str] = field(default_factory=list)
+    in_force: bool = True  # False: no release was in force; the nearest answered by row dates
+
+
+def release_from_row(row: Any) -> Release:
+    return Release(
+        id=row["id"],
+        dataset=row["dataset"],
+        label=row["label"],
+        effective_start=date.fromisoformat(row["effective_start"]),
+        effective_end=date.fromisoformat(row["effective_end"]) if row["effective_end"] else None,
+        row_dates=bool(row["row_dates"]),
+        source_files=json.loads(row["source_files"]),
+        content_sha256=row["content_sha256"],
+        row_counts=json.loads(row["row_counts"]),
+        meta=json.loads(row["meta"]),
+        loaded_at=row["loaded_at"],
+    )
+
+
+def list_releases(conn: Any, dataset: str | None = None) -> list[Release]:
+    sql = "SELECT * FROM release"
+    params: tuple = ()
+    if dataset:
+        sql += " WHERE dataset = ?"
+        params = (dataset,)
+    rows = conn.execute(sql + " ORDER BY dataset, effective_start, label", params).fetchall()
+    return [release_from_row(r) for r in rows]
+
+
+def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseChoice:
+    """The release of `dataset` in force on `day` (the latest start on or before it, within its hard
+    period); failing that, for a dataset whose rows carry their own dates, the nearest release with a
+    notice; otherwise NotCoveredError."""
+    candidates = [r for r in releases if r.dataset == dataset]
+    name = DATASETS.get(dataset, dataset)
+    if not candidates:
+        raise DataNotLoadedError(f"no {name} release is loaded; run `hcpcs update`")
+    in_force = [r for r in candidates if r.covers(day)]
+    if in_force:
+        chosen = max(in_force, key=lambda r: (r.effective_start, r.id))
+        notices = []
+        nominal_end = chosen.nominal_end
+        if nominal_end is not None and day > nominal_end:
+            notices.append(
+                f"{chosen.label} (effective {chosen.effective_start}) is the newest {name} release loaded "
+                f"for {day}; updates CMS published after {nominal_end} are not loaded, so values may have "
+                "changed since"
+            )
+        return ReleaseChoice(chosen, notices, True)
+    dated = [r for r in candidates if r.row_dates]
+    if dated:
+
+        def distance(r: Release) -> int:
+            if day < r.effective_start:
+                return (r.effective_start - day).days
+            assert r.effective_end is not None
+            return (day - r.effective_end).days
+
+        chosen = min(dated, key=lambda r: (distance(r), -r.id))
+        return ReleaseChoice(
+            chosen,
+            [
+                f"no {name} release loaded is in force on {day}; {chosen.label} (effective "
+                f"{chosen.effective_start}{' to ' + str(chosen.effective_end) if chosen.effective_end else ''})"
+                " answers from the effective and deletion dates of its rows"
+            ],
+            False,
+        )
+    periods = ", ".join(
+        f"{r.label} ({r.effective_start} to {r.effective_end or 'open'})"
+        for r in sorted(candidates, key=lambda r: r.effective_start)
+    )
+    raise NotCoveredError(f"no {name} release loaded covers {day}; loaded: {periods}")
