@@ -172,6 +172,339 @@ def lookup(
     console.print(lookup_card(data))
 
 
+@app.command()
+@friendly_errors
+def history(
+    code: Annotated[str, typer.Argument(help="HCPCS/CPT code or modifier.")],
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """What changed for a code across the loaded releases (added, changed, discontinued)."""
+    from rich.table import Table
+
+    from hcpcs.reference import history as do_history
+
+    data = do_history(code, hc=_service(home))
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"History of {data['code']}")
+    for col in ("release", "effective", "event", "field", "old", "new"):
+        table.add_column(col)
+    for event in data["events"]:
+        changes = event.get("changes") or []
+        if not changes:
+            table.add_row(event["release"], event["effective"], event["event"], "", "", event.get("detail", ""))
+        for change in changes:
+            old = f"{change['old']}" + (f" ({change['old_meaning']})" if change.get("old_meaning") else "")
+            new = f"{change['new']}" + (f" ({change['new_meaning']})" if change.get("new_meaning") else "")
+            table.add_row(event["release"], event["effective"], event["event"], change["field"], old, new)
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def search(
+    text: Annotated[str, typer.Argument(help="Words, a code, a prefix (774*) or a range (G6001-G6017).")],
+    active_on: Annotated[str | None, typer.Option("--active-on", help="Only codes valid on this date.")] = None,
+    betos: Annotated[str | None, typer.Option(help="Only this BETOS category, e.g. I4B.")] = None,
+    type_of_service: Annotated[str | None, typer.Option("--type-of-service", help="Only this type of service.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this fee-schedule status, e.g. A.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Ranked full-text search over descriptors, or a code listing."""
+    from rich.table import Table
+
+    from hcpcs.search import search as do_search
+
+    data = do_search(text, active_on=active_on, betos=betos, type_of_service=type_of_service, status=status,
+                     limit=limit, hc=_service(home))
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"{data['count']} result(s) for {text!r}")
+    for col in ("code", "description", "BETOS", "status", "release"):
+        table.add_column(col)
+    for r in data["results"]:
+        table.add_row(r["code"], r.get("long_description") or r.get("short_description") or "",
+                      r.get("betos") or "", r.get("status") or "", r.get("release") or "")
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def similar(
+    code: Annotated[str, typer.Argument(help="HCPCS/CPT code.")],
+    limit: Annotated[int, typer.Option(help="At most this many codes.")] = 15,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Codes of the same family, with why each is similar."""
+    from rich.table import Table
+
+    from hcpcs.search import similar as do_similar
+
+    data = do_similar(code, limit=limit, hc=_service(home))
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"Codes similar to {data['code']}")
+    for col in ("code", "description", "why"):
+        table.add_column(col)
+    for r in data["similar"]:
+        table.add_row(r["code"], r.get("short_description") or "", "; ".join(r["reasons"]))
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def diff(
+    release_a: Annotated[str, typer.Argument(help="Older release label, e.g. 'HCPCS 2020 Jan'.")],
+    release_b: Annotated[str, typer.Argument(help="Newer release label, e.g. 'HCPCS 2026 Jan'.")],
+    code_range: Annotated[str | None, typer.Option("--range", help="Only codes in FIRST-LAST.")] = None,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Codes added, discontinued, removed and changed between two releases of a dataset."""
+    from hcpcs.diff import diff as do_diff
+
+    data = do_diff(release_a, release_b, code_range=code_range, hc=_service(home))
+    if as_json:
+        _print_json(data)
+        return
+    counts = data["counts"]
+    console.print(f"[bold]{data['from']} -> {data['to']}[/]: {counts['added']} added, {counts['discontinued']} "
+                  f"discontinued, {counts['removed']} removed, {counts['changed']} changed")
+    for code in data["added"][:200]:
+        console.print(f"  added         {code}")
+    for item in data["discontinued"][:200]:
+        console.print(f"  discontinued  {item['code']} (terminated {item['termination_date']})")
+    for code in data["removed"][:200]:
+        console.print(f"  removed       {code}")
+    for item in data["changed"][:200]:
+        fields = ", ".join(c["field"] for c in item["changes"])
+        console.print(f"  changed       {item['code']}: {fields}")
+
+
+@app.command()
+@friendly_errors
+def fee(
+    code: Annotated[str, typer.Argument(help="HCPCS/CPT code.")],
+    modifier: Annotated[str | None, typer.Option(help="26 (professional) or TC (technical); none: global.")] = None,
+    locality: Annotated[str | None, typer.Option(help="Fee-schedule locality id: MAC-locality, e.g. 01112-05.")] = None,
+    state: Annotated[str | None, typer.Option(help="State (abbreviation or name) to find the locality.")] = None,
+    county: Annotated[str | None, typer.Option(help="County within --state.")] = None,
+    national: Annotated[bool, typer.Option("--national", help="National amount (GPCIs of 1.0).")] = False,
+    setting: Annotated[str, typer.Option(help="nonfacility or facility.")] = "nonfacility",
+    as_of: AsOfOption = None,
+    all_localities: Annotated[bool, typer.Option("--all-localities", help="The amount in every locality.")] = False,
+    output: Annotated[str, typer.Option("--format", help="For --all-localities: table, csv or json.")] = "table",
+    fee_history: Annotated[bool, typer.Option("--history", help="The amount in every loaded fee-schedule release.")] = False,
+    opps: Annotated[bool, typer.Option("--opps", help="Hospital outpatient (OPPS Addendum B) payment instead.")] = False,
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Medicare physician fee schedule amount (or OPPS rate) for a code, with the formula."""
+    from rich.table import Table
+
+    from hcpcs import fees
+
+    hc = _service(home)
+    if opps:
+        data = fees.opps_fee(code, as_of, hc=hc)
+        if as_json:
+            _print_json(data)
+            return
+        from hcpcs.render import opps_card
+
+        console.print(opps_card(data))
+        return
+    if fee_history:
+        items = fees.fee_history(code, modifier, locality=locality, setting=setting, hc=hc)
+        if as_json:
+            _print_json(items)
+            return
+        table = Table(title=f"{code.upper()}{'-' + modifier.upper() if modifier else ''} across fee-schedule releases ({setting})")
+        for col in ("release", "effective", "status", "work", "PE", "MP", "CF", "amount"):
+            table.add_column(col)
+        for item in items:
+            if not item.get("in_file"):
+                table.add_row(item["release"], item["effective_start"], "not in file", "", "", "", "", "")
+                continue
+            rv = item["rvus"]
+            amount = f"${item['amount']:,.2f}" if item["amount"] is not None else item["status"]["code"]
+            table.add_row(item["release"], item["effective_start"], item["status"]["code"], str(rv["work"]),
+                          str(rv["pe"]), str(rv["mp"]), str(item["conversion_factor"]), amount)
+        console.print(table)
+        return
+    if all_localities:
+        data = fees.all_localities(code, modifier, setting=setting, as_of=as_of, hc=hc)
+        if as_json or output == "json":
+            _print_json(data)
+            return
+        if output == "csv":
+            import csv
+
+            writer = csv.writer(sys.stdout)
+            writer.writerow(["locality_id", "locality_name", "state", "amount", "opps_cap_applied"])
+            for item in data["localities"]:
+                loc = item["locality"]
+                writer.writerow([loc["id"], loc["name"], loc["state"], item["amount"], item["opps_cap_applied"]])
+            return
+        table = Table(title=f"{data['code']} {setting} amounts by locality ({data['release']})")
+        for col in ("locality", "name", "state", "amount", "OPPS cap"):
+            table.add_column(col)
+        for item in data["localities"]:
+            loc = item["locality"]
+            amount = f"${item['amount']:,.2f}" if item["amount"] is not None else "—"
+            table.add_row(loc["id"], loc["name"], loc["state"] or "", amount, "applied" if item["opps_cap_applied"] else "")
+        console.print(table)
+        return
+    data = fees.fee(code, modifier, locality=locality, state=state, county=county, national=national,
+                    setting=setting, as_of=as_of, hc=hc)
+    if as_json:
+        _print_json(data)
+        return
+    from hcpcs.render import fee_card
+
+    console.print(fee_card(data))
+    if not data["payable"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def edits(
+    code: Annotated[str, typer.Argument(help="HCPCS/CPT code.")],
+    as_of: AsOfOption = None,
+    setting: Annotated[str, typer.Option(help="professional (practitioner tables) or facility (hospital).")] = "professional",
+    as_json: JsonOption = False,
+    home: HomeOption = None,
+) -> None:
+    """Every NCCI edit naming a code on a date: PTP both directions, MUE, add-on."""
+    from rich.table import Table
+
+    from hcpcs.edits.listing import edits_for_code
+
+    data = edits_for_code(code, as_of=as_of, setting=setting, hc=_service(home))
+    if as_json:
+        _print_json(data)
+        return
+    ptp = data.get("ptp")
+    if ptp:
+        for key, title in (("as_column1", "as column 1 (bundles the column 2 code)"),
+                           ("as_column2", "as column 2 (bundled into the column 1 code)")):
+            table = Table(title=f"{data['code']} {title}: {len(ptp[key])} edit(s), {ptp['release']}")
+            for col in ("column 1", "column 2", "modifier", "effective", "deleted", "rationale"):
+                table.add_column(col)
+            for e in ptp[key]:
+                table.add_row(e["column1"], e["column2"], e["modifier_indicator"]["code"],
+                              e["effective_date"] or "", e["deletion_date"] or "", e["rationale"] or "")
+            console.print(table)
+    if data.get("mue"):
+        m = data["mue"]
+        console.print(f"MUE: {m['units']} unit(s), MAI {m['mai']['code']}: {m['mai']['meaning']} ({m['release']})")
+    addon = data.get("addon")
+    if addon and addon["primaries"]:
+        console.print(f"Add-on code; primaries: {', '.join(p['code'] for p in addon['primaries'])} ({addon['release']})")
+    if addon and addon["addons"]:
+        console.print(f"Primary for add-ons: {', '.join(p['code'] for p in addon['addons'])}")
+    for notice in data["notices"]:
+        err_console.print(f"[yellow]notice:[/] {notice}", highlight=False)
+
+
+@app.command()
+def check(
+    file: Annotated[Path, typer.Argument(help="Claims: JSON, JSON array, JSON Lines, CSV or X12 837P; '-' for stdin.")],
+    output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
+    input_format: Annotated[str | None, typer.Option("--input-format", help="json, jsonl, csv or x12 (default: detect).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Check every line against the rules in force on this date instead of its date of service.")] = None,
+    policy: Annotated[list[str] | None, typer.Option("--policy", help="Policy pack: built-in name or TOML file (repeatable).")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Check claims against the Medicare edits in force on each date of service.
+
+    Exit status: 0 no claim has an error finding, 1 some have, 2 the input (or a claim) is bad."""
+    try:
+        code = _check(file, output, input_format, as_of, policy or [], home)
+    except HcpcsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+def _check(file: Path, output: str, input_format: str | None, as_of: str | None, policy: list[str],
+           home: Path | None) -> int:
+    import csv
+
+    from hcpcs.claims.readers import read_claims
+    from hcpcs.edits.check import Checker
+    from hcpcs.errors import InvalidInputError
+
+    if output not in ("table", "json", "jsonl", "csv"):
+        raise InvalidInputError(f"--format {output!r}: use table, json, jsonl or csv")
+    if str(file) == "-":
+        data = sys.stdin.buffer.read()
+        name = "<stdin>"
+    else:
+        if not file.exists():
+            raise InvalidInputError(f"{file}: no such file")
+        data = file.read_bytes()
+        name = str(file)
+    claims, errors = read_claims(data, input_format, name=name)
+    checker = Checker(_service(home), packs=policy, as_of=as_of)
+    results = [checker.check(c) for c in claims]
+    bad = [e.to_dict() for e in errors]
+    any_error = any(f["severity"] == "error" for r in results for f in r["findings"])
+    if output == "json":
+        _print_json(results + bad)
+    elif output == "jsonl":
+        for item in results + bad:
+            sys.stdout.write(json.dumps(item, default=str) + "\n")
+    elif output == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["claim_id", "rule", "severity", "codes", "lines", "message", "fix", "source_dataset",
+                         "source_release", "source_row"])
+        for r in results:
+            for f in r["findings"]:
+                src = f.get("source") or {}
+                writer.writerow([r["id"], f["rule"], f["severity"], " ".join(f["codes"]),
+                                 " ".join(str(i + 1) for i in f["lines"]), f["message"], f["fix"] or "",
+                                 src.get("dataset", ""), src.get("release", ""), src.get("row", "")])
+        for e in bad:
+            writer.writerow([e["id"] or "", "INPUT_ERROR", "error", "", "", e["error"]["message"], "",
+                             "", "", e["error"]["location"]])
+    else:
+        from hcpcs.render import check_report
+
+        console.print(check_report(claims, results))
+        for e in bad:
+            err_console.print(f"[bold red]bad claim[/] {e['id'] or ''} at {e['error']['location']}: "
+                              f"{e['error']['message']}", highlight=False)
+    if bad:
+        return 2
+    return 1 if any_error else 0
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    home: HomeOption = None,
+) -> None:
+    """Serve the REST API, the web pages and the FHIR operations from the store (read-only)."""
+    import uvicorn
+
+    from hcpcs.web.app import create_app
+
+    application = create_app(home=home)
+    console.print(f"hcpcs serving on http://{host}:{port}/ (API docs at /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     app()
 

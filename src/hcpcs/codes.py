@@ -6,7 +6,7 @@ import re
 
 from hcpcs.errors import MalformedCodeError
 
-_LEVEL2 = re.compile(r"^[A-V][0-9]{4}$")
+_LEVEL2 = re.compile(r"^[A-Z][0-9]{4}$")
 _CPT = re.compile(r"^[0-9]{4}[0-9FTUM]$")
 _MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
 

@@ -94,7 +94,24 @@ def parse_locality_id(text: str) -> tuple[str, str]:
     return parts[0].zfill(5), parts[1].zfill(2)
 
 
+def locality_release(hc: Hcpcs, release: Release) -> tuple[Release, str | None]:
+    """The release whose GPCI and locality files apply to `release`. CMS sets GPCIs for the calendar
+    year; a quarterly RVU update published without them (e.g. a PPRRVU-only RVU24B) uses those of the
+    same year's earlier release."""
+    if release.row_counts.get("mpfs_gpci"):
+        return release, None
+    same_year = [r for r in hc.releases if r.dataset == "mpfs" and r.row_counts.get("mpfs_gpci")
+                 and r.effective_start.year == release.effective_start.year
+                 and r.effective_start <= release.effective_start]
+    if not same_year:
+        raise NotCoveredError(f"{release.label} was loaded without GPCI and locality files, and no earlier release of "
+                              f"{release.effective_start.year} has them; load the whole RVU bundle")
+    source = max(same_year, key=lambda r: r.effective_start)
+    return source, f"{release.label} has no GPCI file; the GPCIs of {source.label} (same calendar year) are used"
+
+
 def localities(hc: Hcpcs, release: Release) -> list[Locality]:
+    release = locality_release(hc, release)[0]
     rows = queries.gpci_rows(hc.store.conn, release.id)
     return [Locality(r["mac"], r["locality_number"], r["locality_name"], r["state"], r["pw_gpci"], r["pe_gpci"],
                      r["mp_gpci"], r["source_line"]) for r in rows]
@@ -104,6 +121,7 @@ def find_locality(hc: Hcpcs, release: Release, locality: str | None = None, stat
                   county: str | None = None) -> tuple[Locality, list[str]]:
     notices: list[str] = []
     all_localities = localities(hc, release)
+    release = locality_release(hc, release)[0]
     if not all_localities:
         raise NotCoveredError(f"{release.label} was loaded without its GPCI file; reload the whole RVU bundle")
     if locality:
@@ -132,6 +150,8 @@ def find_locality(hc: Hcpcs, release: Release, locality: str | None = None, stat
     if not county:
         names = "; ".join(f"{loc.id} {loc.name}" for loc in in_state)
         raise InvalidInputError(f"{abbrev} has {len(in_state)} localities; add --county NAME or pick one: {names}")
+    if not _is_county(county, abbrev):
+        raise InvalidInputError(f"{county!r} is not a county of {abbrev} (US Census county list)")
     wanted = _county_key(county)
     state_name = STATE_NAMES[abbrev]
     rows = [r for r in queries.locality_county_rows(hc.store.conn, release.id)
@@ -152,6 +172,18 @@ def find_locality(hc: Hcpcs, release: Release, locality: str | None = None, stat
                        f"under '{(fallback['counties'] or '').strip()}' ({(fallback['fee_schedule_area'] or '').strip()})")
         return _match(in_state, fallback), notices
     raise InvalidInputError(f"county {county!r} is not in the locality/county file of {release.label} for {abbrev}")
+
+
+def _is_county(county: str, state: str) -> bool:
+    """Whether the Census county list (the addfips package's copy) has this county in this state; True
+    where the package has no list for the state (territories)."""
+    import addfips
+
+    finder = addfips.AddFIPS()
+    try:
+        return finder.get_county_fips(county, state=state) is not None
+    except (KeyError, ValueError):
+        return True
 
 
 def _county_key(text: str) -> str:
@@ -214,6 +246,9 @@ def fee(code: str, modifier: str | None = None, *, locality: str | None = None, 
     else:
         loc, more = find_locality(hc, release, locality, state, county)
         notices.extend(more)
+        borrowed = locality_release(hc, release)[1]
+        if borrowed:
+            notices.append(borrowed)
     row = _rvu_row(hc, release, code, modifier)
     return price_row(hc, release, row, loc, setting, day, notices)
 
@@ -365,3 +400,54 @@ def opps_fee(code: str, as_of: str | date | None = None, hc: Hcpcs | None = None
         "notices": choice.notices,
         "source": {"dataset": "opps", "release": choice.release.label, "row": row["source_line"]},
     }
+
+
+def fee_table(hc: Hcpcs, release: Release):  # noqa: ANN201 - polars.DataFrame
+    """Every code and modifier row of a fee-schedule release priced in every locality, both settings, as
+    one vectorised computation (polars): the same formula, rounding, status rules and OPPS cap as `fee`.
+    Columns: hcpcs, modifier, status, mac, locality_number, nonfacility_amount, facility_amount (null
+    where the status is not priced from RVUs), nonfacility_capped, facility_capped."""
+    import polars as pl
+
+    conn = hc.store.conn
+    rvu = pl.DataFrame(
+        conn.execute(
+            "SELECT hcpcs, modifier, status, work_rvu, nonfac_pe_rvu, fac_pe_rvu, mp_rvu, nonfac_pe_opps, "
+            "fac_pe_opps, mp_opps, conv_factor FROM mpfs_rvu WHERE release_id = ?", (release.id,)).fetchall(),
+        schema=["hcpcs", "modifier", "status", "work", "pe_nonfacility", "pe_facility", "mp", "opps_pe_nonfacility",
+                "opps_pe_facility", "opps_mp", "cf"], orient="row",
+    ).with_columns(pl.col(c).fill_null(0.0) for c in ("work", "pe_nonfacility", "pe_facility", "mp",
+                                                      "opps_pe_nonfacility", "opps_pe_facility", "opps_mp"))
+    gpci = pl.DataFrame(
+        [(loc.mac, loc.locality_number, loc.work, loc.pe, loc.mp) for loc in localities(hc, release)],
+        schema=["mac", "locality_number", "gw", "gpe", "gmp"], orient="row",
+    )
+    caps = pl.DataFrame(
+        conn.execute("SELECT hcpcs, modifier, mac, locality_number, nonfac_price, fac_price FROM mpfs_opps_cap "
+                     "WHERE release_id = ?", (release.id,)).fetchall(),
+        schema=["hcpcs", "modifier", "mac", "locality_number", "cap_file_nonfacility", "cap_file_facility"],
+        orient="row",
+    )
+    capped_codes = caps.select("hcpcs", "modifier").unique().with_columns(pl.lit(True).alias("in_cap_file"))
+
+    def cents(expr: pl.Expr) -> pl.Expr:
+        # Half-up rounding to the cent; the epsilon absorbs binary floating-point error, far below the
+        # 1e-7 cent resolution of the exact decimal product.
+        return ((expr * 100 + 0.5 + 5e-9).floor() / 100)
+
+    table = rvu.join(gpci, how="cross").join(caps, on=["hcpcs", "modifier", "mac", "locality_number"], how="left")
+    table = table.join(capped_codes, on=["hcpcs", "modifier"], how="left")
+    priced = pl.col("status").is_in(sorted(PRICED_STATUSES))
+    out = []
+    for setting in SETTINGS:
+        amount = cents((pl.col("work") * pl.col("gw") + pl.col(f"pe_{setting}") * pl.col("gpe")
+                        + pl.col("mp") * pl.col("gmp")) * pl.col("cf"))
+        computed_cap = cents((pl.col("work") * pl.col("gw") + pl.col(f"opps_pe_{setting}") * pl.col("gpe")
+                              + pl.col("opps_mp") * pl.col("gmp")) * pl.col("cf"))
+        cap = (pl.when(pl.col("in_cap_file").is_not_null()).then(pl.col(f"cap_file_{setting}"))
+               .when((pl.col(f"opps_pe_{setting}") != 0) | (pl.col("opps_mp") != 0)).then(computed_cap)
+               .otherwise(None))
+        out.append(pl.when(priced).then(pl.min_horizontal(amount, cap).fill_null(amount)).otherwise(None)
+                   .alias(f"{setting}_amount"))
+        out.append((priced & cap.is_not_null() & (cap < amount)).fill_null(False).alias(f"{setting}_capped"))
+    return table.select("hcpcs", "modifier", "status", "mac", "locality_number", *out)

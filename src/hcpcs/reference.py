@@ -224,12 +224,13 @@ def ptp_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _S
 
 
 def _modifier_description(code: str) -> dict[str, Any] | None:
-    try:
-        table = indicators.indicator("modifiers")
-    except KeyError:
-        return None
-    text = table.meaning(code)
-    return {"code": code, "meaning": text, "source": table.source} if text else None
+    """Modifiers the HCPCS Level II file does not carry (CPT modifiers), described from CMS documentation."""
+    for key in ("modifiers", "ptp_associated_modifiers"):
+        table = indicators.indicator(key)
+        text = table.meaning(code)
+        if text:
+            return {"code": code, "meaning": text, "source": table.source}
+    return None
 
 
 def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = None) -> dict[str, Any]:
@@ -351,3 +352,81 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
     result["notices"] = list(dict.fromkeys(notices))
     result["sources"] = sources.items
     return result
+
+
+# Fields compared across releases by `history` and `diff`, with the indicator table that decodes them.
+HCPCS_FIELDS: dict[str, str | None] = {
+    "long_description": None, "short_description": None, "pricing_indicators": "hcpcs_pricing_indicator",
+    "multiple_pricing_indicator": "hcpcs_multiple_pricing_indicator", "coverage": "hcpcs_coverage",
+    "betos": "hcpcs_betos", "type_of_service": "hcpcs_type_of_service", "action_code": "hcpcs_action_code",
+    "termination_date": None, "added_date": None, "cross_references": None, "processing_note": None,
+    "asc_group": None, "lab_certifications": None, "statute": None,
+}
+MPFS_FIELDS: dict[str, str | None] = {
+    "status": "mpfs_status", "pctc": "mpfs_pctc", "global_days": "mpfs_global_days", "work_rvu": None,
+    "nonfac_pe_rvu": None, "fac_pe_rvu": None, "mp_rvu": None, "mult_proc": "mpfs_mult_proc",
+    "bilat_surg": "mpfs_bilat_surg", "phys_supervision": "mpfs_phys_supervision", "conv_factor": None,
+}
+
+
+def field_changes(old: sqlite3.Row | dict | None, new: sqlite3.Row | dict, fields: dict[str, str | None]) -> list[dict[str, Any]]:
+    changes = []
+    if old is None:
+        return changes
+    for name in fields:
+        before, after = old[name], new[name]
+        if (before or None) != (after or None):
+            changes.append({"field": name, "old": before, "new": after})
+    return changes
+
+
+def history(code: str, *, hc: Hcpcs | None = None) -> dict[str, Any]:
+    """One entry per loaded release where the code was added, changed or discontinued, or left the file."""
+    from hcpcs.service import default
+
+    hc = hc or default()
+    code = normalize(code)
+    kind = kind_of(code)
+    record_kind = "modifier" if kind == "modifier" else "procedure"
+    conn = hc.store.conn
+    events: list[dict[str, Any]] = []
+    hcpcs_rows = {r["release_id"]: r for r in queries.hcpcs_rows_all_releases(conn, code, record_kind)}
+    for dataset, fields, rows_by_release in (
+        ("hcpcs", HCPCS_FIELDS, hcpcs_rows),
+        ("mpfs", MPFS_FIELDS, {r["release_id"]: r for r in queries.rvu_rows_all_releases(conn, code)
+                               if r["modifier"] == ""}),
+    ):
+        previous = None
+        for release in sorted((r for r in hc.releases if r.dataset == dataset), key=lambda r: r.effective_start):
+            row = rows_by_release.get(release.id)
+            base = {"dataset": dataset, "release": release.label, "effective": release.effective_start.isoformat()}
+            if row is None:
+                if previous is not None:
+                    events.append({**base, "event": "absent", "detail": f"{code} is not in {release.label}"})
+                previous = None
+                continue
+            if previous is None:
+                detail = f"first seen in the loaded releases (added {row['added_date']})" if dataset == "hcpcs" \
+                    else f"in the fee schedule, status {row['status']}"
+                events.append({**base, "event": "present", "detail": detail,
+                               "changes": []})
+            else:
+                changes = field_changes(previous, row, fields)
+                if changes:
+                    for change in changes:
+                        table = fields[change["field"]]
+                        if table:
+                            change["old_meaning"] = indicators.meaning(table, change["old"])
+                            change["new_meaning"] = indicators.meaning(table, change["new"])
+                    event = "discontinued" if dataset == "hcpcs" and row["termination_date"] and any(
+                        c["field"] == "termination_date" for c in changes) else "changed"
+                    events.append({**base, "event": event, "changes": changes})
+            previous = row
+    if not events and not queries.code_known_anywhere(conn, code):
+        raise UnknownCodeError(f"{code} is in no loaded release")
+    row = next(iter(reversed(list(hcpcs_rows.values()))), None)
+    milestones = {}
+    if row is not None:
+        milestones = {"added_date": row["added_date"], "termination_date": row["termination_date"],
+                      "action": indicators.decode("hcpcs_action_code", row["action_code"])}
+    return {"code": code, "kind": kind, "milestones": milestones, "events": events}

@@ -10,12 +10,20 @@ from rich.table import Table
 from rich.text import Text
 
 
+def first_sentence(text: str, limit: int = 140) -> str:
+    """The gist of a long CMS definition, for a compact card (the JSON keeps the full text)."""
+    head = text.split(". ")[0].rstrip(".")
+    if len(head) > limit:
+        head = head[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return head + ("." if not head.endswith("…") else "")
+
+
 def _coded(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, dict) and "code" in value:
         meaning = value.get("meaning")
-        return f"{value['code']}: {meaning}" if meaning else str(value["code"])
+        return f"{value['code']}: {first_sentence(meaning)}" if meaning else str(value["code"])
     if isinstance(value, list):
         return "; ".join(_coded(v) for v in value) if value else "—"
     return str(value)
@@ -125,4 +133,81 @@ def lookup_card(data: dict[str, Any]) -> Group:
         for s in data["sources"]:
             src.add_row(s["what"], s["release"], ", ".join(s["files"]))
         parts.append(Panel(src, title="Sources", title_align="left"))
+    return Group(*parts)
+
+
+def fee_card(data: dict[str, Any]) -> Group:
+    loc = data["locality"]
+    name = f"{data['code']}{'-' + data['modifier'] if data['modifier'] else ''}"
+    amount = f"${data['amount']:,.2f}" if data["amount"] is not None else "no amount"
+    title = Text(f" {name} ", style="bold reverse")
+    title.append(f"  {amount}", style="bold green" if data["payable"] else "bold red")
+    rows = [
+        ("Locality", f"{loc['id']} {loc['name']}"),
+        ("Setting", data["setting"]),
+        ("Date of service", data["as_of"]),
+        ("Release", f"{data['release']} (conversion factor {data['conversion_factor']})"),
+        ("Status", data["status"]),
+        ("Payable", "yes" if data["payable"] else f"no: {first_sentence(data['reason'] or '', 300)}"),
+        ("RVUs", f"work {data['rvus']['work']}, PE {data['rvus']['pe']}, MP {data['rvus']['mp']}"),
+        ("GPCIs", f"work {data['gpci']['work']}, PE {data['gpci']['pe']}, MP {data['gpci']['mp']}"),
+        ("Formula", data["formula"]),
+        ("OPPS cap", ("applied" if data["opps_cap_applied"] else "not applied")
+         + (f" (OPPS-based amount ${data['opps_cap_amount']:,.2f})" if data["opps_cap_amount"] is not None else "")),
+    ]
+    parts: list[Any] = [title, _kv("Physician fee schedule", rows)]
+    if data.get("notices"):
+        parts.append(Panel("\n".join(f"• {n}" for n in data["notices"]), title="Notices", title_align="left",
+                           border_style="yellow"))
+    return Group(*parts)
+
+
+def opps_card(data: dict[str, Any]) -> Group:
+    rows = [
+        ("Release", data["release"]),
+        ("Status indicator", data["status_indicator"]),
+        ("Separately paid", data["separately_paid"]),
+        ("Note", data["note"]),
+        ("APC", data["apc"]),
+        ("Relative weight", data["relative_weight"]),
+        ("National payment rate", f"${data['payment_rate']:,.2f}" if data["payment_rate"] is not None else None),
+        ("National unadjusted copayment", data["national_unadjusted_copayment"]),
+        ("Minimum unadjusted copayment", data["minimum_unadjusted_copayment"]),
+    ]
+    parts: list[Any] = [_kv(f"{data['code']} hospital outpatient (OPPS) on {data['as_of']}", rows)]
+    if data.get("notices"):
+        parts.append(Panel("\n".join(f"• {n}" for n in data["notices"]), title="Notices", border_style="yellow"))
+    return Group(*parts)
+
+
+def check_report(claims: list[Any], results: list[dict[str, Any]]) -> Group:
+    parts: list[Any] = []
+    styles = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+    for claim, result in zip(claims, results, strict=True):
+        table = Table(title=f"Claim {result['id']} ({claim.setting}, {claim.date_of_service})", title_justify="left")
+        for col in ("line", "code", "modifiers", "units", "findings"):
+            table.add_column(col)
+        by_line: dict[int, list[dict[str, Any]]] = {}
+        claim_level = []
+        for finding in result["findings"]:
+            if finding["lines"]:
+                for index in finding["lines"]:
+                    by_line.setdefault(index, []).append(finding)
+            else:
+                claim_level.append(finding)
+        for index, line in enumerate(claim.lines):
+            text = Text()
+            for finding in by_line.get(index, []):
+                if text:
+                    text.append("\n")
+                text.append(f"{finding['rule']}", style=styles.get(finding["severity"], ""))
+                text.append(f" {finding['message']}")
+                if finding.get("fix"):
+                    text.append(f"\n  fix: {finding['fix']}", style="dim")
+            table.add_row(str(index + 1), line.code, " ".join(line.modifiers), f"{line.units:g}", text or "ok")
+        parts.append(table)
+        for finding in claim_level:
+            parts.append(Text(f"  {finding['rule']}: {finding['message']}", style=styles.get(finding["severity"], "")))
+    if not parts:
+        parts.append(Text("no claims"))
     return Group(*parts)

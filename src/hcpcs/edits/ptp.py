@@ -70,4 +70,6 @@ def pair_outcomes(ctx: ClaimContext) -> list[PairOutcome]:
 
 
 def describe_indicator(value: str) -> str:
-    return indicators.meaning("ncci_modifier_indicator", value) or value
+    """The gist of the modifier indicator's meaning (its first sentence), for a finding's message."""
+    meaning = indicators.meaning("ncci_modifier_indicator", value) or value
+    return meaning.split(". ")[0].rstrip(".")

@@ -50,7 +50,9 @@ def parse_anes(source: SourceFile) -> ParsedTable:
     elif source.suffix in (".csv", ".xlsx"):
         rows, header_text = _anes_grid(read_grid(source))
     else:
-        raise SourceFormatError(source.origin, None, f"expected an ANES .csv, .txt or .xlsx file, not {source.name!r}")
+        raise SourceFormatError(
+            source.origin, None, f"expected an ANES .csv, .txt or .xlsx file, not {source.name!r}"
+        )
     if not rows:
         raise SourceFormatError(source.origin, None, "no locality rows found")
     national = _NATIONAL_CF.search(header_text)

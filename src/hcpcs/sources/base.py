@@ -73,12 +73,55 @@ class SourceFile:
     def stream(self) -> io.BytesIO:
         return io.BytesIO(self.read_bytes())
 
+    def _open_stream(self) -> io.BufferedIOBase:
+        if self._data is not None:
+            return io.BytesIO(self._data)
+        if self._zip_path is not None:
+            zf = zipfile.ZipFile(self._zip_path)
+            return zf.open(self._member or "")  # type: ignore[return-value]
+        assert self._path is not None
+        if self._path.name.lower().endswith(".gz"):
+            import gzip
+
+            return gzip.open(self._path, "rb")  # type: ignore[return-value]
+        return self._path.open("rb")
+
+    def digest(self) -> tuple[str, int]:
+        """sha256 and size of the content (decompressed), read in chunks once and remembered, so that a
+        large file is not decompressed again to identify it."""
+        key = self._cache_key()
+        if key is not None and key in _DIGESTS:
+            return _DIGESTS[key]
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            with self._open_stream() as stream:
+                while chunk := stream.read(1 << 20):
+                    hasher.update(chunk)
+                    size += len(chunk)
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
+            raise SourceFormatError(self.origin, None, f"cannot read the file ({exc})") from exc
+        result = (hasher.hexdigest(), size)
+        if key is not None:
+            _DIGESTS[key] = result
+        return result
+
+    def _cache_key(self) -> tuple[str, int, int] | None:
+        path = self._path or self._zip_path
+        if path is None:
+            return None
+        stat = path.stat()
+        return (self.origin, stat.st_mtime_ns, stat.st_size)
+
     def sha256(self) -> str:
-        return hashlib.sha256(self.read_bytes()).hexdigest()
+        return self.digest()[0]
 
     @property
     def suffix(self) -> str:
         return Path(self.name).suffix.lower()
+
+
+_DIGESTS: dict[tuple[str, int, int], tuple[str, int]] = {}
 
 
 @dataclass

@@ -59,7 +59,9 @@ def parse_gpci(source: SourceFile) -> ParsedTable:
     elif source.suffix in (".csv", ".xlsx"):
         rows, title, footnotes = _gpci_grid(read_grid(source))
     else:
-        raise SourceFormatError(source.origin, None, f"expected a GPCI .csv, .txt or .xlsx file, not {source.name!r}")
+        raise SourceFormatError(
+            source.origin, None, f"expected a GPCI .csv, .txt or .xlsx file, not {source.name!r}"
+        )
     if not rows:
         raise SourceFormatError(source.origin, None, "no GPCI locality rows found")
     year = (year_from_text(title) if title else None) or release_info(source)["year"]
@@ -92,21 +94,28 @@ def _gpci_grid(grid: Grid) -> tuple[list[tuple[Any, ...]], str | None, list[str]
             cell_number(cells[cols[name]], grid, line, cols[name], names[cols[name]])
             for name in ("pw_gpci", "pe_gpci", "mp_gpci")
         ]
-        rows.append((
-            mac.zfill(5),
-            cell_code(cells[cols["state"]]),
-            locality.zfill(2),
-            locality_name(cell_code(cells[cols["locality_name"]])),
-            *values,
-            line,
-        ))
+        rows.append(
+            (
+                mac.zfill(5),
+                cell_code(cells[cols["state"]]),
+                locality.zfill(2),
+                locality_name(cell_code(cells[cols["locality_name"]])),
+                *values,
+                line,
+            )
+        )
     return rows, title, footnotes
 
 
 def _gpci_txt(source: SourceFile) -> tuple[list[tuple[Any, ...]], str | None, list[str]]:
     lines = text_lines(decode_text(source))
     header = next(
-        (i for i, line in enumerate(lines[:40]) if "LOCALITY NAME" in line.upper() and "GPCI" in line.upper()), None
+        (
+            i
+            for i, line in enumerate(lines[:40])
+            if "LOCALITY NAME" in line.upper() and "GPCI" in line.upper()
+        ),
+        None,
     )
     if header is None:
         raise SourceFormatError(source.origin, None, "no GPCI header line (... Locality Name ... GPCI) found")
@@ -132,7 +141,9 @@ def _gpci_txt(source: SourceFile) -> tuple[list[tuple[Any, ...]], str | None, li
         for label, text in zip(("PW GPCI", "PE GPCI", "MP GPCI"), tail[1:], strict=True):
             value = parse_number(text)
             if value is None:
-                raise SourceFormatError(source.origin, f"{where} ({label})", f"expected a number, found {text!r}")
+                raise SourceFormatError(
+                    source.origin, f"{where} ({label})", f"expected a number, found {text!r}"
+                )
             values.append(value)
         if not head[2].isdigit():
             raise SourceFormatError(source.origin, where, f"expected a locality number, found {head[2]!r}")

@@ -3,15 +3,15 @@
 Layout: a title ("COUNTIES INCLUDED IN 2025 LOCALITIES. ..."), a header row (Medicare Adminstrative
 Contractor, Locality Number, State, Fee Schedule Area, Counties), then one row per locality with blank
 rows between states. The state name is written only on the first row of each state and is carried down
-here. The CSV writes '2102' and '1' for MAC 02102 and locality 01: both are zero-padded back. A '*' after
+here. The 2023-2025 CSVs write '2102' and '1' for MAC 02102 and locality 01: both are zero-padded back. A '*' after
 a fee schedule area marks "Payment locality is serviced by two carriers" (kept in meta footnotes; the
 mark is dropped from the name, as for GPCI locality names).
 
 Each state's rows are preceded by a blank row. In the TXT of 2024 and 2025 the first California row
 (after its blank row) has no state name: carrying the previous state down would file California's
 localities under ARKANSAS, so a state group that opens without a name gets state None and a notice in
-meta["notices"]. That TXT also cuts the counties to 58 characters and words the Los Angeles and San
-Francisco rows differently from the CSV/XLSX: prefer the CSV or XLSX. The 22LOCCO title says "2021
+meta["notices"]. That TXT also words the Los Angeles and San Francisco rows differently from the
+CSV/XLSX, and every TXT (2022-2025) cuts the counties to 58 characters: prefer the CSV or XLSX. The 22LOCCO title says "2021
 LOCALITIES": the year is taken from the file name first.
 """
 
@@ -60,7 +60,9 @@ def parse_locco(source: SourceFile) -> ParsedTable:
     elif source.suffix in (".csv", ".xlsx"):
         rows, title, footnotes = _locco_grid(read_grid(source), notices)
     else:
-        raise SourceFormatError(source.origin, None, f"expected a LOCCO .csv, .txt or .xlsx file, not {source.name!r}")
+        raise SourceFormatError(
+            source.origin, None, f"expected a LOCCO .csv, .txt or .xlsx file, not {source.name!r}"
+        )
     if not rows:
         raise SourceFormatError(source.origin, None, "no locality rows found")
     year = release_info(source)["year"] or (year_from_text(title) if title else None)
@@ -116,14 +118,16 @@ def _locco_grid(grid: Grid, notices: list[str]) -> tuple[list[tuple[Any, ...]], 
         if not locality.isdigit():
             raise grid.error(line, f"expected a locality number, found {locality!r}", cols["locality_number"])
         state = carrier.next(cell_code(cells[cols["state"]]), grid.where(line))
-        rows.append((
-            mac.zfill(5),
-            locality.zfill(2),
-            state,
-            _area(cell_code(cells[cols["fee_schedule_area"]])),
-            cell_code(cells[cols["counties"]]),
-            line,
-        ))
+        rows.append(
+            (
+                mac.zfill(5),
+                locality.zfill(2),
+                state,
+                _area(cell_code(cells[cols["fee_schedule_area"]])),
+                cell_code(cells[cols["counties"]]),
+                line,
+            )
+        )
     return rows, title, footnotes
 
 
@@ -145,11 +149,17 @@ def _locco_txt(source: SourceFile, notices: list[str]) -> tuple[list[tuple[Any, 
     five fields (MAC, locality, state, fee schedule area, counties) and applied to every line."""
     lines = text_lines(decode_text(source))
     header = next(
-        (i for i, line in enumerate(lines[:40]) if "FEE SCHEDULE AREA" in line.upper() and "COUNTIES" in line.upper()),
+        (
+            i
+            for i, line in enumerate(lines[:40])
+            if "FEE SCHEDULE AREA" in line.upper() and "COUNTIES" in line.upper()
+        ),
         None,
     )
     if header is None:
-        raise SourceFormatError(source.origin, None, "no LOCCO header line (... Fee Schedule Area ... Counties) found")
+        raise SourceFormatError(
+            source.origin, None, "no LOCCO header line (... Fee Schedule Area ... Counties) found"
+        )
     title = next((line.strip() for line in lines[:header] if line.strip()), None)
     starts: list[int] | None = None
     rows: list[tuple[Any, ...]] = []
@@ -178,13 +188,17 @@ def _locco_txt(source: SourceFile, notices: list[str]) -> tuple[list[tuple[Any, 
         for position, start in enumerate(starts):
             if start > 0 and len(line) > start and line[start - 1] != " ":
                 raise SourceFormatError(
-                    source.origin, f"{where}, position {start + 1}", "field not aligned with the first locality line"
+                    source.origin,
+                    f"{where}, position {start + 1}",
+                    "field not aligned with the first locality line",
                 )
             end = starts[position + 1] if position + 1 < len(starts) else None
             fields.append(line[start:end].strip())
         mac, locality, state_text, area, counties = fields
         if not mac.isdigit() or not locality.isdigit():
-            raise SourceFormatError(source.origin, where, f"expected MAC and locality numbers, found {mac!r}, {locality!r}")
+            raise SourceFormatError(
+                source.origin, where, f"expected MAC and locality numbers, found {mac!r}, {locality!r}"
+            )
         state = carrier.next(state_text, where)
         rows.append((mac.zfill(5), locality.zfill(2), state, _area(area), counties, number))
     return rows, title, footnotes

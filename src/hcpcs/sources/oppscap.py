@@ -49,7 +49,9 @@ def parse_oppscap(source: SourceFile) -> ParsedTable:
     elif source.suffix in (".csv", ".xlsx"):
         rows = _oppscap_grid(read_grid(source))
     else:
-        raise SourceFormatError(source.origin, None, f"expected an OPPSCAP .csv, .txt or .xlsx file, not {source.name!r}")
+        raise SourceFormatError(
+            source.origin, None, f"expected an OPPSCAP .csv, .txt or .xlsx file, not {source.name!r}"
+        )
     if not rows:
         raise SourceFormatError(source.origin, None, "no OPPS cap rows found")
     return ParsedTable(TABLE, COLUMNS, rows, source, dict(release_info(source)))
@@ -59,7 +61,9 @@ def _check(origin: str, where: str, hcpcs: str, mac: str, locality: str) -> None
     if len(hcpcs) != 5 or not hcpcs.isalnum():
         raise SourceFormatError(origin, where, f"expected a 5-character HCPCS code, found {hcpcs!r}")
     if not mac.isdigit() or not locality.isdigit():
-        raise SourceFormatError(origin, where, f"expected MAC and locality numbers, found {mac!r}, {locality!r}")
+        raise SourceFormatError(
+            origin, where, f"expected MAC and locality numbers, found {mac!r}, {locality!r}"
+        )
 
 
 def _oppscap_grid(grid: Grid) -> list[tuple[Any, ...]]:
@@ -70,7 +74,9 @@ def _oppscap_grid(grid: Grid) -> list[tuple[Any, ...]]:
         if is_blank_row(cells):
             continue
         if len(cells) < need:
-            raise grid.error(line, f"expected {need} columns as in the header, found {len(cells)} (truncated row?)")
+            raise grid.error(
+                line, f"expected {need} columns as in the header, found {len(cells)} (truncated row?)"
+            )
         hcpcs = cell_code(cells[cols["hcpcs"]], 5)
         mac = cell_code(cells[cols["mac"]], 5)
         locality = cell_code(cells[cols["locality_number"]], 2)
@@ -79,15 +85,17 @@ def _oppscap_grid(grid: Grid) -> list[tuple[Any, ...]]:
             cell_number(cells[cols[name]], grid, line, cols[name], names[cols[name]])
             for name in ("fac_price", "nonfac_price")
         ]
-        rows.append((
-            hcpcs,
-            cell_code(cells[cols["modifier"]], 2),
-            cell_code(cells[cols["procstat"]]),
-            mac.zfill(5),
-            locality.zfill(2),
-            *prices,
-            line,
-        ))
+        rows.append(
+            (
+                hcpcs,
+                cell_code(cells[cols["modifier"]], 2),
+                cell_code(cells[cols["procstat"]]),
+                mac.zfill(5),
+                locality.zfill(2),
+                *prices,
+                line,
+            )
+        )
     return rows
 
 

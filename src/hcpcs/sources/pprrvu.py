@@ -37,7 +37,14 @@ COLUMNS = TABLE_COLUMNS[TABLE]
 
 # Release months CMS uses for the quarterly RVU files and the letter of each release (RVU25A..D).
 MONTH_NAMES = {
-    "JAN": 1, "JANUARY": 1, "APR": 4, "APRIL": 4, "JUL": 7, "JULY": 7, "OCT": 10, "OCTOBER": 10,
+    "JAN": 1,
+    "JANUARY": 1,
+    "APR": 4,
+    "APRIL": 4,
+    "JUL": 7,
+    "JULY": 7,
+    "OCT": 10,
+    "OCTOBER": 10,
 }
 RELEASE_LETTERS = {1: "A", 4: "B", 7: "C", 10: "D"}
 _LETTER_MONTHS = {letter: month for month, letter in RELEASE_LETTERS.items()}
@@ -184,14 +191,18 @@ def match_header(
         keys = [header_key(cell) for cell in cells]
         found: dict[str, int] = {}
         for column, rule in rules.items():
-            col = next((i for i, key in enumerate(keys) if key and rule(key) and i not in found.values()), None)
+            col = next(
+                (i for i, key in enumerate(keys) if key and rule(key) and i not in found.values()), None
+            )
             if col is None:
                 break
             found[column] = col
         else:
             return index, found, [cell_code(cell) for cell in cells]
     raise SourceFormatError(
-        grid.source.origin, None, f"no {what} header row (with columns {', '.join(rules)}) in the first {limit} rows"
+        grid.source.origin,
+        None,
+        f"no {what} header row (with columns {', '.join(rules)}) in the first {limit} rows",
     )
 
 
@@ -349,18 +360,48 @@ _HEADER_NAMES: dict[str, str] = {
 # Columns every PPRRVU file has had; the others are filled with None ('' for codes) when a file
 # lacks them (indicators CMS added over the years).
 _REQUIRED = (
-    "hcpcs", "modifier", "description", "status", "work_rvu", "nonfac_pe_rvu", "fac_pe_rvu", "mp_rvu",
-    "nonfac_total", "fac_total", "pctc", "global_days", "mult_proc", "bilat_surg", "asst_surg",
-    "co_surg", "team_surg", "conv_factor",
+    "hcpcs",
+    "modifier",
+    "description",
+    "status",
+    "work_rvu",
+    "nonfac_pe_rvu",
+    "fac_pe_rvu",
+    "mp_rvu",
+    "nonfac_total",
+    "fac_total",
+    "pctc",
+    "global_days",
+    "mult_proc",
+    "bilat_surg",
+    "asst_surg",
+    "co_surg",
+    "team_surg",
+    "conv_factor",
 )
 
 _NUMERIC = {
-    "work_rvu", "nonfac_pe_rvu", "fac_pe_rvu", "mp_rvu", "nonfac_total", "fac_total", "preop", "intraop",
-    "postop", "conv_factor", "nonfac_pe_opps", "fac_pe_opps", "mp_opps",
+    "work_rvu",
+    "nonfac_pe_rvu",
+    "fac_pe_rvu",
+    "mp_rvu",
+    "nonfac_total",
+    "fac_total",
+    "preop",
+    "intraop",
+    "postop",
+    "conv_factor",
+    "nonfac_pe_opps",
+    "fac_pe_opps",
+    "mp_opps",
 }
 # Zero-padding of codes a spreadsheet may store as numbers.
 _CODE_WIDTH = {
-    "hcpcs": 5, "modifier": 2, "global_days": 3, "endo_base": 5, "phys_supervision": 2,
+    "hcpcs": 5,
+    "modifier": 2,
+    "global_days": 3,
+    "endo_base": 5,
+    "phys_supervision": 2,
     "diag_imaging_family": 2,
 }
 
@@ -416,7 +457,9 @@ def parse_pprrvu(source: SourceFile) -> ParsedTable:
     elif suffix in (".csv", ".xlsx"):
         rows, title_rows = _pprrvu_grid(read_grid(source))
     else:
-        raise SourceFormatError(source.origin, None, f"expected a PPRRVU .csv, .txt or .xlsx file, not {suffix!r}")
+        raise SourceFormatError(
+            source.origin, None, f"expected a PPRRVU .csv, .txt or .xlsx file, not {suffix!r}"
+        )
     if not rows:
         raise SourceFormatError(source.origin, None, "no PPRRVU data rows found")
     meta = _pprrvu_meta(source, rows, title_rows, "row" if suffix == ".xlsx" else "line")
@@ -486,9 +529,7 @@ def _find_header(grid: Grid, first: str, second: str, limit: int = 60) -> int:
 def _pprrvu_grid(grid: Grid) -> tuple[list[tuple[Any, ...]], list[str]]:
     header_index = _find_header(grid, "HCPCS", "MOD")
     header_cells = grid.rows[header_index][1]
-    description_col = next(
-        (i for i, cell in enumerate(header_cells) if header_key(cell) == "DESCRIPTION"), 2
-    )
+    description_col = next((i for i, cell in enumerate(header_cells) if header_key(cell) == "DESCRIPTION"), 2)
     # The header is wrapped over the rows above the HCPCS,MOD,... row: climb while a row has no text in
     # the DESCRIPTION column (the title and notices are written there) and is not blank.
     top = header_index
@@ -517,9 +558,7 @@ def _pprrvu_grid(grid: Grid) -> tuple[list[tuple[Any, ...]], list[str]]:
         line = grid.rows[header_index][0]
         raise grid.error(line, f"PPRRVU header lacks the column(s) {', '.join(missing)} (found {names})")
 
-    title_rows = [
-        cell_code(cell) for _, cells in grid.rows[:top] for cell in cells if cell_code(cell)
-    ]
+    title_rows = [cell_code(cell) for _, cells in grid.rows[:top] for cell in cells if cell_code(cell)]
     specs = []
     for column in COLUMNS[:-1]:
         col = positions.get(column)

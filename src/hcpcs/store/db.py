@@ -40,6 +40,8 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL cannot corrupt the database; a power cut may lose the last commit.
+            self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.row_factory = sqlite3.Row

@@ -118,7 +118,7 @@ def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseC
         raise DataNotLoadedError(f"no {name} release is loaded; run `hcpcs update`")
     in_force = [r for r in candidates if r.covers(day)]
     if in_force:
-        chosen = max(in_force, key=lambda r: (r.effective_start, r.id))
+        chosen = max(in_force, key=lambda r: (r.effective_start, r.row_dates, r.id))
         notices = []
         nominal_end = chosen.nominal_end
         if nominal_end is not None and day > nominal_end:

@@ -51,7 +51,7 @@ def _level2(ctx: ClaimContext, view: LineView) -> Finding | None:
             return _finding(view, f"{view.code} is not valid on {day}: it was added {row['added_date']} "
                                   f"({release.label}).", "Use the code that was in force on the date of service.", src)
         if row["termination_date"] and iso > row["termination_date"]:
-            action = indicators.meaning("hcpcs_action_code", row["action_code"]) or ""
+            action = (indicators.meaning("hcpcs_action_code", row["action_code"]) or "").rstrip(".")
             return _finding(
                 view,
                 f"{view.code} is not valid on {day}: it was terminated {row['termination_date']} "

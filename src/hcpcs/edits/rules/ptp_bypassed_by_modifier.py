@@ -6,12 +6,12 @@ system, encounter or practitioner). Indicator 9 edits are not applied at all.
 Fails::
 
     {"id": "ptp1-mod", "setting": "professional", "date_of_service": "2024-08-12",
-     "lines": [{"code": "77301"}, {"code": "77014", "modifiers": ["59"]}]}
+     "lines": [{"code": "77014"}, {"code": "G6002", "modifiers": ["XS"]}]}
 
 Passes::
 
-    {"id": "ptp1-none", "setting": "professional", "date_of_service": "2024-08-12",
-     "lines": [{"code": "77301"}, {"code": "77280"}]}
+    {"id": "ptp1-apart", "setting": "professional", "date_of_service": "2024-08-12",
+     "lines": [{"code": "77014"}, {"code": "G6002", "date_of_service": "2024-08-13"}]}
 """
 
 from __future__ import annotations

@@ -1,0 +1,339 @@
+"""Benchmark of claim checking: the batch checker (`hcpcs.edits.batch`) on generated claims, a naive
+pure-Python baseline, single-claim latency, and the time to get the edit tables ready.
+
+    HCPCS_HOME=/tmp/hb .venv/bin/python benchmarks/bench_check.py                 # 1,000,000 claims
+    HCPCS_HOME=/tmp/hb .venv/bin/python benchmarks/bench_check.py --claims 10000  # CI-sized smoke run
+
+Claims: 1 to 8 lines each (mean about 2.9), 80 % professional, dates of service in 2024Q3, codes drawn
+from the loaded July 2024 NCCI PTP and MUE tables (a third of the multi-line claims carry a real PTP
+pair), a few modifiers and multi-unit lines, so that edits fire. The batch figure is measured with
+POLARS_MAX_THREADS=1 (one core) unless --threads is given. Peak memory is the process's maximum resident
+set size (resource.getrusage), after each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--claims", type=int, default=1_000_000, help="claims to generate (default 1,000,000)")
+    parser.add_argument("--seed", type=int, default=20240701)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="POLARS_MAX_THREADS for the batch run (default 1: the one-core figure)")
+    parser.add_argument("--home", help="store folder (default $HCPCS_HOME)")
+    parser.add_argument("--cache-dir", help="sidecar table cache folder (default <store dir>/cache)")
+    parser.add_argument("--write-cache", action="store_true",
+                        help="write the sidecar table cache of every edit release first (store folder must be "
+                             "writable), then measure loading from it")
+    parser.add_argument("--baseline-claims", type=int, default=100_000,
+                        help="claims checked by the naive pure-Python baseline (a sample; default 100,000)")
+    parser.add_argument("--single-claims", type=int, default=2_000,
+                        help="claims timed one by one with hcpcs.edits.check.check (default 2,000)")
+    parser.add_argument("--notices", action="store_true", help="also time the batch with per-claim notices")
+    parser.add_argument("--jsonl", help="also write the claims as JSON Lines to this file and time reading it "
+                                        "back into a claim-lines frame")
+    return parser.parse_args(argv)
+
+
+ARGS = parse_args() if __name__ == "__main__" else None
+if ARGS is not None:
+    os.environ["POLARS_MAX_THREADS"] = str(ARGS.threads)  # before polars is imported
+
+import json  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import polars as pl  # noqa: E402
+
+from hcpcs.claims.model import Claim, ClaimLine  # noqa: E402
+from hcpcs.edits import batch  # noqa: E402
+from hcpcs.edits.batch_tables import BatchTables, write_table_cache  # noqa: E402
+from hcpcs.edits.tables import MUE_DATASET, PTP_DATASET  # noqa: E402
+from hcpcs.service import Hcpcs  # noqa: E402
+
+QUARTER_START = date(2024, 7, 1)
+QUARTER_DAYS = 92
+LINE_WEIGHTS = [30, 22, 16, 11, 8, 6, 4, 3]  # 1..8 lines per claim
+MODIFIERS = ["26", "TC", "59", "XS", "XU", "LT", "RT", "25", "76", "GA"]
+EDIT_DATASETS = ("hcpcs", "mpfs", "opps", "ncci_aoc", *PTP_DATASET.values(), *MUE_DATASET.values())
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tables
+
+
+def quarter_releases(hc: Hcpcs) -> dict[str, int]:
+    """The release of each edit dataset that answers for mid-2024Q3."""
+    out = {}
+    for dataset in EDIT_DATASETS:
+        try:
+            out[dataset] = hc.release_for(dataset, date(2024, 8, 15)).release.id
+        except Exception:  # noqa: BLE001 - a dataset not loaded or not covering the quarter is left out
+            continue
+    return out
+
+
+def load_tables(hc: Hcpcs, cache_dir: Path | None) -> tuple[BatchTables, float]:
+    from hcpcs.edits.batch_tables import DATASET_TABLES
+
+    start = time.perf_counter()
+    tables = BatchTables(hc, cache_dir=cache_dir)
+    for dataset, release_id in quarter_releases(hc).items():
+        for table in DATASET_TABLES[dataset]:
+            tables.frame(release_id, table)
+    return tables, time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------------
+# Claims
+
+
+def code_pools(tables: BatchTables, releases: dict[str, int]) -> dict[str, list]:
+    """Codes to draw claims from: PTP pairs in force (indicators 0 and 1), and codes with an MUE."""
+    pools: dict[str, list] = {}
+    for setting, dataset in PTP_DATASET.items():
+        edits = tables.frame(releases[dataset], "ncci_ptp").filter(
+            pl.col("deletion_date").is_null() & (pl.col("modifier_indicator") != "9"))
+        pools[f"pairs_{setting}"] = edits.select("column1", "column2").sample(
+            min(50_000, edits.height), seed=1).rows()
+    for setting, dataset in MUE_DATASET.items():
+        pools[f"codes_{setting}"] = tables.frame(releases[dataset], "ncci_mue")["code"].sample(
+            n=None, fraction=1.0, seed=2).head(8000).to_list()
+    return pools
+
+
+def generate_claims(count: int, pools: dict[str, list], seed: int) -> pl.DataFrame:
+    """A claim-lines frame of `count` claims."""
+    rng = random.Random(seed)
+    sizes = rng.choices(range(1, 9), LINE_WEIGHTS, k=count)
+    ids: list[str] = []
+    settings: list[str] = []
+    indexes: list[int] = []
+    codes: list[str] = []
+    modifiers: list[list[str]] = []
+    units: list[float] = []
+    days: list[date] = []
+    all_days = [QUARTER_START + timedelta(days=i) for i in range(QUARTER_DAYS)]
+    for number, size in enumerate(sizes):
+        setting = "facility" if rng.random() < 0.2 else "professional"
+        pool = pools[f"codes_{setting}"]
+        claim_codes = rng.choices(pool, k=size)
+        if size >= 2 and rng.random() < 0.35:
+            first, second = rng.choice(pools[f"pairs_{setting}"])
+            claim_codes[0], claim_codes[1] = first, second
+            rng.shuffle(claim_codes)
+        day = rng.choice(all_days)
+        claim_id = f"C{number:08d}"
+        for index, code in enumerate(claim_codes):
+            ids.append(claim_id)
+            settings.append(setting)
+            indexes.append(index)
+            codes.append(code)
+            roll = rng.random()
+            modifiers.append([] if roll < 0.85 else [rng.choice(MODIFIERS)] if roll < 0.98 else rng.sample(MODIFIERS, 2))
+            units.append(1.0 if rng.random() < 0.92 else float(rng.randint(2, 4)))
+            days.append(day if rng.random() < 0.97 else rng.choice(all_days))
+    return pl.DataFrame({"claim_id": ids, "setting": settings, "line": indexes, "code": codes,
+                         "modifiers": modifiers, "units": units, "dos": days}, schema=batch.LINE_SCHEMA)
+
+
+def frame_claims(frame: pl.DataFrame) -> list[Claim]:
+    """`Claim` objects of a claim-lines frame (the line's date kept when it differs from the first line's)."""
+    claims = []
+    for (claim_id,), part in frame.group_by("claim_id", maintain_order=True):
+        rows = part.rows(named=True)
+        day = rows[0]["dos"]
+        lines = tuple(ClaimLine(code=r["code"], modifiers=tuple(r["modifiers"]), units=int(r["units"]),
+                                date_of_service=None if r["dos"] == day else r["dos"]) for r in rows)
+        claims.append(Claim(id=str(claim_id), setting=rows[0]["setting"], date_of_service=day, lines=lines))
+    return claims
+
+
+def write_jsonl(frame: pl.DataFrame, path: Path) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for claim in frame_claims(frame):
+            out.write(json.dumps(claim.to_dict()) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Naive baseline: dictionaries of PTP pairs and MUEs, checked line by line in pure Python
+
+
+def naive_tables(tables: BatchTables, releases: dict[str, int]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for setting, dataset in PTP_DATASET.items():
+        edits = tables.frame(releases[dataset], "ncci_ptp").select(
+            "column1", "column2", pl.col("modifier_indicator").cast(pl.String), "deletion_date")
+        out[f"ptp_{setting}"] = {(c1, c2): (mi, deleted) for c1, c2, mi, deleted in edits.iter_rows()}
+    for setting, dataset in MUE_DATASET.items():
+        limits = tables.frame(releases[dataset], "ncci_mue").select("code", "units", "mai")
+        out[f"mue_{setting}"] = {code: (limit, mai or "1") for code, limit, mai in limits.iter_rows()}
+    return out
+
+
+def naive_check(rows: list[tuple], dicts: dict[str, dict]) -> int:
+    """PTP pairs and MUEs of claim lines (rows sorted by claim: claim_id, setting, line, code, modifiers,
+    units, dos); returns the number of findings."""
+    found = 0
+    associated = {"59", "XE", "XS", "XP", "XU", "LT", "RT", "25", "91"}
+    start = 0
+    while start < len(rows):
+        end = start
+        claim_id = rows[start][0]
+        while end < len(rows) and rows[end][0] == claim_id:
+            end += 1
+        lines = rows[start:end]
+        setting = lines[0][1]
+        ptp, mue = dicts[f"ptp_{setting}"], dicts[f"mue_{setting}"]
+        totals: dict[tuple, float] = {}
+        for _, _, _, code, mods, units, day in lines:
+            limit = mue.get(code)
+            if limit is not None:
+                if limit[1] == "1":
+                    found += units > limit[0]
+                else:
+                    totals[(code, day)] = totals.get((code, day), 0) + units
+        for (code, _day), total in totals.items():
+            found += total > mue[code][0]
+        iso = None
+        for a in lines:
+            for b in lines:
+                if a is b or a[3] == b[3] or a[6] != b[6]:
+                    continue
+                edit = ptp.get((a[3], b[3]))
+                if edit is None:
+                    continue
+                iso = iso or a[6].isoformat()
+                if edit[1] is not None and iso > edit[1]:
+                    continue
+                bypassed = edit[0] == "1" and (set(a[4]) | set(b[4])) & associated
+                found += not bypassed
+        start = end
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def main(args: argparse.Namespace) -> int:
+    from hcpcs.edits.check import check
+
+    home = Path(args.home or os.environ.get("HCPCS_HOME", "")) if (args.home or os.environ.get("HCPCS_HOME")) else None
+    hc = Hcpcs(home)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else None
+    command = " ".join([f"POLARS_MAX_THREADS={args.threads}", f"HCPCS_HOME={hc.store.path.parent}",
+                        ".venv/bin/python", *sys.argv])
+    say(f"command: {command}")
+    say(f"polars {pl.__version__}, {pl.thread_pool_size()} thread(s); store {hc.store.path}")
+    releases = quarter_releases(hc)
+    if args.write_cache:
+        start = time.perf_counter()
+        for release in hc.releases:
+            write_table_cache(hc.store, release, cache_dir)
+        say(f"sidecar cache written in {time.perf_counter() - start:.1f} s")
+
+    tables, load_seconds = load_tables(hc, cache_dir)
+    sources = sorted(set(tables.loaded_from.values()))
+    rows = sum(f.height for f in tables._frames.values())
+    say(f"tables ready: {load_seconds:.2f} s ({rows:,} rows of {len(tables._frames)} tables, from "
+        f"{' and '.join(sources)}); peak {peak_mib():.0f} MiB")
+
+    start = time.perf_counter()
+    pools = code_pools(tables, releases)
+    frame = generate_claims(args.claims, pools, args.seed)
+    n_lines = frame.height
+    say(f"generated {args.claims:,} claims, {n_lines:,} lines (mean {n_lines / args.claims:.2f}) in "
+        f"{time.perf_counter() - start:.1f} s; peak {peak_mib():.0f} MiB")
+
+    if args.jsonl:
+        path = Path(args.jsonl)
+        start = time.perf_counter()
+        write_jsonl(frame, path)
+        say(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - start:.1f} s")
+        from hcpcs.claims.readers import iter_claims
+
+        start = time.perf_counter()
+        read = batch.claims_frame(c for c in iter_claims(path) if isinstance(c, Claim))
+        seconds = time.perf_counter() - start
+        say(f"JSONL -> claim-lines frame: {read.height / seconds:,.0f} lines/s ({seconds:.1f} s)")
+        del read
+
+    # Batch, one warm-up on a small slice first (first-call costs of polars and the release choices).
+    batch.check_batch(frame.head(2000), hc, tables=tables)
+    start = time.perf_counter()
+    findings = batch.check_batch(frame, hc, tables=tables)
+    seconds = time.perf_counter() - start
+    batch_rate = n_lines / seconds
+    say(f"batch: {batch_rate:,.0f} claim lines/s ({seconds:.2f} s for {n_lines:,} lines, {findings.height:,} "
+        f"findings); peak {peak_mib():.0f} MiB")
+    say("  findings by rule: " + ", ".join(f"{rule} {count:,}" for rule, count in
+                                           findings.group_by("rule").len().sort("len", descending=True).rows()))
+    if args.notices:
+        start = time.perf_counter()
+        result = batch.check_batch_result(frame, hc, tables=tables, notices=True)
+        seconds = time.perf_counter() - start
+        say(f"batch with notices: {n_lines / seconds:,.0f} claim lines/s ({seconds:.2f} s, "
+            f"{result.notices.height:,} claims with notices); peak {peak_mib():.0f} MiB")
+        del result
+    del findings
+    batch_peak = peak_mib()
+
+    # Naive baseline on a sample of claims.
+    start = time.perf_counter()
+    dicts = naive_tables(tables, releases)
+    dict_seconds = time.perf_counter() - start
+    sample = frame.filter(pl.col("claim_id").is_in(
+        frame["claim_id"].unique(maintain_order=True).head(args.baseline_claims).implode()))
+    rows_sample = sample.rows()
+    start = time.perf_counter()
+    naive_found = naive_check(rows_sample, dicts)
+    seconds = time.perf_counter() - start
+    naive_rate = len(rows_sample) / seconds
+    say(f"naive pure-Python baseline (PTP dict + MUE dict, line by line): {naive_rate:,.0f} claim lines/s on "
+        f"{len(rows_sample):,} lines ({naive_found:,} PTP/MUE hits); dictionaries built in {dict_seconds:.1f} s")
+    del dicts
+
+    # Single-claim latency, warm.
+    claims = frame_claims(frame.head(min(frame.height, args.single_claims * 8)))[: args.single_claims]
+    for claim in claims:
+        check(claim, hc=hc)
+    timings = []
+    for claim in claims:
+        start = time.perf_counter_ns()
+        check(claim, hc=hc)
+        timings.append((time.perf_counter_ns() - start) / 1000)
+    median = statistics.median(timings)
+    p90 = statistics.quantiles(timings, n=10)[-1] if len(timings) > 1 else median
+    say(f"single claim, warm (hcpcs.edits.check.check): median {median:.0f} us, p90 {p90:.0f} us over "
+        f"{len(claims):,} claims (mean {sum(len(c.lines) for c in claims) / max(len(claims), 1):.2f} lines)")
+
+    say("")
+    say("targets:")
+    say(f"  batch >= 1,000,000 claim lines/s on one core: {batch_rate:,.0f} -> "
+        f"{'met' if batch_rate >= 1e6 and args.threads == 1 else 'NOT met' if args.threads == 1 else 'n/a (not one core)'}")
+    say(f"  single-claim median < 50 us: {median:.0f} us -> {'met' if median < 50 else 'NOT met'}")
+    say(f"  tables ready < 2 s: {load_seconds:.2f} s -> {'met' if load_seconds < 2 else 'NOT met'} "
+        f"(from {' and '.join(sources)})")
+    say(f"  peak memory < 1.5 GiB (batch phase): {batch_peak:.0f} MiB -> {'met' if batch_peak < 1536 else 'NOT met'}")
+    say(f"  speed-up over the naive baseline: {batch_rate / naive_rate:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(ARGS))

@@ -1,0 +1,925 @@
+"""Claim readers: JSON, JSON Lines, CSV and X12 837 (see :mod:`hcpcs.claims.x12`) into :class:`Claim`.
+
+Formats
+-------
+**JSON claim** (one object)::
+
+    {"id": "C1", "setting": "professional", "date_of_service": "2024-08-12",
+     "place_of_service": "11", "provider": "1234567893", "diagnosis_codes": ["C3490"],
+     "lines": [{"code": "77373", "modifiers": ["59"], "units": 1,
+                "date_of_service": "2024-08-13", "place_of_service": "22", "charge": 1500.0,
+                "diagnosis_pointers": ["1"]}]}
+
+- ``id`` (string or number) and ``lines`` (a non-empty list) are required; each line needs ``code``.
+- ``setting`` is ``"professional"`` (the default when absent or empty) or ``"facility"``
+  (``"institutional"`` is accepted as another name for facility); case does not matter.
+- ``date_of_service`` (``YYYY-MM-DD`` only) is required unless every line has its own; when absent the
+  claim's date is the earliest line date. A line's ``date_of_service`` overrides the claim's for that line.
+- ``code``: a HCPCS Level II code (a letter and four digits) or a CPT code (five digits, or four digits
+  and F, T, U or M); trimmed and upper-cased.
+- ``modifiers``: a list (``["26", "59"]``) or one string (``"26,59"``, ``"26;59"`` or ``"26 59"``); each
+  a two-character modifier, trimmed and upper-cased.
+- ``units``: a whole number greater than 0 (default 1). ``2.0`` is read as 2; ``1.5``, 0, negatives and
+  text are rejected: MUE units are whole units of service.
+- ``place_of_service``: a two-digit CMS place of service code (``"11"`` or ``11``; ``"1"`` is read as
+  ``"01"``). ``charge``: a number >= 0. ``diagnosis_codes``: a list or one string
+  split like modifiers. ``provider``: free text (usually an NPI).
+- Unknown claim fields are kept in ``Claim.extra``; unknown line fields are kept in
+  ``Claim.extra["line_extra"]`` (a list with one dict per line) when any line has them.
+
+A JSON document is one claim object, a list of claim objects, or ``{"claims": [...]}``. Locations in
+errors are JSON paths with 0-based indexes: ``claims[2].lines[1].units``.
+
+**JSON Lines**: one claim object per line (blank lines skipped). A line that is not JSON is a
+:class:`ClaimError` at ``line N`` and the other lines are still read; if the first non-blank line is not
+JSON the input is not JSON Lines at all and :class:`ClaimInputError` is raised.
+
+**CSV**: a header row, then one row per claim line. Header names are case-insensitive (spaces and
+hyphens count as underscores); the comma, tab or semicolon that occurs most in the header is the
+delimiter. Columns (aliases in brackets):
+
+- ``claim_id`` [``id``, ``claim``] (required), ``code`` [``hcpcs``, ``cpt``, ``procedure_code``]
+  (required), ``setting``, ``date_of_service`` [``dos``], ``units``, ``line_date_of_service``
+  [``line_dos``], ``place_of_service`` [``pos``], ``charge``, ``provider``, ``diagnosis_codes``
+  [``diagnoses``, ``dx``], ``diagnosis_pointers``;
+- modifiers: one ``modifiers`` column (``26;59``, ``26,59`` or ``26 59``) and/or ``modifier1`` ..
+  ``modifier4`` [``mod1`` .. ``mod4``].
+
+Rows with the same ``claim_id`` form one claim, in order of first appearance (``read_claims``; in
+streaming mode, ``iter_claims``, a claim's rows must be consecutive). Claim-level values come from the
+first row that gives them; a different non-empty ``setting`` or ``date_of_service`` on another row of
+the same claim is an error (use ``line_date_of_service`` for lines on other days). Each row's
+``place_of_service`` is kept on its line. Other columns go to ``Claim.extra`` (first row's values).
+Locations are ``line N (column)``, N being the 1-based line of the file.
+
+**X12 837**: 005010X222A1 (837P, professional) and 005010X223A2 (837I, facility); see
+:mod:`hcpcs.claims.x12`. Locations are ``segment N (SV1)``, N counting segments from ISA = 1.
+
+Reading
+-------
+``read_claims(data, format=None, *, name="<input>")`` and ``read_claims_file(path, format=None)`` return
+``(claims, errors)``: a bad claim becomes a :class:`ClaimError` (claim id when known, location, message)
+and the other claims are still returned; a claim with several problems gets one ClaimError, for the first
+found (a claim is never returned with a bad line dropped). ``iter_claims(path_or_file, format=None)`` yields
+``Claim | ClaimError`` without loading a JSON Lines, CSV or X12 file into memory (a JSON document is
+read whole). ``format`` is ``"json"``, ``"jsonl"``, ``"csv"``, ``"x12"`` or None to sniff: a leading
+``[`` -> json; a leading ``{`` -> jsonl when the first line is a whole JSON object and more follows,
+else json; ``ISA`` -> x12; anything else -> csv. Input must be UTF-8 (a BOM is allowed). Input that
+cannot be read at all (empty, binary, not UTF-8, invalid JSON as a whole, a CSV without claim_id and
+code columns, an X12 file without an ISA header) raises :class:`ClaimInputError`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+from hcpcs.claims.model import SETTINGS, Claim, ClaimError, ClaimLine
+from hcpcs.errors import ClaimInputError
+
+FORMATS = ("json", "jsonl", "csv", "x12")
+_FORMAT_NAMES = {
+    "json": "json", "jsonl": "jsonl", "ndjson": "jsonl", "jsonlines": "jsonl", "json-lines": "jsonl",
+    "csv": "csv", "x12": "x12", "837": "x12", "837p": "x12", "837i": "x12", "edi": "x12",
+}
+HEAD_BYTES = 1 << 16  # how much of the input is looked at to sniff the format and check it is text
+
+ClaimOrError = Claim | ClaimError
+
+
+# --------------------------------------------------------------------------------------------- values
+
+
+class BadValue(ValueError):
+    """A single value that is not acceptable; the message is plain English, without location."""
+
+
+class FieldError(Exception):
+    """A bad value inside one claim: `location` is relative to the claim (e.g. ``lines[1].units``)."""
+
+    def __init__(self, location: str, message: str, claim_id: str | None = None) -> None:
+        super().__init__(f"{location}: {message}")
+        self.location = location
+        self.message = message
+        self.claim_id = claim_id
+
+
+_CPT_LAST = frozenset("0123456789FTUM")
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ALNUM = frozenset("0123456789") | _LETTERS
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def normalize_code(value: Any) -> str:
+    """A HCPCS/CPT code, trimmed and upper-cased; BadValue if it does not have the shape of one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 10000 <= value <= 99999:
+        value = str(value)
+    if not isinstance(value, str):
+        raise BadValue(f"code must be text such as \"77373\", not {_kind(value)}")
+    return _code(value)
+
+
+@lru_cache(maxsize=8192)
+def _code(value: str) -> str:
+    text = value.strip().upper()
+    if not text:
+        raise BadValue("code is empty")
+    if (
+        len(text) == 5
+        and text.isascii()
+        and ((text[0] in _LETTERS and text[1:].isdigit()) or (text[:4].isdigit() and text[4] in _CPT_LAST))
+    ):
+        return text
+    raise BadValue(
+        f"{value!r} is not a HCPCS/CPT code: expected a letter and four digits (e.g. G6002) or five "
+        "digits, or four digits and F, T, U or M (e.g. 77373, 0001U)"
+    )
+
+
+def normalize_modifier(value: Any) -> str:
+    """A two-character modifier, trimmed and upper-cased (a leading '-' is dropped)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 99:
+        return f"{value:02d}"
+    if not isinstance(value, str):
+        raise BadValue(f"a modifier must be two characters such as \"26\", not {_kind(value)}")
+    text = value.strip().upper()
+    if text.startswith("-"):
+        text = text[1:]
+    if len(text) == 2 and text[0] in _ALNUM and text[1] in _ALNUM:
+        return text
+    raise BadValue(f"{value!r} is not a modifier: a modifier is two letters or digits (e.g. 26, TC, 59)")
+
+
+def _split_list(text: str) -> list[str]:
+    return text.replace(",", " ").replace(";", " ").split()
+
+
+def parse_modifiers(value: Any) -> tuple[str, ...]:
+    """Modifiers from a list or from one string "26,59" / "26;59" / "26 59"; None or "" -> ()."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(normalize_modifier(part) for part in _split_list(value))
+    if isinstance(value, (list, tuple)):
+        out: list[str] = []
+        for item in value:
+            if isinstance(item, str):
+                out.extend(normalize_modifier(part) for part in _split_list(item))
+            elif item is not None:
+                out.append(normalize_modifier(item))
+        return tuple(out)
+    return (normalize_modifier(value),)
+
+
+def parse_units(value: Any) -> int:
+    """Units of service: a whole number greater than 0 (2.0 and "2" are 2)."""
+    if value is None or isinstance(value, bool):
+        raise BadValue(f"units must be a whole number greater than 0, not {_kind(value)}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not value.is_integer():
+            raise BadValue(f"units must be a whole number (units of service), not {value}")
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise BadValue("units is empty: expected a whole number greater than 0")
+        body = text[1:] if text[0] in "+-" else text
+        if body.isascii() and body.isdigit():
+            number = int(text)
+        else:
+            try:
+                as_float = float(text) if text.isascii() else math.nan
+            except ValueError:
+                as_float = math.nan
+            if math.isnan(as_float) or math.isinf(as_float):
+                raise BadValue(f"units must be a whole number greater than 0, not {value!r}")
+            if not as_float.is_integer():
+                raise BadValue(f"units must be a whole number (units of service), not {text}")
+            number = int(as_float)
+    else:
+        raise BadValue(f"units must be a whole number greater than 0, not {_kind(value)}")
+    if number <= 0:
+        raise BadValue(f"units must be greater than 0, not {number}")
+    return number
+
+
+def parse_iso_date(value: Any) -> date:
+    """A date written YYYY-MM-DD (a datetime.date is taken as is)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise BadValue(f"a date must be text written YYYY-MM-DD, not {_kind(value)}")
+    return _iso_date(value)
+
+
+@lru_cache(maxsize=4096)
+def _iso_date(value: str) -> date:
+    text = value.strip()
+    digits = text[:4] + text[5:7] + text[8:]
+    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not (digits.isascii() and digits.isdigit()):
+        raise BadValue(f"{value!r} is not a date written YYYY-MM-DD")
+    try:
+        return date(int(text[:4]), int(text[5:7]), int(text[8:]))
+    except ValueError:
+        raise BadValue(f"{value!r} is not a real calendar date") from None
+
+
+def parse_place_of_service(value: Any) -> str | None:
+    """A two-digit CMS place of service code ("11"); None or "" -> None."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+    else:
+        raise BadValue(f"place_of_service must be a two-digit code such as \"11\", not {_kind(value)}")
+    if 1 <= len(text) <= 2 and text.isascii() and text.isdigit():
+        return text.zfill(2)
+    raise BadValue(f"place_of_service must be a two-digit CMS place of service code such as \"11\", not {value!r}")
+
+
+def parse_charge(value: Any) -> float | None:
+    """A charge: a number >= 0; None or "" -> None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise BadValue(f"charge must be a number, not {_kind(value)}")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            raise BadValue(f"charge must be a number such as 125.00, not {value!r}") from None
+    else:
+        raise BadValue(f"charge must be a number, not {_kind(value)}")
+    if not math.isfinite(number) or number < 0:
+        raise BadValue(f"charge must be a number of 0 or more, not {value!r}")
+    return number
+
+
+def parse_setting(value: Any) -> str:
+    """"professional" (also when None or "") or "facility" ("institutional" means facility)."""
+    if value is None:
+        return "professional"
+    if not isinstance(value, str):
+        raise BadValue(f"setting must be \"professional\" or \"facility\", not {_kind(value)}")
+    text = value.strip().lower()
+    if not text:
+        return "professional"
+    if text == "institutional":
+        return "facility"
+    if text not in SETTINGS:
+        raise BadValue(f"setting must be \"professional\" or \"facility\", not {value!r}")
+    return text
+
+
+def parse_text(value: Any, what: str) -> str | None:
+    """Free text (numbers are turned into text); None or "" -> None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise BadValue(f"{what} must be text, not {_kind(value)}")
+
+
+def parse_code_list(value: Any, what: str) -> tuple[str, ...]:
+    """Codes from a list or one string split on commas, semicolons or spaces; upper-cased."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.upper() for part in _split_list(value))
+    if isinstance(value, (list, tuple)):
+        out: list[str] = []
+        for item in value:
+            text = parse_text(item, f"each of {what}")
+            if text:
+                out.append(text.upper())
+        return tuple(out)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (str(value),)
+    raise BadValue(f"{what} must be a list or text, not {_kind(value)}")
+
+
+def _claim_id(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        raise FieldError("id", "the claim id is missing: every claim needs an \"id\"")
+    if isinstance(value, (int, str)):
+        text = str(value).strip()
+        if text:
+            return text
+        raise FieldError("id", "the claim id is empty")
+    raise FieldError("id", f"the claim id must be text or a whole number, not {_kind(value)}")
+
+
+# ----------------------------------------------------------------------------------------- JSON claim
+
+CLAIM_FIELDS = frozenset(
+    {"id", "setting", "date_of_service", "lines", "place_of_service", "provider", "diagnosis_codes"}
+)
+LINE_FIELDS = frozenset(
+    {"code", "modifiers", "units", "date_of_service", "place_of_service", "charge", "diagnosis_pointers"}
+)
+
+
+def _line_from_mapping(obj: Any, where: str) -> tuple[ClaimLine, dict[str, Any]]:
+    if not isinstance(obj, Mapping):
+        raise FieldError(where, f"a claim line must be an object, not {_kind(obj)}")
+    current = "code"
+    try:
+        if "code" not in obj:
+            raise BadValue("code is missing: every line needs a HCPCS/CPT code")
+        code = normalize_code(obj["code"])
+        current = "modifiers"
+        modifiers = parse_modifiers(obj.get("modifiers"))
+        current = "units"
+        units = parse_units(obj["units"]) if obj.get("units") is not None else 1
+        current = "date_of_service"
+        raw_date = obj.get("date_of_service")
+        line_date = parse_iso_date(raw_date) if raw_date not in (None, "") else None
+        current = "place_of_service"
+        place = parse_place_of_service(obj.get("place_of_service"))
+        current = "charge"
+        charge = parse_charge(obj.get("charge"))
+        current = "diagnosis_pointers"
+        pointers = parse_code_list(obj.get("diagnosis_pointers"), "diagnosis_pointers")
+    except BadValue as exc:
+        raise FieldError(f"{where}.{current}", str(exc)) from None
+    extra = {key: value for key, value in obj.items() if key not in LINE_FIELDS}
+    return ClaimLine(code, modifiers, units, line_date, place, pointers, charge), extra
+
+
+def _claim_from_mapping(obj: Any) -> Claim:
+    """The claim in a decoded JSON object; FieldError (location relative to the claim) when invalid."""
+    if not isinstance(obj, Mapping):
+        raise FieldError("", f"expected a claim object, found {_kind(obj)}")
+    claim_id = _claim_id(obj.get("id"))
+    try:
+        current = "setting"
+        try:
+            setting = parse_setting(obj.get("setting"))
+            current = "date_of_service"
+            raw_date = obj.get("date_of_service")
+            claim_date = parse_iso_date(raw_date) if raw_date not in (None, "") else None
+            current = "place_of_service"
+            place = parse_place_of_service(obj.get("place_of_service"))
+            current = "provider"
+            provider = parse_text(obj.get("provider"), "provider")
+            current = "diagnosis_codes"
+            diagnoses = parse_code_list(obj.get("diagnosis_codes"), "diagnosis_codes")
+        except BadValue as exc:
+            raise FieldError(current, str(exc)) from None
+        raw_lines = obj.get("lines")
+        if raw_lines is None:
+            raise FieldError("lines", "the claim has no \"lines\": a claim needs at least one service line")
+        if not isinstance(raw_lines, list):
+            raise FieldError("lines", f"\"lines\" must be a list of service lines, not {_kind(raw_lines)}")
+        if not raw_lines:
+            raise FieldError("lines", "\"lines\" is empty: a claim needs at least one service line")
+        lines: list[ClaimLine] = []
+        line_extra: list[dict[str, Any]] = []
+        for index, raw in enumerate(raw_lines):
+            line, extra = _line_from_mapping(raw, f"lines[{index}]")
+            lines.append(line)
+            line_extra.append(extra)
+        if claim_date is None:
+            missing = [i for i, line in enumerate(lines) if line.date_of_service is None]
+            if missing:
+                raise FieldError(
+                    "date_of_service",
+                    "the claim has no date_of_service (YYYY-MM-DD) and line "
+                    f"{missing[0]} has none either: give the claim a date (or every line one)",
+                )
+            claim_date = min(line.date_of_service for line in lines if line.date_of_service)
+    except FieldError as exc:
+        exc.claim_id = claim_id
+        raise
+    extra = {key: value for key, value in obj.items() if key not in CLAIM_FIELDS}
+    if any(line_extra):
+        extra["line_extra"] = line_extra
+    return Claim(claim_id, setting, claim_date, tuple(lines), place, provider, diagnoses, extra)
+
+
+def claim_from_dict(data: Mapping[str, Any]) -> Claim:
+    """One claim from a decoded JSON object (the JSON claim contract above); ClaimInputError if invalid."""
+    try:
+        return _claim_from_mapping(data)
+    except FieldError as exc:
+        raise ClaimInputError(exc.message, claim_id=exc.claim_id, location=exc.location or None) from None
+
+
+def _join(prefix: str, sep: str, location: str) -> str:
+    if not location:
+        return prefix
+    return f"{prefix}{sep}{location}" if prefix else location
+
+
+def _claim_or_error(obj: Any, prefix: str, sep: str) -> ClaimOrError:
+    try:
+        return _claim_from_mapping(obj)
+    except FieldError as exc:
+        return ClaimError(exc.claim_id, _join(prefix, sep, exc.location), exc.message)
+
+
+def _iter_json(text: IO[str], name: str) -> Iterator[ClaimOrError]:
+    raw = text.read()
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ClaimInputError(
+            f"not valid JSON ({exc.msg})", location=f"{name}, line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise ClaimInputError("the JSON is nested too deeply to be a claim file", location=name) from None
+    del raw
+    if isinstance(document, Mapping) and "claims" in document and "lines" not in document:
+        items = document["claims"]
+        if not isinstance(items, list):
+            raise ClaimInputError(f"\"claims\" must be a list of claims, not {_kind(items)}", location=name)
+    elif isinstance(document, list):
+        items = document
+    elif isinstance(document, Mapping):
+        yield _claim_or_error(document, "", "")
+        return
+    else:
+        raise ClaimInputError(
+            f"expected a claim object or a list of claims, found {_kind(document)}", location=name
+        )
+    for index, item in enumerate(items):
+        yield _claim_or_error(item, f"claims[{index}]", ".")
+
+
+def _iter_jsonl(text: IO[str], name: str) -> Iterator[ClaimOrError]:
+    seen_json = False
+    for number, line in enumerate(text, 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        try:
+            obj = json.loads(stripped)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            if not seen_json:
+                raise ClaimInputError(
+                    f"not JSON Lines: line {number} is not a JSON value ({detail}); a JSON document "
+                    "spread over several lines is read with format \"json\"",
+                    location=name,
+                ) from None
+            yield ClaimError(None, f"line {number}", f"not valid JSON ({detail})")
+            continue
+        seen_json = True
+        yield _claim_or_error(obj, f"line {number}", ", ")
+
+
+# ------------------------------------------------------------------------------------------------ CSV
+
+_CSV_COLUMNS: dict[str, str] = {
+    "claim_id": "claim_id", "id": "claim_id", "claim": "claim_id",
+    "setting": "setting",
+    "date_of_service": "date_of_service", "dos": "date_of_service",
+    "code": "code", "hcpcs": "code", "cpt": "code", "procedure_code": "code",
+    "modifiers": "modifiers",
+    "units": "units",
+    "line_date_of_service": "line_date_of_service", "line_dos": "line_date_of_service",
+    "place_of_service": "place_of_service", "pos": "place_of_service",
+    "charge": "charge",
+    "provider": "provider",
+    "diagnosis_codes": "diagnosis_codes", "diagnoses": "diagnosis_codes", "dx": "diagnosis_codes",
+    "diagnosis_pointers": "diagnosis_pointers",
+}
+for _n in range(1, 5):
+    for _alias in (f"modifier{_n}", f"modifier_{_n}", f"mod{_n}", f"mod_{_n}"):
+        _CSV_COLUMNS[_alias] = f"modifier{_n}"
+_MODIFIER_COLUMNS = ("modifier1", "modifier2", "modifier3", "modifier4")
+
+
+def _header_key(text: str) -> str:
+    return text.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+@dataclass
+class _CsvHeader:
+    columns: dict[str, int]  # canonical name -> cell index
+    labels: dict[str, str]  # canonical name -> header text as written
+    extra: list[tuple[int, str]]  # unknown columns: (cell index, header text)
+    width: int
+
+
+def _read_header(cells: list[str], line: int, name: str) -> _CsvHeader:
+    columns: dict[str, int] = {}
+    labels: dict[str, str] = {}
+    extra: list[tuple[int, str]] = []
+    for index, cell in enumerate(cells):
+        label = cell.strip().lstrip("\ufeff")
+        canonical = _CSV_COLUMNS.get(_header_key(label))
+        if canonical is None:
+            if label:
+                extra.append((index, label))
+            continue
+        if canonical in columns:
+            raise ClaimInputError(
+                f"columns {labels[canonical]!r} and {label!r} both mean {canonical}; keep one",
+                location=f"{name}, line {line}",
+            )
+        columns[canonical] = index
+        labels[canonical] = label
+    for required, aliases in (("claim_id", "id, claim"), ("code", "hcpcs, cpt, procedure_code")):
+        if required not in columns:
+            raise ClaimInputError(
+                f"the CSV header has no {required} column (also accepted: {aliases}); the first line "
+                f"must name the columns, e.g. claim_id,date_of_service,code,modifiers,units "
+                f"(found: {', '.join(c.strip() for c in cells)[:200]})",
+                location=f"{name}, line {line}",
+            )
+    return _CsvHeader(columns, labels, extra, len(cells))
+
+
+@dataclass
+class _CsvClaim:
+    """The rows of one CSV claim, parsed as they come; the first problem found makes it a ClaimError."""
+
+    id: str
+    header: _CsvHeader
+    setting: tuple[str, int] | None = None  # value, line
+    date_of_service: tuple[date, int] | None = None
+    place_of_service: str | None = None
+    provider: str | None = None
+    diagnoses: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    lines: list[ClaimLine] = field(default_factory=list)
+    first_line: int = 0
+    problem: tuple[str, str] | None = None
+
+    def fail(self, line: int, column: str | None, message: str) -> None:
+        if self.problem is None:
+            label = self.header.labels.get(column, column) if column else None
+            self.problem = (f"line {line} ({label})" if label else f"line {line}", message)
+
+    def add(self, cells: list[str], line: int) -> None:
+        if self.problem is not None:
+            return
+        header = self.header
+        if not self.first_line:
+            self.first_line = line
+            self.extra = {label: cells[i].strip() for i, label in header.extra if cells[i].strip()}
+        if len(cells) > header.width:
+            self.fail(line, None, f"the row has {len(cells)} cells but the header has {header.width} columns")
+            return
+        get = {name: cells[index].strip() for name, index in header.columns.items()}
+        column = "setting"
+        try:
+            if get.get("setting"):
+                setting = parse_setting(get["setting"])
+                if self.setting is None:
+                    self.setting = (setting, line)
+                elif self.setting[0] != setting:
+                    raise BadValue(
+                        f"setting {setting!r} conflicts with {self.setting[0]!r} on line {self.setting[1]} "
+                        "of the same claim"
+                    )
+            column = "date_of_service"
+            if get.get("date_of_service"):
+                claim_date = parse_iso_date(get["date_of_service"])
+                if self.date_of_service is None:
+                    self.date_of_service = (claim_date, line)
+                elif self.date_of_service[0] != claim_date:
+                    raise BadValue(
+                        f"date_of_service {claim_date.isoformat()} conflicts with "
+                        f"{self.date_of_service[0].isoformat()} on line {self.date_of_service[1]} of the "
+                        "same claim; put the dates of lines on other days in a line_date_of_service column"
+                    )
+            column = "place_of_service"
+            place = parse_place_of_service(get.get("place_of_service"))
+            if self.place_of_service is None:
+                self.place_of_service = place
+            column = "provider"
+            if self.provider is None:
+                self.provider = get.get("provider") or None
+            column = "diagnosis_codes"
+            for code in parse_code_list(get.get("diagnosis_codes"), "diagnosis_codes"):
+                if code not in self.diagnoses:
+                    self.diagnoses.append(code)
+            column = "code"
+            code = normalize_code(get["code"])
+            column = "modifiers"
+            modifiers = list(parse_modifiers(get.get("modifiers")))
+            for column in _MODIFIER_COLUMNS:
+                if get.get(column):
+                    modifiers.append(normalize_modifier(get[column]))
+            column = "units"
+            units = parse_units(get["units"]) if get.get("units") else 1
+            column = "line_date_of_service"
+            line_date = parse_iso_date(get["line_date_of_service"]) if get.get("line_date_of_service") else None
+            column = "charge"
+            charge = parse_charge(get.get("charge"))
+            column = "diagnosis_pointers"
+            pointers = parse_code_list(get.get("diagnosis_pointers"), "diagnosis_pointers")
+        except BadValue as exc:
+            self.fail(line, column, str(exc))
+            return
+        self.lines.append(ClaimLine(code, tuple(modifiers), units, line_date, place, pointers, charge))
+
+    def finish(self) -> ClaimOrError:
+        if self.problem is not None:
+            return ClaimError(self.id, *self.problem)
+        if self.date_of_service is not None:
+            claim_date = self.date_of_service[0]
+        else:
+            dates = [line.date_of_service for line in self.lines if line.date_of_service]
+            if len(dates) < len(self.lines):
+                return ClaimError(
+                    self.id, f"line {self.first_line}",
+                    "the claim has no date_of_service (YYYY-MM-DD) and not every row has a "
+                    "line_date_of_service",
+                )
+            claim_date = min(dates)
+        return Claim(
+            self.id, self.setting[0] if self.setting else "professional", claim_date, tuple(self.lines),
+            self.place_of_service, self.provider, tuple(self.diagnoses), self.extra,
+        )
+
+
+def _csv_delimiter(first_line: str) -> str:
+    counts = {delimiter: first_line.count(delimiter) for delimiter in (",", "\t", ";")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError]:
+    """CSV rows to claims. group=True: rows of a claim anywhere in the file (held until the end);
+    group=False (streaming): a claim ends when the claim_id changes."""
+    first = ""
+    skipped = 0
+    while True:  # skip leading blank lines, keep the first for the delimiter
+        first = text.readline()
+        if not first or first.strip():
+            break
+        skipped += 1
+    if not first:
+        raise ClaimInputError("the CSV has no header row", location=name)
+    delimiter = _csv_delimiter(first)
+
+    def rows() -> Iterator[str]:
+        yield first
+        yield from text
+
+    reader = csv.reader(rows(), delimiter=delimiter)
+    header: _CsvHeader | None = None
+    grouped: dict[str, _CsvClaim] = {}
+    current: _CsvClaim | None = None
+    closed: set[str] = set()
+    previous_end = skipped
+    try:
+        for cells in reader:
+            line = previous_end + 1
+            previous_end = reader.line_num + skipped
+            if not cells or not any(cell.strip() for cell in cells):
+                continue
+            if header is None:
+                header = _read_header(cells, line, name)
+                continue
+            if len(cells) < header.width:
+                cells = cells + [""] * (header.width - len(cells))
+            claim_id = cells[header.columns["claim_id"]].strip()
+            if not claim_id:
+                yield ClaimError(
+                    None, f"line {line} ({header.labels['claim_id']})",
+                    "claim_id is empty: every row needs the id of the claim it belongs to",
+                )
+                continue
+            if group:
+                claim = grouped.get(claim_id)
+                if claim is None:
+                    claim = grouped[claim_id] = _CsvClaim(claim_id, header)
+            else:
+                if current is None or current.id != claim_id:
+                    if current is not None:
+                        closed.add(current.id)
+                        yield current.finish()
+                    current = _CsvClaim(claim_id, header)
+                    if claim_id in closed:
+                        current.fail(
+                            line, "claim_id",
+                            f"the rows of claim {claim_id} are not together: this row comes after rows of "
+                            "another claim, and the earlier rows were already read as a claim; when "
+                            "streaming, sort the file by claim_id",
+                        )
+                claim = current
+            claim.add(cells, line)
+    except csv.Error as exc:
+        raise ClaimInputError(f"not readable CSV ({exc})", location=f"{name}, line {previous_end + 1}") from None
+    if header is None:
+        raise ClaimInputError("the CSV has no header row", location=name)
+    if group:
+        for claim in grouped.values():
+            yield claim.finish()
+    elif current is not None:
+        yield current.finish()
+
+
+# ------------------------------------------------------------------------------------ input and sniff
+
+
+def sniff_format(head: str) -> str:
+    """The format of text that starts with `head`: json, jsonl, x12 or csv (see the module docstring)."""
+    text = head.lstrip("\ufeff \t\r\n")
+    if text.startswith("ISA"):
+        return "x12"
+    if text.startswith("["):
+        return "json"
+    if text.startswith("{"):
+        end = text.find("\n")
+        if end == -1:
+            return "json"
+        try:
+            first = json.loads(text[:end])
+        except (json.JSONDecodeError, RecursionError):
+            return "json"
+        return "jsonl" if isinstance(first, dict) and text[end:].strip() else "json"
+    return "csv"
+
+
+def _format_name(format: str | None) -> str | None:
+    if format is None:
+        return None
+    resolved = _FORMAT_NAMES.get(format.strip().lower())
+    if resolved is None:
+        raise ClaimInputError(f"unknown claim format {format!r}: use one of {', '.join(FORMATS)}")
+    return resolved
+
+
+class _RawFrom(io.RawIOBase):
+    """A raw byte stream: `head` (already read), then what `read` returns."""
+
+    def __init__(self, head: bytes, read: Callable[[int], bytes]) -> None:
+        self._pending = head
+        self._read = read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._pending:
+            self._pending = self._read(len(buffer))
+            if not self._pending:
+                return 0
+        chunk = self._pending[: len(buffer)]
+        self._pending = self._pending[len(chunk):]
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def _byte_reader(source: Any) -> Callable[[int], bytes]:
+    probe = source.read(0)
+    if isinstance(probe, str):
+        return lambda size: source.read(size).encode("utf-8")
+    return source.read
+
+
+def _check_head(head: bytes, complete: bool, name: str) -> str:
+    """The head of the input decoded, or ClaimInputError when it is empty, binary or not UTF-8."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ClaimInputError("the file is UTF-16 text; save it as UTF-8", location=name)
+    if b"\x00" in head:
+        raise ClaimInputError(
+            "this is a binary file (it contains NUL bytes), not JSON, JSON Lines, CSV or X12 text",
+            location=name,
+        )
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        text = decoder.decode(head, final=complete)
+    except UnicodeDecodeError as exc:
+        raise ClaimInputError(
+            f"not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start}); save it as UTF-8",
+            location=name,
+        ) from None
+    if not text.strip():
+        raise ClaimInputError("the input is empty", location=name)
+    return text
+
+
+def _read_head(read: Callable[[int], bytes]) -> tuple[bytes, bool]:
+    parts: list[bytes] = []
+    size = 0
+    while size < HEAD_BYTES:
+        chunk = read(HEAD_BYTES - size)
+        if not chunk:
+            return b"".join(parts), True
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts), False
+
+
+def _iter_stream(read: Callable[[int], bytes], format: str | None, name: str, *, group: bool) -> Iterator[ClaimOrError]:
+    fmt = _format_name(format)
+    try:
+        head, complete = _read_head(read)
+        head_text = _check_head(head, complete, name)
+    except UnicodeError as exc:  # a text source that cannot be encoded
+        raise ClaimInputError(f"the text cannot be encoded as UTF-8 ({exc.reason})", location=name) from None
+    fmt = fmt or sniff_format(head_text)
+    text = io.TextIOWrapper(io.BufferedReader(_RawFrom(head, read)), encoding="utf-8-sig", newline="")
+    try:
+        if fmt == "json":
+            yield from _iter_json(text, name)
+        elif fmt == "jsonl":
+            yield from _iter_jsonl(text, name)
+        elif fmt == "csv":
+            yield from _iter_csv(text, name, group=group)
+        else:
+            from hcpcs.claims.x12 import iter_837
+
+            yield from iter_837(text, name=name)
+    except UnicodeError as exc:
+        raise ClaimInputError(
+            f"not UTF-8 text after the first {len(head)} bytes ({exc.reason}); save it as UTF-8", location=name
+        ) from None
+
+
+def _split(items: Iterable[ClaimOrError]) -> tuple[list[Claim], list[ClaimError]]:
+    claims: list[Claim] = []
+    errors: list[ClaimError] = []
+    for item in items:
+        (claims if isinstance(item, Claim) else errors).append(item)
+    return claims, errors
+
+
+def read_claims(
+    data: bytes | str, format: str | None = None, *, name: str = "<input>"
+) -> tuple[list[Claim], list[ClaimError]]:
+    """Every claim in `data` (format sniffed when None) and a ClaimError for each claim that is bad."""
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8")
+        except UnicodeError as exc:
+            raise ClaimInputError(f"the text cannot be encoded as UTF-8 ({exc.reason})", location=name) from None
+    return _split(_iter_stream(io.BytesIO(data).read, format, name, group=True))
+
+
+def read_claims_file(
+    path: str | os.PathLike[str], format: str | None = None
+) -> tuple[list[Claim], list[ClaimError]]:
+    """read_claims on a file; the file's path names it in errors."""
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            return _split(_iter_stream(handle.read, format, name, group=True))
+    except OSError as exc:
+        raise ClaimInputError(f"cannot read the file ({exc.strerror or exc})", location=name) from None
+
+
+def iter_claims(
+    source: str | os.PathLike[str] | IO[bytes] | IO[str], format: str | None = None, *, name: str | None = None
+) -> Iterator[ClaimOrError]:
+    """Claims and ClaimErrors one at a time from a path or an open (binary or text) file, without reading
+    a JSON Lines, CSV or X12 file whole. CSV rows of one claim must be consecutive here."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        label = name or str(path)
+        try:
+            with open(path, "rb") as handle:
+                yield from _iter_stream(handle.read, format, label, group=False)
+        except OSError as exc:
+            raise ClaimInputError(f"cannot read the file ({exc.strerror or exc})", location=label) from None
+        return
+    if not hasattr(source, "read"):
+        raise ClaimInputError(f"iter_claims needs a path or an open file, not {type(source).__name__}")
+    label = name or str(getattr(source, "name", "") or "<input>")
+    yield from _iter_stream(_byte_reader(source), format, label, group=False)

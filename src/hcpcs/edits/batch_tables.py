@@ -1,0 +1,206 @@
+"""The edit tables as polars frames, for the batch checker (`hcpcs.edits.batch`).
+
+Each release's rows are read from an Arrow IPC sidecar cache written next to the store at update time,
+``<store dir>/cache/<release content sha256>.<table>.arrow``, when that file is present and holds the
+row count the release records; otherwise from SQLite (a few seconds for the 2.5 million-row
+practitioner PTP table, against a few hundredths of a second from the cache). Only the columns the
+rules use are kept, in the store's row order (the order the single-claim engine sees them in)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from hcpcs.service import Hcpcs
+from hcpcs.store.db import Store
+from hcpcs.store.releases import Release
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """The columns of a store table that the batch rules read, with their polars types."""
+
+    columns: dict[str, pl.DataType]
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.columns)
+
+
+_TEXT = pl.String()
+_INT = pl.Int64()
+_CATEGORY = pl.Categorical()
+
+FRAME_SPECS: dict[str, FrameSpec] = {
+    "ncci_ptp": FrameSpec({
+        "column1": _TEXT, "column2": _TEXT, "effective_date": _TEXT, "deletion_date": _TEXT,
+        "modifier_indicator": _CATEGORY, "rationale": _CATEGORY, "source_line": _INT,
+    }),
+    "ncci_mue": FrameSpec({"code": _TEXT, "units": _INT, "mai": _TEXT, "source_line": _INT}),
+    "ncci_aoc": FrameSpec({
+        "addon_code": _TEXT, "primary_code": _TEXT, "edit_type": _TEXT, "effective_date": _TEXT,
+        "deletion_date": _TEXT, "primary_deletion_date": _TEXT, "source_line": _INT,
+    }),
+    "mpfs_rvu": FrameSpec({"hcpcs": _TEXT, "modifier": _TEXT, "status": _TEXT, "pctc": _TEXT, "source_line": _INT}),
+    "hcpcs_code": FrameSpec({
+        "code": _TEXT, "record_kind": _TEXT, "added_date": _TEXT, "termination_date": _TEXT,
+        "action_code": _TEXT, "source_line": _INT,
+    }),
+    "opps_addendum_b": FrameSpec({"hcpcs": _TEXT, "status_indicator": _TEXT, "source_line": _INT}),
+}
+
+# The edit tables of each dataset (a release of a dataset fills these tables).
+DATASET_TABLES: dict[str, tuple[str, ...]] = {
+    "hcpcs": ("hcpcs_code",),
+    "mpfs": ("mpfs_rvu",),
+    "opps": ("opps_addendum_b",),
+    "ncci_aoc": ("ncci_aoc",),
+    "ncci_ptp_practitioner": ("ncci_ptp",),
+    "ncci_ptp_hospital": ("ncci_ptp",),
+    "ncci_mue_practitioner": ("ncci_mue",),
+    "ncci_mue_hospital": ("ncci_mue",),
+    "ncci_mue_dme": ("ncci_mue",),
+}
+
+# The code column of each table, for "which releases carry this code" and "is this code known at all".
+CODE_COLUMN: dict[str, str] = {
+    "hcpcs_code": "code", "mpfs_rvu": "hcpcs", "opps_addendum_b": "hcpcs", "ncci_mue": "code",
+    "ncci_aoc": "addon_code",
+}
+
+_FETCH_ROWS = 200_000
+
+
+def default_cache_dir(store: Store) -> Path:
+    """Where the sidecar cache of a store lives: a `cache` folder next to the SQLite file."""
+    return store.path.parent / "cache"
+
+
+def cache_path(cache_dir: Path, release: Release, table: str) -> Path:
+    return cache_dir / f"{release.content_sha256}.{table}.arrow"
+
+
+def read_from_store(conn: sqlite3.Connection, release: Release, table: str) -> pl.DataFrame:
+    """One release's rows of a table, straight from SQLite, in row order."""
+    spec = FRAME_SPECS[table]
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: the store's connection hands out sqlite3.Row
+    cursor.execute(f"SELECT {', '.join(spec.columns)} FROM {table} WHERE release_id = ? ORDER BY rowid",
+                   (release.id,))
+    schema = {name: (pl.String if dtype == _CATEGORY else dtype) for name, dtype in spec.columns.items()}
+    chunks = []
+    while rows := cursor.fetchmany(_FETCH_ROWS):
+        chunks.append(pl.DataFrame(rows, schema=schema, orient="row"))
+    frame = pl.concat(chunks) if chunks else pl.DataFrame(schema=schema)
+    return frame.cast(spec.columns)  # type: ignore[arg-type]
+
+
+def read_from_cache(path: Path, release: Release, table: str) -> pl.DataFrame | None:
+    """The cached frame, or None when the file is absent, unreadable or not what the release holds."""
+    if not path.is_file():
+        return None
+    try:
+        frame = pl.read_ipc(path)
+    except (OSError, pl.exceptions.PolarsError):
+        return None
+    spec = FRAME_SPECS[table]
+    if dict(frame.schema) != spec.columns or frame.height != release.row_counts.get(table, frame.height):
+        return None
+    return frame
+
+
+def write_table_cache(store: Store, release: Release, cache_dir: Path | None = None) -> list[Path]:
+    """Write the sidecar cache files of one release (every edit table it fills); call after an update
+    has committed the release. Files are replaced atomically; returns their paths."""
+    directory = cache_dir or default_cache_dir(store)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for table in DATASET_TABLES.get(release.dataset, ()):
+        frame = read_from_store(store.conn, release, table)
+        target = cache_path(directory, release, table)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+        frame.write_ipc(partial, compression="uncompressed")
+        os.replace(partial, target)
+        written.append(target)
+    return written
+
+
+def prune_table_cache(store: Store, cache_dir: Path | None = None) -> list[Path]:
+    """Delete cache files of releases no longer in the store; returns the deleted paths."""
+    directory = cache_dir or default_cache_dir(store)
+    if not directory.is_dir():
+        return []
+    live = {r[0] for r in store.conn.execute("SELECT content_sha256 FROM release")}
+    removed = []
+    for path in directory.glob("*.arrow"):
+        if path.name.split(".", 1)[0] not in live:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+class BatchTables:
+    """The edit tables of the releases a batch needs, loaded once and kept in memory."""
+
+    def __init__(self, hc: Hcpcs, *, cache_dir: Path | None = None) -> None:
+        self.hc = hc
+        self.cache_dir = cache_dir or default_cache_dir(hc.store)
+        self._frames: dict[tuple[int, str], pl.DataFrame] = {}
+        self._known: dict[str, bool] = {}
+        self._present: dict[tuple[str, str], tuple[int, ...]] = {}
+        self.loaded_from: dict[tuple[int, str], str] = {}  # "cache" | "sqlite"
+
+    def frame(self, release_id: int, table: str) -> pl.DataFrame:
+        key = (release_id, table)
+        if key not in self._frames:
+            release = self.hc.release_by_id(release_id)
+            frame = read_from_cache(cache_path(self.cache_dir, release, table), release, table)
+            self.loaded_from[key] = "cache" if frame is not None else "sqlite"
+            if frame is None:
+                frame = read_from_store(self.hc.store.conn, release, table)
+            self._frames[key] = frame
+        return self._frames[key]
+
+    def frames(self, release_ids: Iterable[int], table: str) -> pl.DataFrame:
+        """The rows of several releases of one table, with a `release_id` column."""
+        parts = [self.frame(rid, table).with_columns(release_id=pl.lit(rid, pl.Int64)) for rid in release_ids]
+        if not parts:
+            return FRAME_SPECS[table].empty().with_columns(release_id=pl.lit(None, pl.Int64))
+        return pl.concat(parts)
+
+    def preload(self, datasets: Iterable[str] | None = None) -> None:
+        """Load every release of the datasets named (all edit datasets when None)."""
+        wanted = set(datasets) if datasets is not None else set(DATASET_TABLES)
+        for release in self.hc.releases:
+            if release.dataset in wanted:
+                for table in DATASET_TABLES.get(release.dataset, ()):
+                    self.frame(release.id, table)
+
+    def known_codes(self, codes: Iterable[str]) -> set[str]:
+        """The codes, among those given, that appear in any loaded release (any table a code is defined
+        or priced in), as `EditTables.in_any_release` sees it."""
+        from hcpcs.store.queries import code_known_anywhere
+
+        out = set()
+        for code in codes:
+            if code not in self._known:
+                self._known[code] = code_known_anywhere(self.hc.store.conn, code)
+            if self._known[code]:
+                out.add(code)
+        return out
+
+    def releases_with(self, table: str, codes: Iterable[str]) -> pl.DataFrame:
+        """`code`, `release_id` for each release whose `table` carries the code (any record kind)."""
+        column = CODE_COLUMN[table]
+        rows = []
+        for code in codes:
+            key = (table, code)
+            if key not in self._present:
+                self._present[key] = tuple(r[0] for r in self.hc.store.conn.execute(
+                    f"SELECT DISTINCT release_id FROM {table} WHERE {column} = ?", (code,)))
+            rows.extend((code, rid) for rid in self._present[key])
+        return pl.DataFrame(rows, schema={"code": pl.String, "release_id": pl.Int64}, orient="row")

@@ -1,0 +1,377 @@
+"""The REST API under /api. Bodies are the library's dicts (the CLI's --json contracts); errors are
+problem details (see `hcpcs.web.problems`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from hcpcs import fees
+from hcpcs.claims.model import Claim, ClaimError
+from hcpcs.codes import normalize
+from hcpcs.errors import ClaimInputError, HcpcsError, InvalidInputError, MalformedCodeError, NotCoveredError
+from hcpcs.service import parse_date
+from hcpcs.web.app import AppContext, JSONBody, context
+from hcpcs.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
+
+router = APIRouter(prefix="/api", default_response_class=JSONBody)
+
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "example": "/problems/unknown-code"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "in": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+    "required": ["type", "title", "status", "detail", "errors"],
+}
+_STATUS_TEXT = {
+    400: "The body cannot be read (malformed JSON, not a claim format).",
+    404: "Unknown code, or no loaded release answers for the date asked (`type` tells which).",
+    413: "Body over the size limit or batch over the claim limit.",
+    422: "A parameter or field is not acceptable; `errors` names it.",
+    503: "No data loaded, or the request ran over its time budget.",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the problem answers a route can give."""
+    return {status: {"description": _STATUS_TEXT[status],
+                     "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}}} for status in statuses}
+
+
+# ------------------------------------------------------------------------------------ input checks
+
+
+def valid_code(value: str, name: str = "code", where: str = "path") -> str:
+    try:
+        return normalize(value)
+    except MalformedCodeError as exc:
+        raise from_error(exc, name, where) from None
+
+
+def valid_date(value: str | None, name: str) -> date | None:
+    """A YYYY-MM-DD parameter; None (or empty) means today, left to the library."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_date(value, name)
+    except InvalidInputError as exc:
+        raise from_error(exc, name) from None
+
+
+# words a library message starts with -> the parameter it is about
+_MESSAGE_FIELDS = {
+    "locality": "locality", "state": "state", "county": "county", "modifier": "modifier", "setting": "setting",
+    "as-of date": "as_of", "active-on date": "active_on", "search": "q", "code range": "q", "limit": "limit",
+    "--range": "range", "policy pack": "packs",
+}
+
+
+def _field_of(exc: HcpcsError, default: str | None, default_in: str) -> tuple[str | None, str]:
+    text = str(exc).lower()
+    if isinstance(exc, NotCoveredError):
+        return ("locality", "query") if "gpci" in text else ("as_of", "query")
+    for words, name in _MESSAGE_FIELDS.items():
+        if text.startswith(words):
+            return name, "query"
+    if " localities; add --county" in text:
+        return "county", "query"
+    return default, default_in
+
+
+async def call(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str | None = None,
+               where: str = "query", **kwargs: Any) -> Any:
+    """Run a library call in the worker pool; its typed errors become problems naming the parameter."""
+    try:
+        return await ctx.run(fn, *args, **kwargs)
+    except HcpcsError as exc:
+        name, place = _field_of(exc, field, where)
+        raise from_error(exc, name, place) from None
+
+
+# ------------------------------------------------------------------------------------ reference
+
+
+@router.get("", summary="The endpoints of this API", include_in_schema=False)
+async def api_index() -> JSONBody:
+    return JSONBody({"openapi": "/openapi.json", "docs": "/docs", "endpoints": [
+        "/api/lookup/{code}", "/api/search", "/api/similar/{code}", "/api/history/{code}", "/api/diff",
+        "/api/fee/{code}", "/api/edits/{code}", "/api/check", "/api/releases"]})
+
+
+CodePath = Path(..., description="A HCPCS Level II code (G6002), a CPT code (77373) or a modifier (TC).",
+                examples=["G6002"])
+AsOfQuery = Query(None, description="Date of service, YYYY-MM-DD (default: today).", examples=["2024-08-12"])
+
+
+@router.get("/lookup/{code}", summary="Everything about a code on a date of service",
+            responses=problems(404, 422, 503))
+async def api_lookup(request: Request, code: str = CodePath, as_of: str | None = AsOfQuery) -> JSONBody:
+    """The lookup contract: descriptors, validity on the date, HCPCS indicators decoded, fee-schedule
+    indicators and RVUs (`mpfs`, with `by_modifier`), OPPS, MUE, add-on and PTP edits, notices and the
+    sources (release and files) of every part."""
+    from hcpcs.reference import lookup
+
+    ctx = context(request)
+    code = valid_code(code)
+    day = valid_date(as_of, "as_of")
+    return JSONBody(await call(ctx, lookup, code, day, hc=ctx.hc, field="code", where="path"))
+
+
+@router.get("/search", summary="Search codes by words, code, prefix (774*) or range (G6001-G6017)",
+            responses=problems(422, 503))
+async def api_search(
+    request: Request,
+    q: str = Query(..., min_length=1, max_length=200, description="Words, a code, a prefix like 774* or a range."),
+    active_on: str | None = Query(None, description="Only codes valid on this date (YYYY-MM-DD)."),
+    betos: str | None = Query(None, max_length=3, description="Only this BETOS category, e.g. I4B."),
+    type_of_service: str | None = Query(None, max_length=1, description="Only this type of service, e.g. 6."),
+    status: str | None = Query(None, max_length=1, description="Only this fee-schedule status, e.g. A."),
+    limit: int = Query(20, ge=1, le=1000),
+) -> JSONBody:
+    from hcpcs.search import search
+
+    ctx = context(request)
+    day = valid_date(active_on, "active_on")
+    return JSONBody(await call(ctx, search, q, active_on=day, betos=betos, type_of_service=type_of_service,
+                               status=status, limit=limit, hc=ctx.hc, field="q"))
+
+
+@router.get("/similar/{code}", summary="Codes related to a code, with the reasons", responses=problems(404, 422, 503))
+async def api_similar(request: Request, code: str = CodePath, limit: int = Query(15, ge=1, le=100)) -> JSONBody:
+    from hcpcs.search import similar
+
+    ctx = context(request)
+    return JSONBody(await call(ctx, similar, valid_code(code), limit=limit, hc=ctx.hc, field="code", where="path"))
+
+
+@router.get("/history/{code}", summary="A code across the loaded releases", responses=problems(404, 422, 503))
+async def api_history(request: Request, code: str = CodePath) -> JSONBody:
+    from hcpcs.reference import history
+
+    ctx = context(request)
+    return JSONBody(await call(ctx, history, valid_code(code), hc=ctx.hc, field="code", where="path"))
+
+
+@router.get("/diff", summary="What changed between two releases of one dataset", responses=problems(422, 503))
+async def api_diff(
+    request: Request,
+    from_: str = Query(..., alias="from", description="Label of the older release, e.g. HCPCS 2020 Jan."),
+    to: str = Query(..., description="Label of the newer release, e.g. HCPCS 2026 Jan."),
+    range: str | None = Query(None, description="Only codes FIRST-LAST, e.g. G6001-G6017."),  # noqa: A002
+) -> JSONBody:
+    from hcpcs.diff import diff
+
+    ctx = context(request)
+    labels = {r.label.lower() for r in ctx.hc.releases}
+    for name, label in (("from", from_), ("to", to)):
+        if label.strip().lower() not in labels:
+            raise Problem(422, "invalid-input", f"no loaded release is labelled {label!r}",
+                          [field_error(name, "not the label of a loaded release (see /api/releases)")])
+    return JSONBody(await call(ctx, diff, from_.strip(), to.strip(), code_range=range, hc=ctx.hc, field="range"))
+
+
+@router.get("/releases", summary="The loaded CMS releases", responses=problems(503))
+async def api_releases(request: Request, dataset: str | None = Query(None, description="Only this dataset.")) -> JSONBody:
+    ctx = context(request)
+    return JSONBody([r.to_dict() for r in ctx.hc.releases if dataset is None or r.dataset == dataset])
+
+
+# ------------------------------------------------------------------------------------ fees and edits
+
+
+@router.get("/fee/{code}", summary="Physician fee schedule amount (or every locality, history, OPPS rate)",
+            responses=problems(404, 422, 503))
+async def api_fee(
+    request: Request,
+    code: str = CodePath,
+    modifier: str | None = Query(None, description="26 or TC (default: the global service)."),
+    locality: str | None = Query(None, description="MAC-locality of the GPCI file, e.g. 01112-05."),
+    state: str | None = Query(None, description="State abbreviation or name (with county when it has several)."),
+    county: str | None = Query(None),
+    national: bool = Query(False, description="National amount (GPCIs of 1.000); the default without a place."),
+    setting: Literal["nonfacility", "facility"] = Query("nonfacility"),
+    as_of: str | None = AsOfQuery,
+    all_localities: bool = Query(False, description="The amount in every locality of the release in force."),
+    history: bool = Query(False, description="The amount in every loaded fee-schedule release."),
+    opps: bool = Query(False, description="The hospital outpatient (OPPS Addendum B) rate instead."),
+) -> JSONBody:
+    ctx = context(request)
+    code = valid_code(code)
+    day = valid_date(as_of, "as_of")
+    chosen = [name for name, on in (("all_localities", all_localities), ("history", history), ("opps", opps)) if on]
+    if len(chosen) > 1:
+        raise Problem(422, "invalid-input", f"choose one of all_localities, history and opps, not {' and '.join(chosen)}",
+                      [field_error(name, "only one of these may be true") for name in chosen])
+    if all_localities:
+        data = await call(ctx, fees.all_localities, code, modifier, setting=setting, as_of=day, hc=ctx.hc,
+                          field="code", where="path")
+    elif history:
+        data = await call(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting, hc=ctx.hc,
+                          field="code", where="path")
+    elif opps:
+        data = await call(ctx, fees.opps_fee, code, day, hc=ctx.hc, field="code", where="path")
+    else:
+        data = await call(ctx, fees.fee, code, modifier, locality=locality, state=state, county=county,
+                          national=national, setting=setting, as_of=day, hc=ctx.hc, field="code", where="path")
+    return JSONBody(data)
+
+
+@router.get("/edits/{code}", summary="Every NCCI edit naming a code on a date, both directions",
+            responses=problems(404, 422, 503))
+async def api_edits(request: Request, code: str = CodePath, as_of: str | None = AsOfQuery,
+                    setting: Literal["professional", "facility"] = Query("professional")) -> JSONBody:
+    from hcpcs.edits.listing import edits_for_code
+
+    ctx = context(request)
+    return JSONBody(await call(ctx, edits_for_code, valid_code(code), as_of=valid_date(as_of, "as_of"),
+                               setting=setting, hc=ctx.hc, field="code", where="path"))
+
+
+# ------------------------------------------------------------------------------------ claims
+
+_CONTENT_FORMATS = {
+    "application/json": "json", "application/x-ndjson": "jsonl", "application/jsonl": "jsonl",
+    "application/jsonlines": "jsonl", "text/csv": "csv", "application/csv": "csv", "application/edi-x12": "x12",
+    "application/edi": "x12", "application/x12": "x12",
+}
+_CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "2024-08-12",
+                  "lines": [{"code": "77373"}, {"code": "G6002"}]}
+
+
+def _claim_error(exc: ClaimInputError, prefix: str) -> ClaimError:
+    """A ClaimError from claim_from_dict's exception, its location under `prefix` (claims[3])."""
+    location = exc.location or ""
+    head = ", ".join(p for p in (location, f"claim {exc.claim_id}" if exc.claim_id else None) if p)
+    message = str(exc)
+    if head and message.startswith(head + ": "):
+        message = message[len(head) + 2:]
+    full = f"{prefix}.{location}" if prefix and location else (prefix or location or "claim")
+    return ClaimError(exc.claim_id, full, message)
+
+
+def read_claim_items(body: bytes, fmt: str | None, max_claims: int, *,
+                     name: str = "body") -> tuple[list[Claim | ClaimError], bool]:
+    """Claims (and ClaimErrors, in input order where the format allows) from a request body, and whether
+    the body was one claim object. Problems: 400 unreadable, 413 too many claims, 422 bad single claim."""
+    from hcpcs.claims.readers import claim_from_dict, read_claims, sniff_format
+
+    if not body.strip():
+        raise Problem(400, "malformed-body", "the body is empty: send a claim object, a list of claims, or a "
+                      "claims file (CSV, JSON Lines, X12 837)", [field_error(name, "empty", "body")])
+    if fmt is None:
+        fmt = sniff_format(body[:4096].decode("utf-8", "replace"))
+    if fmt == "json":
+        try:
+            document = json.loads(body)
+        except UnicodeDecodeError:
+            raise Problem(400, "malformed-body", "the body is not UTF-8 text",
+                          [field_error(name, "not UTF-8", "body")]) from None
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno}, column {exc.colno}"
+            raise Problem(400, "malformed-body", f"the body is not valid JSON: {exc.msg} at {where}",
+                          [field_error(name, f"{exc.msg} at {where}", "body")]) from None
+        except RecursionError:
+            raise Problem(400, "malformed-body", "the JSON is nested too deeply",
+                          [field_error(name, "nested too deeply", "body")]) from None
+        single = isinstance(document, Mapping) and ("lines" in document or "claims" not in document)
+        if single:
+            items_raw: Any = [document]
+        elif isinstance(document, Mapping):
+            items_raw = document["claims"]
+        else:
+            items_raw = document
+        if not isinstance(items_raw, list):
+            raise Problem(422, "invalid-claim", "expected a claim object, a list of claims or {\"claims\": [...]}",
+                          [field_error(name if single or not isinstance(document, Mapping) else "claims",
+                                       "not a claim object or a list of claims", "body")])
+        if len(items_raw) > max_claims:
+            raise Problem(413, "content-too-large",
+                          f"the batch holds {len(items_raw):,} claims; one request may check at most {max_claims:,}",
+                          [field_error(name, f"at most {max_claims:,} claims", "body")])
+        if not items_raw:
+            raise Problem(422, "invalid-claim", "the list of claims is empty", [field_error(name, "empty list", "body")])
+        items: list[Claim | ClaimError] = []
+        for index, raw in enumerate(items_raw):
+            try:
+                items.append(claim_from_dict(raw))
+            except ClaimInputError as exc:
+                error = _claim_error(exc, "" if single else f"claims[{index}]")
+                if single:
+                    raise Problem(422, "invalid-claim", f"{error.location}: {error.message}",
+                                  [field_error(error.location, error.message, "body")]) from None
+                items.append(error)
+        return items, single
+    try:
+        claims, errors = read_claims(body, fmt, name=name)
+    except ClaimInputError as exc:
+        raise Problem(400, "malformed-body", str(exc), [field_error(exc.location or name, str(exc), "body")]) from None
+    if len(claims) + len(errors) > max_claims:
+        raise Problem(413, "content-too-large", f"the input holds {len(claims) + len(errors):,} claims; one request "
+                      f"may check at most {max_claims:,}", [field_error(name, f"at most {max_claims:,} claims", "body")])
+    return [*claims, *errors], False
+
+
+def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
+    """Built-in policy packs by id or file stem (never a path on the server)."""
+    if not packs:
+        return ()
+    by_name = {**{p.origin.removesuffix(".toml"): i for i, p in ctx.packs.items()}, **{i: i for i in ctx.packs}}
+    chosen = []
+    for name in (p.strip() for p in packs.split(",") if p.strip()):
+        if name not in by_name:
+            raise Problem(422, "invalid-input", f"policy pack {name!r} is not a built-in pack ({', '.join(sorted(by_name))})",
+                          [field_error("packs", "unknown policy pack")])
+        chosen.append(by_name[name])
+    return tuple(dict.fromkeys(chosen))
+
+
+def check_items(ctx: AppContext, checker: Any, items: list[Claim | ClaimError]) -> list[dict[str, Any]]:
+    """Check claims one by one, giving up when the request's time budget is spent."""
+    from hcpcs.web.app import RequestTimeout
+
+    results = []
+    for item in items:
+        if ctx.run.expired():
+            raise RequestTimeout()
+        results.extend(checker.check_all([item]))
+    return results
+
+
+@router.post(
+    "/check", summary="Check claims against the CMS edits (and policy packs)", responses=problems(400, 413, 422, 503),
+    openapi_extra={"requestBody": {"required": True, "description": (
+        "One claim object (answer: one result), a JSON array of claims or {\"claims\": [...]} (answer: an array "
+        "of results in the same order; a claim that cannot be read becomes {id, error, findings: []}). CSV, "
+        "JSON Lines and X12 837 bodies are read too (by Content-Type, `format`, or sniffed)."),
+        "content": {
+            "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
+                                 "example": _CLAIM_EXAMPLE},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/edi-x12": {"schema": {"type": "string"}},
+        }}},
+)
+async def api_check(
+    request: Request,
+    packs: str | None = Query(None, description="Comma-separated built-in policy packs, e.g. radonc-igrt."),
+    format: Literal["json", "jsonl", "csv", "x12"] | None = Query(None, description="Body format (default: from "  # noqa: A002
+                                                                  "Content-Type, else sniffed)."),
+) -> JSONBody:
+    ctx = context(request)
+    pack_ids = resolve_pack_ids(ctx, packs)
+    body = await request.body()
+    fmt = format or _CONTENT_FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
+    items, single = await ctx.run(read_claim_items, body, fmt, ctx.settings.max_claims)
+    checker = ctx.checker(pack_ids)
+    results = await call(ctx, check_items, ctx, checker, items, field="body", where="body")
+    return JSONBody(results[0] if single else results)

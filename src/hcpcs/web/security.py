@@ -1,0 +1,243 @@
+"""Protection for the web service: request-size and batch limits, the time budget of a request, optional
+API keys for /api and /fhir, and the security headers of every answer. All middleware here is plain ASGI
+(no per-request task switching), so it costs microseconds per request.
+
+Settings come from the environment when the app is created:
+
+- HCPCS_API_KEYS: comma-separated keys; when set, /api and /fhir need one (header `X-API-Key: KEY` or
+  `Authorization: Bearer KEY`). Pages, /docs and /openapi.json stay open.
+- HCPCS_MAX_BODY_BYTES (default 2 MiB), HCPCS_MAX_CLAIMS (default 1000 claims per check request),
+  HCPCS_REQUEST_TIMEOUT (seconds, default 15).
+- HCPCS_CORS_ORIGINS: comma-separated origins allowed to call /api and /fhir from a browser (default
+  none: CORS off).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hcpcs.web.problems import PROBLEM_MEDIA_TYPE, Problem
+
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+DEFAULT_MAX_CLAIMS = 1000
+DEFAULT_TIMEOUT_SECONDS = 15.0
+
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+# JSON answers are never rendered as documents; nothing may load from them.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
+
+
+def _env_number(name: str, default: float, cast: type = int) -> Any:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = cast(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a number") from exc
+    if value <= 0:
+        raise ValueError(f"environment variable {name} must be greater than 0, not {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_keys: tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_claims: int = DEFAULT_MAX_CLAIMS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    cors_origins: tuple[str, ...] = ()
+    protected_prefixes: tuple[str, ...] = field(default=("/api", "/fhir"))
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            api_keys=_env_list("HCPCS_API_KEYS"),
+            max_body_bytes=_env_number("HCPCS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            max_claims=_env_number("HCPCS_MAX_CLAIMS", DEFAULT_MAX_CLAIMS),
+            timeout_seconds=_env_number("HCPCS_REQUEST_TIMEOUT", DEFAULT_TIMEOUT_SECONDS, float),
+            cors_origins=_env_list("HCPCS_CORS_ORIGINS"),
+        )
+
+
+def _is_under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+def operation_outcome(status: int, code: str, text: str) -> dict[str, Any]:
+    """A minimal FHIR OperationOutcome (the error shape of /fhir)."""
+    severity = "error" if status < 500 else "fatal"
+    return {"resourceType": "OperationOutcome",
+            "issue": [{"severity": severity, "code": code, "diagnostics": text, "details": {"text": text}}]}
+
+
+async def send_error(scope: Scope, send: Send, problem: Problem) -> None:
+    """Answer with `problem` in the shape the path expects: OperationOutcome under /fhir, problem details
+    under /api, a short HTML page elsewhere."""
+    path = scope.get("path", "")
+    headers = dict(problem.headers)
+    if _is_under(path, ("/fhir",)):
+        fhir_code = {401: "login", 413: "too-costly", 503: "transient"}.get(problem.status, "processing")
+        body = json.dumps(operation_outcome(problem.status, fhir_code, problem.detail)).encode()
+        media = "application/fhir+json"
+    elif _is_under(path, ("/api",)) or "html" not in _header(scope, b"accept"):
+        body = json.dumps(problem.to_dict(path)).encode()
+        media = PROBLEM_MEDIA_TYPE
+    else:
+        from html import escape
+
+        body = (f"<!doctype html><html lang=en><meta charset=utf-8><title>{escape(problem.title)}</title>"
+                f"<link rel=stylesheet href=/static/app.css><main class=page><h1>{escape(problem.title)}</h1>"
+                f"<p>{escape(problem.detail)}</p><p><a href=/>Home</a></p></main></html>").encode()
+        media = "text/html; charset=utf-8"
+    raw_headers = [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": problem.status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a streamed body passes the limit. An HTTPException, so FastAPI's body
+    parsing passes it through instead of turning it into a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit:,} bytes")
+        self.limit = limit
+
+
+def too_large_problem(limit: int) -> Problem:
+    return Problem(413, "content-too-large", f"the request body is larger than the limit of {limit:,} bytes",
+                   [{"field": "body", "in": "body", "message": f"at most {limit:,} bytes"}])
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over `limit` bytes: at once when Content-Length says so, else when the stream
+    passes it (the app then sees BodyTooLarge and answers 413)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.limit:
+            await send_error(scope, send, too_large_problem(self.limit))
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        async def watch_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watch_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await send_error(scope, send, too_large_problem(self.limit))
+
+
+class ApiKeyMiddleware:
+    """When keys are configured, /api and /fhir answer 401 without one of them."""
+
+    def __init__(self, app: ASGIApp, keys: tuple[str, ...], prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.keys = tuple(k.encode() for k in keys)
+        self.prefixes = prefixes
+
+    def _allowed(self, scope: Scope) -> bool:
+        given = _header(scope, b"x-api-key").strip()
+        if not given:
+            auth = _header(scope, b"authorization").strip()
+            if auth[:7].lower() == "bearer ":
+                given = auth[7:].strip()
+        if not given:
+            return False
+        candidate = given.encode("latin-1", "replace")
+        # Compare against every key (no early exit) so timing does not tell which prefix matched.
+        return bool(sum(hmac.compare_digest(candidate, key) for key in self.keys))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] != "OPTIONS"
+                and _is_under(scope["path"], self.prefixes) and not self._allowed(scope)):
+            problem = Problem(401, "unauthorized", "an API key is required: send it in the X-API-Key header or as "
+                              "Authorization: Bearer KEY", [{"field": "X-API-Key", "in": "header",
+                                                              "message": "missing or not a valid key"}],
+                              headers={"WWW-Authenticate": 'Bearer realm="hcpcs"'})
+            await send_error(scope, send, problem)
+            return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Adds nosniff, Referrer-Policy, frame denial and a Content-Security-Policy without inline scripts to
+    every answer (the interactive API docs get their own policy: see `docs_csp`)."""
+
+    def __init__(self, app: ASGIApp, docs_csp: str) -> None:
+        self.app = app
+        self.docs_csp = docs_csp.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path in ("/docs", "/docs/oauth2-redirect"):
+            csp = self.docs_csp
+        elif _is_under(path, ("/api", "/fhir")) or path == "/openapi.json":
+            csp = API_CSP.encode()
+        else:
+            csp = PAGE_CSP.encode()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {k.lower() for k, _ in headers}
+                for key, value in (
+                    (b"content-security-policy", csp),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                ):
+                    if key not in present:
+                        headers.append((key, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

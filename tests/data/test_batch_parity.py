@@ -1,0 +1,211 @@
+"""The batch checker (`hcpcs.edits.batch`) against the single-claim engine on the real CMS tables: a few
+hundred generated claims that make every CMS rule fire (and pass) must give identical per-claim results,
+findings, sources and notices, on both engines. The claims are drawn from the loaded store itself, so
+no CMS row is copied into the repository. `hc` is the session store of tests/data/conftest.py."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from hcpcs.claims.model import Claim, ClaimLine
+from hcpcs.edits import batch
+from hcpcs.edits.batch_tables import BatchTables, read_from_cache, read_from_store, write_table_cache
+from hcpcs.edits.engine import check_claim
+from hcpcs.edits.tables import EditTables
+from hcpcs.service import Hcpcs
+
+pytestmark = pytest.mark.realdata
+
+# Dates that exercise every release situation of the shared data: in force (2024Q3 NCCI, RVU24B), answered
+# by row dates with a notice (AOC 2026Q2 for 2024), nominal end passed (RVU24B after June), nothing in
+# force (OPPS after 2023, NCCI outside 2024Q2-Q3), the HCPCS file of another year, and a date before every
+# HCPCS release (the 2019 file answers by its rows' dates: codes added on 2019-01-01 are not valid yet).
+DATES = [date(2024, 8, 12)] * 6 + [date(2024, 7, 1), date(2024, 9, 30), date(2023, 2, 1), date(2024, 5, 15),
+                                    date(2026, 2, 1), date(2019, 6, 3), date(2022, 3, 7), date(2025, 11, 3),
+                                    date(2018, 6, 1)]
+MODIFIERS = ["59", "XS", "XU", "LT", "RT", "26", "TC", "76", "91", "25", "GA"]
+
+
+def _codes(hc: Hcpcs, sql: str, *params: Any, limit: int = 60) -> list[str]:
+    return [r[0] for r in hc.store.conn.execute(f"{sql} LIMIT {limit}", params)]
+
+
+def _release(hc: Hcpcs, dataset: str) -> int:
+    return max((r for r in hc.releases if r.dataset == dataset), key=lambda r: r.effective_start).id
+
+
+def code_pools(hc: Hcpcs) -> dict[str, Any]:
+    """Codes and code pairs from the loaded tables, grouped by the rule they are meant to trigger."""
+    ptp = _release(hc, "ncci_ptp_practitioner")
+    hptp = _release(hc, "ncci_ptp_hospital")
+    mue = _release(hc, "ncci_mue_practitioner")
+    aoc = [r.id for r in hc.releases if r.dataset == "ncci_aoc"]
+    rvu = next(r.id for r in hc.releases if r.label == "RVU24B")
+    hcpcs26 = _release(hc, "hcpcs")
+    pairs_sql = ("SELECT column1 || ' ' || column2 FROM ncci_ptp WHERE release_id = ? AND modifier_indicator = ? "
+                 "AND deletion_date IS {} NULL ORDER BY (rowid * 7919) % 10007")
+    return {
+        "ptp0": _codes(hc, pairs_sql.format(""), ptp, "0"),
+        "ptp1": _codes(hc, pairs_sql.format(""), ptp, "1"),
+        "ptp9": _codes(hc, pairs_sql.format(""), ptp, "9", limit=10),
+        "ptp_deleted": _codes(hc, pairs_sql.format("NOT"), ptp, "1", limit=20),
+        "hptp": _codes(hc, pairs_sql.format(""), hptp, "1", limit=30),
+        "mue1": _codes(hc, "SELECT code FROM ncci_mue WHERE release_id = ? AND mai = '1' AND units < 3", mue),
+        "mue23": _codes(hc, "SELECT code FROM ncci_mue WHERE release_id = ? AND mai IN ('2', '3') AND units < 3 "
+                            "ORDER BY (rowid * 7919) % 10007", mue),
+        "addon": _codes(hc, f"SELECT DISTINCT addon_code FROM ncci_aoc WHERE release_id IN ({','.join('?' * len(aoc))})"
+                            " ORDER BY (rowid * 7919) % 10007", *aoc, limit=80),
+        "addon3": _codes(hc, "SELECT DISTINCT addon_code FROM ncci_aoc WHERE edit_type = '3'", limit=20),
+        "aoc_pairs": _codes(hc, "SELECT addon_code || ' ' || primary_code FROM ncci_aoc WHERE primary_code != 'CCCCC' "
+                                "ORDER BY (rowid * 7919) % 10007", limit=40),
+        "pctc": _codes(hc, "SELECT hcpcs FROM mpfs_rvu WHERE release_id = ? AND modifier = '' AND pctc IN "
+                           "('0', '2', '3', '4', '5', '7', '9') ORDER BY (rowid * 7919) % 10007", rvu),
+        "split": _codes(hc, "SELECT hcpcs FROM mpfs_rvu WHERE release_id = ? AND modifier = '26'", rvu),
+        "unpaid": _codes(hc, "SELECT hcpcs FROM mpfs_rvu WHERE release_id = ? AND status NOT IN ('A','R','T','C','J',"
+                             "'D','F','H') ORDER BY (rowid * 7919) % 10007", rvu),
+        "deleted": _codes(hc, "SELECT hcpcs FROM mpfs_rvu WHERE status = 'D' AND modifier = ''", limit=20),
+        "terminated": _codes(hc, "SELECT code FROM hcpcs_code WHERE release_id = ? AND record_kind = 'procedure' "
+                                 "AND termination_date < '2024-01-01'", hcpcs26),
+        "new": _codes(hc, "SELECT code FROM hcpcs_code WHERE release_id = ? AND record_kind = 'procedure' "
+                          "AND added_date > '2024-06-01'", hcpcs26),
+        "old_only": _codes(hc, "SELECT code FROM hcpcs_code WHERE release_id = 1 AND record_kind = 'procedure' AND "
+                               "code NOT IN (SELECT code FROM hcpcs_code WHERE release_id = ?)", hcpcs26, limit=20),
+        "opps": _codes(hc, "SELECT hcpcs FROM opps_addendum_b WHERE status_indicator IN ('N','Q1','Q2','Q3','Q4','B',"
+                           "'C','E1','E2','D','E') ORDER BY (rowid * 7919) % 10007", limit=80),
+        "unknown": ["Z9999", "99999", "0000T", "A9", "M1234"],
+        "common": _codes(hc, "SELECT hcpcs FROM mpfs_rvu WHERE release_id = ? AND modifier = '' AND status = 'A' "
+                             "ORDER BY (rowid * 7919) % 10007", rvu, limit=120),
+    }
+
+
+def make_claims(hc: Hcpcs, count: int, seed: int = 20240812) -> list[Claim]:
+    """Claims of 1 to 8 lines mixing codes that trigger each rule, on the dates of DATES."""
+    rng = random.Random(seed)
+    pools = code_pools(hc)
+    single_pools = ["mue1", "mue23", "addon", "addon3", "pctc", "split", "unpaid", "deleted", "terminated", "new",
+                    "old_only", "opps", "unknown", "common", "common"]
+    claims = []
+    for number in range(count):
+        setting = "facility" if rng.random() < 0.25 else "professional"
+        day = date(2023, 2, 1) if setting == "facility" and rng.random() < 0.5 else rng.choice(DATES)
+        codes: list[str] = []
+        for kind in rng.sample(["ptp0", "ptp1", "ptp9", "ptp_deleted", "hptp", "aoc_pairs"], rng.randint(0, 2)):
+            if pools[kind]:
+                codes.extend(rng.choice(pools[kind]).split())
+        while len(codes) < rng.randint(1, 8):
+            pool = pools["opps" if setting == "facility" and rng.random() < 0.3 else rng.choice(single_pools)]
+            if pool:
+                codes.append(rng.choice(pool))
+        rng.shuffle(codes)
+        if rng.random() < 0.1:
+            codes.append(codes[0])  # a duplicate line
+        lines = []
+        for code in codes[:9]:
+            mods = tuple(rng.sample(MODIFIERS, rng.choice([0, 0, 0, 1, 1, 2])))
+            units = rng.choice([1, 1, 1, 1, 2, 3, 5])
+            own_day = day if rng.random() < 0.9 else rng.choice(DATES)  # some lines on another date
+            lines.append(ClaimLine(code=code, modifiers=mods, units=units,
+                                   date_of_service=own_day if own_day != day else None))
+        claims.append(Claim(id=f"gen-{number:04d}", setting=setting, date_of_service=day, lines=tuple(lines)))
+    return claims
+
+
+RADIATION_ONCOLOGY = [
+    # (id, setting, date, [(code, modifiers)], expected rules)
+    ("ro-ptp", "professional", "2024-08-12", [("77373", ()), ("G6002", ())], {"PTP_BUNDLED"}),
+    ("ro-ptp59", "professional", "2024-08-12", [("77373", ()), ("G6002", ("59",))], {"PTP_NOT_BYPASSABLE"}),
+    ("ro-m26", "professional", "2024-08-12", [("G6017", ("26",))], {"MODIFIER_26_NOT_ALLOWED"}),
+    ("ro-aoc", "professional", "2024-08-12", [("77293", ())], {"ADDON_WITHOUT_PRIMARY"}),
+    ("ro-dos", "professional", "2026-02-01", [("G6002", ())], {"CODE_NOT_VALID_ON_DOS"}),
+    ("ro-clean", "professional", "2024-08-12", [("77301", ()), ("77293", ())], set()),
+]
+
+
+def radiation_claims() -> list[Claim]:
+    return [Claim(id=cid, setting=setting, date_of_service=date.fromisoformat(day),
+                  lines=tuple(ClaimLine(code=code, modifiers=mods) for code, mods in lines))
+            for cid, setting, day, lines, _ in RADIATION_ONCOLOGY]
+
+
+@pytest.fixture(scope="module")
+def tables(hc: Hcpcs) -> BatchTables:
+    return BatchTables(hc)
+
+
+def single_results(hc: Hcpcs, claims: list[Claim]) -> list[dict[str, Any]]:
+    edit_tables = EditTables(hc)
+    return [check_claim(claim, hc, tables=edit_tables).to_dict() for claim in claims]
+
+
+def batch_results(hc: Hcpcs, claims: list[Claim] | pl.DataFrame, tables: BatchTables) -> list[dict[str, Any]]:
+    return list(batch.result_dicts(batch.check_batch_result(claims, hc, tables=tables), hc))
+
+
+def assert_same(single: list[dict[str, Any]], many: list[dict[str, Any]]) -> None:
+    assert [r["id"] for r in many] == [r["id"] for r in single]
+    for one, other in zip(single, many, strict=True):
+        assert other == one, one["id"]
+
+
+def test_radiation_oncology_cases(hc: Hcpcs, tables: BatchTables) -> None:
+    claims = radiation_claims()
+    single = single_results(hc, claims)
+    many = batch_results(hc, claims, tables)
+    assert_same(single, many)
+    for (cid, *_, expected), result in zip(RADIATION_ONCOLOGY, many, strict=True):
+        rules = {f["rule"] for f in result["findings"]} - {"DATA_NOT_COVERED"}
+        assert rules == expected, cid
+
+
+def test_generated_claims_match_single_engine(hc: Hcpcs, tables: BatchTables) -> None:
+    claims = make_claims(hc, 400)
+    single = single_results(hc, claims)
+    many = batch_results(hc, claims, tables)
+    fired = {f["rule"] for r in single for f in r["findings"]}
+    assert fired >= set(batch.RULES) | {"DATA_NOT_COVERED"}, set(batch.RULES) - fired
+    assert_same(single, many)
+
+
+def test_frame_input_and_check_batch_columns(hc: Hcpcs, tables: BatchTables) -> None:
+    claims = make_claims(hc, 120, seed=7)
+    frame = batch.claims_frame(claims)
+    found = batch.check_batch(frame.reverse(), hc, tables=tables)  # any row order
+    assert list(found.columns) == list(batch.FINDING_SCHEMA)
+    by_claims = batch.check_batch(claims, hc, tables=tables)
+    reordered = frame.reverse().select(pl.col("claim_id").unique(maintain_order=True))["claim_id"].to_list()
+    assert set(found["claim_id"]) == set(by_claims["claim_id"])
+    for claim_id in reordered[:40]:
+        assert found.filter(pl.col("claim_id") == claim_id).equals(
+            by_claims.filter(pl.col("claim_id") == claim_id)), claim_id
+    expected = [f for r in single_results(hc, claims) for f in r["findings"]]
+    assert by_claims.height == len(expected)
+    assert by_claims["rule"].to_list() == [f["rule"] for f in expected]
+    assert by_claims["lines"].to_list() == [f["lines"] for f in expected]
+    assert by_claims["message"].to_list() == [f["message"] for f in expected]
+
+
+def test_as_of_date(hc: Hcpcs, tables: BatchTables) -> None:
+    claims = make_claims(hc, 60, seed=11)
+    edit_tables = EditTables(hc)
+    single = [check_claim(c, hc, tables=edit_tables, as_of=date(2024, 8, 1)).to_dict() for c in claims]
+    many = list(batch.result_dicts(batch.check_batch_result(claims, hc, tables=tables, as_of="2024-08-01"), hc))
+    assert_same(single, many)
+
+
+def test_table_cache_round_trip(hc: Hcpcs, tmp_path: Path) -> None:
+    release = next(r for r in hc.releases if r.dataset == "ncci_mue_practitioner")
+    written = write_table_cache(hc.store, release, tmp_path)
+    assert [p.name for p in written] == [f"{release.content_sha256}.ncci_mue.arrow"]
+    cached = read_from_cache(written[0], release, "ncci_mue")
+    assert cached is not None and cached.equals(read_from_store(hc.store.conn, release, "ncci_mue"))
+    cached_tables = BatchTables(hc, cache_dir=tmp_path)
+    cached_tables.frame(release.id, "ncci_mue")
+    assert cached_tables.loaded_from[(release.id, "ncci_mue")] == "cache"
+    written[0].write_bytes(b"not arrow")
+    assert read_from_cache(written[0], release, "ncci_mue") is None

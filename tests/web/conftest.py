@@ -1,0 +1,97 @@
+"""Fixtures of the web tests: a tiny store from the made-up fixture files (fast, no CMS data needed), the
+store loaded from the real CMS files (once per session, ~1 minute; HCPCS_TEST_HOME may name a store
+already loaded from them, to skip the load), TestClients over both, and a live uvicorn server for the
+browser tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hcpcs.service import Hcpcs
+from hcpcs.store.db import open_store
+from hcpcs.update import run_update
+from hcpcs.web.app import create_app
+from hcpcs.web.security import Settings
+from tests.unit import mini_cms
+
+
+def _load(home: Path, source: Path) -> Path:
+    store = open_store(home, readonly=False)
+    try:
+        run_update(store, str(source))
+    finally:
+        store.close()
+    return home
+
+
+@pytest.fixture(scope="session")
+def mini_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("web-mini")
+    return _load(root / "home", mini_cms.build(root / "cms"))
+
+
+@pytest.fixture(scope="session")
+def mini_hc(mini_home: Path) -> Hcpcs:
+    return Hcpcs(mini_home)
+
+
+def client_for(hc: Hcpcs | None = None, **settings: object) -> TestClient:
+    return TestClient(create_app(hc, settings=Settings(**settings)))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def mini_client(mini_hc: Hcpcs) -> TestClient:
+    return client_for(mini_hc)
+
+
+@pytest.fixture(scope="session")
+def loaded_home(cms_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ready = os.environ.get("HCPCS_TEST_HOME")
+    if ready and (Path(ready) / "hcpcs.sqlite").exists():
+        return Path(ready)
+    return _load(tmp_path_factory.mktemp("web-real"), cms_data)
+
+
+@pytest.fixture(scope="session")
+def real_hc(loaded_home: Path) -> Hcpcs:
+    return Hcpcs(loaded_home)
+
+
+@pytest.fixture(scope="session")
+def real_client(real_hc: Hcpcs) -> TestClient:
+    return client_for(real_hc)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(loaded_home: Path) -> Iterator[str]:
+    """The app under uvicorn on 127.0.0.1 in a background thread; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(create_app(Hcpcs(loaded_home), settings=Settings()), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 10 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)
