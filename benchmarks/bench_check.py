@@ -286,7 +286,7 @@ def main(args: argparse.Namespace) -> int:
                                            findings.group_by("rule").len().sort("len", descending=True).rows()))
     if args.notices:
         start = time.perf_counter()
-        result = batch.check_batch_result(frame, hc, tables=tables, notices=True)
+        result = batch.check_batch_result(frame, hc, tables=tables, with_notices=True)
         seconds = time.perf_counter() - start
         say(f"batch with notices: {n_lines / seconds:,.0f} claim lines/s ({seconds:.2f} s, "
             f"{result.notices.height:,} claims with notices); peak {peak_mib():.0f} MiB")

@@ -133,9 +133,10 @@ def _code_listing(hc: Hcpcs, text: str) -> list[str] | None:
     match = _PREFIX.match(upper)
     if match:
         prefix = match.group(1)
-        sql = ("SELECT DISTINCT code FROM hcpcs_code WHERE code LIKE ? || '%' AND length(code) = 5 UNION "
-               "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE hcpcs LIKE ? || '%' ORDER BY 1")
-        return [r[0] for r in conn.execute(sql, (prefix, prefix))]
+        # A range on the indexed code column: prefix <= code < prefix followed by the highest character.
+        sql = ("SELECT DISTINCT code FROM hcpcs_code WHERE code >= ? AND code < ? AND length(code) = 5 UNION "
+               "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE hcpcs >= ? AND hcpcs < ? ORDER BY 1")
+        return [r[0] for r in conn.execute(sql, (prefix, prefix + "\uffff", prefix, prefix + "\uffff"))]
     try:
         code = normalize(upper)
     except MalformedCodeError:
@@ -165,8 +166,9 @@ def search(text: str, *, active_on: str | date | None = None, betos: str | None 
         query = fts_query(text)
         try:
             rows = hc.store.conn.execute(
-                "SELECT code, min(score) AS score FROM (SELECT code, bm25(descriptor_fts) AS score FROM descriptor_fts "
-                "WHERE descriptor_fts MATCH ? ORDER BY score LIMIT 2000) GROUP BY code ORDER BY score LIMIT 400",
+                "SELECT d.code, min(f.score) AS score FROM (SELECT rowid, bm25(descriptor_fts) AS score FROM descriptor_fts "
+                "WHERE descriptor_fts MATCH ? ORDER BY score LIMIT 1000) f JOIN descriptor d ON d.id = f.rowid "
+                "GROUP BY d.code ORDER BY score LIMIT 400",
                 (query,)).fetchall()
         except sqlite3.OperationalError as exc:
             raise InvalidInputError(f"search text {text!r} could not be searched ({exc})") from exc
@@ -229,8 +231,9 @@ def similar(code: str, *, limit: int = 15, hc: Hcpcs | None = None) -> dict[str,
         terms.update(a for w in words for a in ABBREVIATIONS.get(w, ()) if len(a) >= 3)
         query = " OR ".join(sorted(terms))
         rows = conn.execute(
-            "SELECT code, min(score) AS score FROM (SELECT code, bm25(descriptor_fts) AS score FROM descriptor_fts "
-            "WHERE descriptor_fts MATCH ? ORDER BY score LIMIT 400) GROUP BY code ORDER BY score LIMIT 40",
+            "SELECT d.code, min(f.score) AS score FROM (SELECT rowid, bm25(descriptor_fts) AS score FROM descriptor_fts "
+            "WHERE descriptor_fts MATCH ? ORDER BY score LIMIT 200) f JOIN descriptor d ON d.id = f.rowid "
+            "GROUP BY d.code ORDER BY score LIMIT 40",
             (query,)).fetchall()
         best = min((r["score"] for r in rows), default=0) or -1.0
         for row in rows:

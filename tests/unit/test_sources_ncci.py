@@ -408,9 +408,9 @@ def test_edit_table_ptp() -> None:
     table = parse_edit_table(SourceFile.from_path(NCCI / "ptp_practitioner_2024q3.csv"))
     assert table.table == "ncci_ptp" and tuple(table.columns) == TABLE_COLUMNS["ncci_ptp"]
     assert table.rows == [
-        ("Z9901", "Z9902", 0, None, None, "1", "Standards of medical/surgical practice", 2),
-        ("Z9901", "Z9903", 0, None, "2019-12-31", "0", "Mutually exclusive procedures", 3),
-        ("Z9905", "0001Z", 0, None, "2020-01-01", "9", "Misuse of Column Two code with Column One code", 4),
+        ("Z9901", "Z9902", None, None, None, "1", "Standards of medical/surgical practice", 2),
+        ("Z9901", "Z9903", None, None, "2019-12-31", "0", "Mutually exclusive procedures", 3),
+        ("Z9905", "0001Z", None, None, "2020-01-01", "9", "Misuse of Column Two code with Column One code", 4),
     ]
     assert table.meta["kind"] == "ptp" and table.meta["setting"] == "practitioner"
     assert (table.meta["year"], table.meta["quarter"]) == (2024, 3)

@@ -119,13 +119,13 @@ def test_interrupted_update_leaves_previous_data(cms_folder: Path, home: Path, m
     (cms_folder / "mpfs" / "PPRRVU2030_Apr.txt").unlink()
     from hcpcs.store import loader
 
-    original = loader._index_descriptors
+    original = loader.index_descriptors
 
     def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         original(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(loader, "_index_descriptors", interrupted)
+    monkeypatch.setattr(loader, "index_descriptors", interrupted)
     with pytest.raises(KeyboardInterrupt):
         load(home, cms_folder)
     assert snapshot(home) == before

@@ -103,20 +103,49 @@ def test_runner_stops_a_slow_call() -> None:
 
 def test_runner_interrupts_runaway_sql(mini_home) -> None:  # noqa: ANN001
     hc = Hcpcs(mini_home)
-    runner = Runner(hc, timeout=0.3)
-    endless = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n")
+    runner = Runner(hc, timeout=0.3, threads=1)
+    endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+
+    def query(sql: str) -> list:
+        return runner.current().store.conn.execute(sql).fetchall()
 
     async def main() -> None:
         started = time.monotonic()
         with pytest.raises(Problem) as caught:
-            await runner(lambda: hc.store.conn.execute(endless).fetchall())
+            await runner(query, endless)
         assert caught.value.slug == "request-timeout"
         assert time.monotonic() - started < 2
+        # The query was stopped, not abandoned: the one pooled connection is free and still works.
+        assert (await runner(query, "SELECT 1"))[0][0] == 1
 
     anyio.run(main)
-    # The connection is still usable afterwards.
-    assert hc.store.conn.execute("SELECT 1").fetchone()[0] == 1
     hc.close()
+
+
+def test_concurrent_requests_do_not_block(mini_hc: Hcpcs) -> None:
+    """Many lookups at once through the live ASGI app (a shared connection with a progress handler would
+    deadlock here)."""
+    import httpx
+
+    from hcpcs.web.app import create_app
+
+    app = create_app(mini_hc, settings=Settings(worker_threads=3))
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            with anyio.fail_after(20):
+                responses = []
+
+                async def one(code: str) -> None:
+                    responses.append(await client.get(f"/api/lookup/{code}", params={"as_of": "2099-05-01"}))
+
+                async with anyio.create_task_group() as group:
+                    for i in range(60):
+                        group.start_soon(one, ("Z9990", "Z9991", "Z9992")[i % 3])
+        assert [r.status_code for r in responses] == [200] * 60
+
+    anyio.run(main)
 
 
 def test_no_claim_contents_in_logs(mini_hc: Hcpcs, caplog: pytest.LogCaptureFixture,

@@ -1,30 +1,40 @@
 """Checking many claims at once: the CMS rules of `hcpcs.edits.rules` written as relational operations
-(joins, filters, group-bys) over a frame of claim lines and the edit tables as polars frames, so that
-they run column-wise instead of claim by claim, and could run on Spark in the same shape.
+(filters, joins, group-bys and broadcast look-ups) over a frame of claim lines and the edit tables as
+polars frames, so that they run column-wise rather than claim by claim, and could run on Spark in the
+same shape.
 
-The findings are those of the single-claim engine (`hcpcs.edits.engine.check_claim`) for the same
-claims: same rules, severities, codes, lines, messages, fixes and sources, in the same order. Each rule
-has one function here (`RULES`), next to the single-claim rule module whose docstring states the policy.
+The findings are those of the single-claim engine (`hcpcs.edits.engine.check_claim`) on the same
+claims: same rules, severities, codes, lines, messages, fixes and sources, in the same order; the
+notices too (`check_batch_result`). Each rule has one function here (`RULES`), named after the
+single-claim rule module whose docstring states the policy.
 
 Input: a frame of claim lines with columns ``claim_id``, ``setting`` (professional | facility),
 ``line`` (0-based index of the line in its claim), ``code``, ``modifiers`` (list of str), ``units``,
-``dos`` (date of service of the line), or an iterable of `Claim`. Output: one row per finding with
-``claim_id, rule, severity, codes, lines, message, fix, source_dataset, source_release, source_row,
-source_extra`` (the JSON of the rule-specific source fields), claims in input order.
+``dos`` (the line's date of service), or an iterable of `Claim`. Output of `check_batch`: one row per
+finding (`FINDING_SCHEMA`), claims in input order; ``source_extra`` holds the JSON of the rule's own
+source fields (``edit``, ``modifier_indicator``, ``mue``...) so that `findings_to_dicts` can give the
+single engine's per-claim dicts.
 
-How it works: lines are numbered by claim (`cp`, order of first appearance) and sorted by claim, date
-and line, so the lines of one claim and date of service (a "claim day") are contiguous; pairs of lines
-of a claim day are generated from row ranges, not by a hash self-join. Codes are mapped to integers once
-(`cid`), and every rule joins integers. Release choice is computed once per distinct (dataset, date)
-with `choose_release` (as the single engine does through `EditTables.choice`) and joined. What each
-rule needs per (setting, date, code) is computed on the distinct keys (`ukey`) and joined back."""
+How it works:
+
+- Lines are numbered by claim (``cp``, order of first appearance) and kept sorted by claim, date and line,
+  so that the lines of one claim and date of service (a *claim day*, ``gkey``) are contiguous; pairs of
+  lines of a claim day are generated from row ranges (`BatchContext.day_pairs`), not by a self-join.
+- Codes are numbered once (``cid``, position in `BatchContext.codes`); what a rule needs per code from a
+  release is a *dense* column indexed by ``cid`` (a broadcast join), gathered by every line.
+- The release of a dataset is chosen with `choose_release` (through `Hcpcs.release_for`, as
+  `EditTables.choice` does) once per distinct (dataset, date): per claim-day key ``dk`` (date and
+  setting). Every choice gets a query id (``qid``); the rules record which claim asked for which ``qid``
+  (only when that choice carries a notice or no release covers it), which gives DATA_NOT_COVERED and the
+  notices in the order the single engine meets them.
+- PTP edits are joined on the unordered code pair (`hcpcs.edits.batch_tables.PtpIndex`)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -32,10 +42,10 @@ import polars as pl
 from hcpcs import indicators
 from hcpcs.claims.model import SETTINGS, Claim
 from hcpcs.codes import kind_of
-from hcpcs.edits.batch_tables import BatchTables
-from hcpcs.edits.engine import RULE_MODULES, rules
+from hcpcs.edits.batch_tables import PAIR_SHIFT, BatchTables
+from hcpcs.edits.engine import rules
 from hcpcs.edits.pctc import _FIX as PCTC_FIX
-from hcpcs.edits.ptp import ptp_associated_modifiers
+from hcpcs.edits.ptp import describe_indicator, ptp_associated_modifiers
 from hcpcs.edits.rules import mue_exceeded as mue_rule
 from hcpcs.edits.rules import opps_packaged as opps_rule
 from hcpcs.edits.rules import status_not_payable as status_rule
@@ -58,18 +68,18 @@ FINDING_SCHEMA: dict[str, pl.DataType] = {
     "source_release": pl.String(), "source_row": pl.Int64(), "source_extra": pl.String(),
 }
 
-# Internal form of a rule's findings: claim position, the finding, and the keys that order findings of
-# one rule within a claim as the single engine lists them.
+DATA_NOT_COVERED = "DATA_NOT_COVERED"
+NOT_COVERED_FIX = "Load the CMS release in force on that date (hcpcs update --from ...)."
+
+# A rule's findings inside the module: claim position, the finding, and the keys that order the findings
+# of one rule within a claim as the single engine lists them.
 _ORDER_KEYS = ("k1", "k2", "k3", "k4")
 _RULE_SCHEMA: dict[str, pl.DataType] = {
     "cp": pl.Int64(), **{k: v for k, v in FINDING_SCHEMA.items() if k != "claim_id"},
     **{k: pl.Int64() for k in _ORDER_KEYS},
 }
-
-DATA_NOT_COVERED = "DATA_NOT_COVERED"
-NOT_COVERED_FIX = "Load the CMS release in force on that date (hcpcs update --from ...)."
-_DAY_BITS = 1 << 21  # dates of service of one batch must lie within 2**21 days (5,700 years)
-_PAIR_SHIFT = 1 << 32
+_REQUEST_SCHEMA: dict[str, pl.DataType] = {"cp": pl.Int64(), "qid": pl.Int64(), "rank": pl.Int64(), "k": pl.Int64()}
+_DAY_SPAN = 1 << 21  # dates of service of one batch must lie within 2**21 days
 
 
 def _rule_ids() -> list[str]:
@@ -87,7 +97,7 @@ def rule_rank(rule_id: str) -> int:
 
 
 def claims_frame(claims: Iterable[Claim], *, as_of: date | None = None) -> pl.DataFrame:
-    """The claim-lines frame of `Claim` objects (the line's own date of service, else the claim's)."""
+    """The claim-lines frame of `Claim` objects (each line's own date of service, else the claim's)."""
     ids: list[str] = []
     settings: list[str] = []
     indexes: list[int] = []
@@ -124,129 +134,172 @@ def _normalized(frame: pl.DataFrame, as_of: date | None) -> pl.DataFrame:
         raise InvalidInputError(f"claim lines frame has a column of the wrong type: {exc}") from exc
     if as_of is not None:
         frame = frame.with_columns(dos=pl.lit(as_of, pl.Date))
-    frame = frame.with_columns(pl.col("modifiers").fill_null(pl.lit([], pl.List(pl.String))))
-    for column in ("claim_id", "setting", "line", "code", "units", "dos"):
-        nulls = frame.filter(pl.col(column).is_null())
-        if nulls.height:
-            raise InvalidInputError(f"claim {nulls['claim_id'][0]}: line without {column}")
-    bad = frame.filter(~pl.col("setting").is_in(list(SETTINGS)))
-    if bad.height:
-        raise InvalidInputError(f"claim {bad['claim_id'][0]}: setting {bad['setting'][0]!r} is not one of "
+    nulls = frame.select(pl.all().null_count()).row(0, named=True)
+    if nulls["modifiers"]:
+        frame = frame.with_columns(pl.col("modifiers").fill_null(pl.lit([], pl.List(pl.String))))
+    for column, count in nulls.items():
+        if count and column != "modifiers":
+            where = frame.filter(pl.col(column).is_null())["claim_id"][0]
+            raise InvalidInputError(f"claim {where}: a line without {column}")
+    if not frame.select(pl.col("setting").is_in(list(SETTINGS)).all()).item():
+        bad = frame.filter(~pl.col("setting").is_in(list(SETTINGS))).row(0, named=True)
+        raise InvalidInputError(f"claim {bad['claim_id']}: setting {bad['setting']!r} is not one of "
                                 f"{', '.join(SETTINGS)}")
     return frame
 
 
 # ---------------------------------------------------------------------------------------------------
-# Batch context: the prepared lines, release choices, and what rules asked for
+# Batch context
 
 
-@dataclass
-class _Choice:
+@dataclass(frozen=True)
+class _Query:
+    """The release choice for one (dataset, date): what `EditTables.choice` keeps."""
+
+    dataset: str
+    day: date
     release_id: int | None
     label: str | None
-    notices: list[str]
+    notices: tuple[str, ...]
     reason: str | None
 
 
 @dataclass
 class BatchContext:
-    """The prepared lines of a batch and what the rules share: release choices, the release requests
-    (for DATA_NOT_COVERED and the notices), and cached intermediate frames."""
+    """The prepared lines of a batch and what the rules share: release choices (`queries`), the requests
+    that lead to DATA_NOT_COVERED or notices, and cached intermediate frames.
+
+    `lines` has one row per claim line, sorted by claim day and line: ``r`` (row position), ``cp``,
+    ``line``, ``code``, ``cid``, ``prof`` (professional claim), ``dos``, ``units``, ``modifiers``,
+    ``gkey`` (claim day), ``dk`` (date and setting: `day_key`), ``gstart``/``glen`` (rows of the claim
+    day), ``day_rank`` (first line of the claim day, the single engine's order of days)."""
 
     hc: Hcpcs
     tables: BatchTables
-    lines: pl.DataFrame  # one row per claim line, sorted by claim, date, line; `r` = row position
-    claim_ids: pl.Series  # claim id by claim position
-    codes: pl.Series  # distinct codes; a line's `cid` is the position of its code here
-    day_origin: int
+    lines: pl.DataFrame
+    claim_ids: pl.Series
+    codes: pl.Series
+    origin: int  # the day number (days since 1970-01-01) of dk 0
     want_notices: bool = True
-    choices: dict[tuple[str, date], _Choice] = field(default_factory=dict)
+    queries: list[_Query] = field(default_factory=list)
+    query_ids: dict[tuple[str, date], int] = field(default_factory=dict)
     requests: list[pl.DataFrame] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
 
+    # -- codes ---------------------------------------------------------------------------------------
+
     @property
-    def code_enum(self) -> pl.Enum:
+    def n_codes(self) -> int:
+        return self.codes.len()
+
+    def with_cid(self, frame: pl.DataFrame, column: str, name: str = "cid") -> pl.DataFrame:
+        """The rows of a table whose `column` is a code of this batch, with that code's number."""
         if "enum" not in self.cache:
             self.cache["enum"] = pl.Enum(self.codes)
-        return self.cache["enum"]
-
-    def cids(self, frame: pl.DataFrame, column: str, name: str = "cid") -> pl.DataFrame:
-        """Rows of a table whose `column` is a code of this batch, with that code's `cid`."""
         return frame.filter(pl.col(column).is_in(self.codes.implode())).with_columns(
-            pl.col(column).cast(self.code_enum).to_physical().cast(pl.Int64).alias(name))
+            pl.col(column).cast(self.cache["enum"]).to_physical().cast(pl.Int64).alias(name))
+
+    def dense(self, frame: pl.DataFrame, column: str) -> pl.Series:
+        """A column of a frame keyed by `cid` spread over every code of the batch (null where absent)."""
+        out = pl.Series(column, [None] * self.n_codes, dtype=frame.schema[column])
+        if frame.height:
+            out.scatter(frame["cid"], frame[column])
+        return out
+
+    @property
+    def level2(self) -> pl.Series:
+        """Whether each code is a HCPCS Level II code (`hcpcs.codes.kind_of`)."""
+        if "level2" not in self.cache:
+            self.cache["level2"] = pl.Series("level2", [kind_of(c) == "level2" for c in self.codes.to_list()])
+        return self.cache["level2"]
 
     # -- releases ------------------------------------------------------------------------------------
 
-    def choice(self, dataset: str, day: date) -> _Choice:
+    def day_of(self, dk: int) -> date:
+        return date(1970, 1, 1) + timedelta(days=self.origin + dk // 2)
+
+    def query(self, dataset: str, day: date) -> int:
         key = (dataset, day)
-        if key not in self.choices:
+        if key not in self.query_ids:
             try:
                 chosen = self.hc.release_for(dataset, day)
             except (NotCoveredError, DataNotLoadedError) as exc:
-                self.choices[key] = _Choice(None, None, [], str(exc) or None)
+                query = _Query(dataset, day, None, None, (), str(exc) or None)
             else:
-                self.choices[key] = _Choice(chosen.release.id, chosen.release.label, list(chosen.notices), None)
-        return self.choices[key]
+                query = _Query(dataset, day, chosen.release.id, chosen.release.label, tuple(chosen.notices), None)
+            self.query_ids[key] = len(self.queries)
+            self.queries.append(query)
+        return self.query_ids[key]
 
-    def with_release(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Adds `release_id`, `release_label` and `reason` (why no release answers) from the frame's
-        `dataset` and `dos` columns."""
-        keys = frame.select("dataset", "dos").unique()
+    def by_day_key(self, dataset: str | Callable[[bool], str]) -> pl.DataFrame:
+        """`dk` -> `qid`, `release_id` for every claim-day key of the batch; `dataset` is a name or a
+        function of `prof`."""
         rows = []
-        for dataset, day in keys.iter_rows():
-            choice = self.choice(dataset, day)
-            rows.append((dataset, day, choice.release_id, choice.label, choice.reason))
-        table = pl.DataFrame(rows, orient="row", schema={
-            "dataset": pl.String, "dos": pl.Date, "release_id": pl.Int64, "release_label": pl.String,
-            "reason": pl.String})
-        return frame.join(table, on=["dataset", "dos"], how="left")
+        for dk in self.cache["dks"]:
+            name = dataset if isinstance(dataset, str) else dataset(bool(dk % 2))
+            qid = self.query(name, self.day_of(dk))
+            rows.append((dk, qid, self.queries[qid].release_id))
+        return pl.DataFrame(rows, orient="row", schema={"dk": pl.Int64, "qid": pl.Int64, "release_id": pl.Int64})
 
-    def request(self, frame: pl.DataFrame, rule_id: str) -> None:
-        """Records that a rule asked for the release of `dataset` on `dos` for claim `cp` (order key
-        `k`), as `ClaimContext.release` does; only the requests that lead to a notice or to
-        DATA_NOT_COVERED are kept."""
-        keys = frame.select("dataset", "dos").unique()
-        flagged = [(dataset, day) for dataset, day in keys.iter_rows()
-                   if (c := self.choice(dataset, day)).reason or (self.want_notices and c.notices)]
-        if not flagged:
+    def flagged(self, qids: Iterable[int]) -> set[int]:
+        return {q for q in qids if self.queries[q].reason or (self.want_notices and self.queries[q].notices)}
+
+    def request(self, frame: pl.DataFrame, keys: pl.DataFrame, key: str, rule_id: str, order: pl.Expr) -> None:
+        """Records that the claims of `frame` asked for the release of `keys` (key -> qid), as
+        `ClaimContext.release` does, with order key `order` within the rule; only requests whose choice
+        carries a notice or has no release are kept."""
+        flagged = keys.filter(pl.col("qid").is_in(list(self.flagged(keys["qid"].to_list()))))
+        if not flagged.height or not frame.height:
             return
-        wanted = pl.DataFrame(flagged, orient="row", schema={"dataset": pl.String, "dos": pl.Date})
-        kept = frame.select("cp", "dataset", "dos", "k").join(wanted, on=["dataset", "dos"], how="semi")
-        self.requests.append(kept.with_columns(rank=pl.lit(rule_rank(rule_id), pl.Int64)))
+        kept = frame.filter(pl.col(key).is_in(flagged[key].implode())).select(
+            "cp", qid=pl.col(key).replace_strict(flagged[key], flagged["qid"], return_dtype=pl.Int64),
+            rank=pl.lit(rule_rank(rule_id), pl.Int64), k=order.cast(pl.Int64))
+        self.requests.append(kept)
 
-    def release_days(self, frame: pl.DataFrame) -> dict[int, pl.DataFrame]:
-        """The frame's rows (with `dataset`, `dos`) split by the release that answers for them."""
-        withrel = self.with_release(frame).filter(pl.col("release_id").is_not_null())
-        return {rid: part for (rid,), part in withrel.partition_by("release_id", as_dict=True).items()}
+    def releases(self, keys: pl.DataFrame, key: str = "dk") -> Iterator[tuple[int, pl.Expr | None]]:
+        """Each release answering for some of the keys, with a filter for the rows it answers for (None:
+        all rows of the batch)."""
+        answered = keys.filter(pl.col("release_id").is_not_null())
+        every = answered.height == keys.height
+        for (release_id,), part in answered.partition_by("release_id", as_dict=True).items():
+            alone = every and part.height == keys.height
+            yield int(release_id), (None if alone else pl.col(key).is_in(part[key].implode()))
+
+    def release_label(self, release_id: int) -> str:
+        return self.hc.release_by_id(release_id).label
 
     # -- shared frames -------------------------------------------------------------------------------
 
     @property
     def claim_days(self) -> pl.DataFrame:
-        """One row per claim and date of service: the first line of each claim day."""
+        """One row per claim day: its first line."""
         if "claim_days" not in self.cache:
             self.cache["claim_days"] = self.lines.filter(pl.col("r") == pl.col("gstart")).select(
-                "cp", "gkey", "dos", "prof", "day_rank", "gstart", "glen")
+                "cp", "gkey", "dk", "dos", "prof", "day_rank", "gstart", "glen")
         return self.cache["claim_days"]
 
     @property
-    def keys(self) -> pl.DataFrame:
-        """The distinct (setting, date, code) of the batch (`ukey`)."""
-        if "keys" not in self.cache:
-            self.cache["keys"] = self.lines.unique("ukey").select("ukey", "prof", "dos", "cid", "code")
-        return self.cache["keys"]
+    def repeated(self) -> pl.DataFrame:
+        """Lines whose code is billed on another line of the same claim day: `r`, `same` (claim day and
+        code), `first` (the first line of that code on that day)."""
+        if "repeated" not in self.cache:
+            several = self.lines.filter(pl.col("glen") > 1).select(
+                "r", "line", same=pl.col("gkey") * self.n_codes + pl.col("cid"))
+            rows = several.filter(pl.col("same").is_duplicated())
+            self.cache["repeated"] = rows.with_columns(first=pl.col("line").min().over("same")).drop("line")
+        return self.cache["repeated"]
 
     def day_pairs(self, rows: pl.DataFrame, *, upper: bool) -> pl.DataFrame:
-        """Pairs of lines of the same claim day: for each row of `rows` (lines of this batch, with
-        `r`, `gstart`, `glen`), the rows `j` of its claim day after it (`upper`) or all of them."""
+        """For each row of `rows` (with `r`, `gstart`, `glen`), the rows `j` of its claim day: those after
+        it (`upper`) or all of them."""
         start = pl.col("r") + 1 if upper else pl.col("gstart")
-        pairs = rows.select(pl.all(), j=pl.int_ranges(start, pl.col("gstart") + pl.col("glen"),
-                                                          dtype=pl.Int64)).explode("j")
-        return pairs.filter(pl.col("j").is_not_null())
+        pairs = rows.with_columns(j=pl.int_ranges(start, pl.col("gstart") + pl.col("glen"), dtype=pl.Int64))
+        return pairs.explode("j").filter(pl.col("j").is_not_null())
 
-    def gather(self, column: str, rows: pl.Series | pl.Expr) -> pl.Expr:
-        """A column of `lines` at row positions."""
-        return pl.lit(self.lines[column]).gather(rows)
+    def at(self, column: str, rows: str | pl.Expr) -> pl.Expr:
+        """A column of `lines` at the row positions of another column."""
+        index = pl.col(rows) if isinstance(rows, str) else rows
+        return pl.lit(self.lines[column]).gather(index)
 
 
 def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchTables | None = None,
@@ -257,42 +310,45 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
     frame = _normalized(frame, day)
     tables = tables or BatchTables(hc)
     if frame.height == 0:
-        empty = frame.with_columns(*(pl.lit(None, pl.Int64).alias(c) for c in (
-            "cp", "cid", "prof", "gkey", "dk", "ukey", "r", "gstart", "glen", "day_rank")))
-        return BatchContext(hc, tables, empty, pl.Series([], dtype=pl.String), pl.Series([], dtype=pl.String),
-                            0, want_notices)
-    claim_order = frame.select(pl.col("claim_id").unique(maintain_order=True))["claim_id"]
-    contiguous = frame.select(pl.col("claim_id").rle_id().max())[0, 0] + 1 == claim_order.len()
-    if contiguous:
+        empty = pl.DataFrame(schema={"claim_id": pl.String})["claim_id"]
+        ctx = BatchContext(hc, tables, frame, empty, empty, 0, want_notices)
+        ctx.cache["dks"] = []
+        return ctx
+    starts = frame.select(pl.col("claim_id").filter(pl.col("claim_id").ne_missing(pl.col("claim_id").shift())))
+    claim_ids = starts["claim_id"]
+    if claim_ids.is_unique().all():  # each claim's lines are together
         frame = frame.with_columns(cp=pl.col("claim_id").rle_id().cast(pl.Int64))
     else:
-        frame = frame.join(claim_order.to_frame().with_row_index("cp").with_columns(pl.col("cp").cast(pl.Int64)),
-                           on="claim_id", how="left", maintain_order="left")
+        claim_ids = claim_ids.unique(maintain_order=True)
+        frame = frame.with_columns(cp=pl.col("claim_id").replace_strict(
+            claim_ids, pl.int_range(claim_ids.len(), eager=True), return_dtype=pl.Int64))
     codes = frame["code"].unique().sort()
-    origin = frame.select(pl.col("dos").min().cast(pl.Int32))[0, 0]
-    n_codes = codes.len()
+    origin = frame.select(pl.col("dos").min().cast(pl.Int32)).item()
     frame = frame.with_columns(
         cid=pl.col("code").cast(pl.Enum(codes)).to_physical().cast(pl.Int64),
-        prof=(pl.col("setting") == "professional"),
+        prof=pl.col("setting") == "professional",
         day=pl.col("dos").cast(pl.Int32).cast(pl.Int64) - origin,
     )
-    if frame.select(pl.col("day").max())[0, 0] >= _DAY_BITS:
-        raise InvalidInputError("the dates of service of one batch must lie within 5,000 years")
-    frame = frame.with_columns(
-        gkey=pl.col("cp") * _DAY_BITS + pl.col("day"),
-        dk=pl.col("day") * 2 + pl.col("prof").cast(pl.Int64),
-    ).with_columns(ukey=pl.col("dk") * n_codes + pl.col("cid"))
-    in_order = frame.select(((pl.col("gkey").diff() > 0)
-                             | ((pl.col("gkey").diff() == 0) & (pl.col("line").diff() > 0))).all())[0, 0]
-    if not in_order:
-        frame = frame.sort("gkey", "line")
+    if frame.select(pl.col("day").max()).item() >= _DAY_SPAN:
+        raise InvalidInputError("the dates of service of one batch must lie within 5,000 years of each other")
+    frame = frame.with_columns(gkey=pl.col("cp") * _DAY_SPAN + pl.col("day"),
+                               dk=pl.col("day") * 2 + pl.col("prof").cast(pl.Int64)).drop("day", "claim_id", "setting")
+    # Claim days must be contiguous and lines in order within them: re-sort only the claims that are not.
+    step = pl.col("gkey").diff()
+    ordered = (step > 0) | ((step == 0) & (pl.col("line").diff() > 0)) | step.is_null()
+    unordered = frame.filter(~ordered)["cp"].unique()
+    if unordered.len():
+        moved = pl.col("cp").is_in(unordered.implode())
+        frame = pl.concat([frame.filter(~moved), frame.filter(moved).sort("gkey", "line")])
     frame = frame.with_row_index("r").with_columns(pl.col("r").cast(pl.Int64))
-    groups = frame.select(pl.col("gkey").rle_id().alias("g"))["g"]
-    lengths = frame.select(pl.col("gkey").rle().struct.field("len").cast(pl.Int64).alias("n"))["n"]
-    starts = lengths.cum_sum() - lengths
-    frame = frame.with_columns(gstart=starts.gather(groups), glen=lengths.gather(groups))
+    runs = frame.select(pl.col("gkey").rle().struct.field("len").cast(pl.Int64).alias("n"))["n"]
+    group = frame.select(pl.col("gkey").rle_id().alias("g"))["g"]
+    run_starts = runs.cum_sum() - runs
+    frame = frame.with_columns(gstart=run_starts.gather(group), glen=runs.gather(group))
     frame = frame.with_columns(day_rank=pl.col("line").gather(pl.col("gstart")))
-    return BatchContext(hc, tables, frame.drop("day"), claim_order, codes, origin, want_notices)
+    ctx = BatchContext(hc, tables, frame, claim_ids, codes, origin, want_notices)
+    ctx.cache["dks"] = sorted(frame["dk"].unique().to_list())
+    return ctx
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -303,12 +359,17 @@ def _iso(column: str = "dos") -> pl.Expr:
     return pl.col(column).dt.to_string("%Y-%m-%d")
 
 
+def _mapped(frame: pl.DataFrame, column: str, function: Callable[[str], str]) -> pl.Expr:
+    """A text column mapped through a Python function of its (few) distinct values; nulls stay null."""
+    values = [v for v in frame[column].unique().to_list() if v is not None]
+    return pl.col(column).replace_strict(values, [function(v) for v in values], default=None,
+                                         return_dtype=pl.String)
+
+
 def _meaning(frame: pl.DataFrame, column: str, key: str, *, otherwise: str | None = "") -> pl.Expr:
     """`indicators.meaning(key, value)` of a column (`otherwise` when there is none; None: the value)."""
-    values = [v for v in frame[column].unique().to_list() if v is not None]
-    words = [indicators.meaning(key, v) or (v if otherwise is None else otherwise) for v in values]
-    fallback = pl.col(column) if otherwise is None else pl.lit(otherwise)
-    return pl.col(column).replace_strict(values, words, default=fallback, return_dtype=pl.String)
+    mapped = _mapped(frame, column, lambda v: indicators.meaning(key, v) or (v if otherwise is None else otherwise))
+    return mapped if otherwise is None else mapped.fill_null(otherwise)
 
 
 def _num_g(column: str) -> pl.Expr:
@@ -319,30 +380,34 @@ def _num_g(column: str) -> pl.Expr:
             .otherwise(value.map_elements(lambda v: format(v, "g"), return_dtype=pl.String)))
 
 
-def _json(**fields: pl.Expr) -> pl.Expr:
-    """A JSON object of text fields (values are codes and indicators: no quoting needed)."""
+def _json(**fields: pl.Expr | tuple[str, pl.Expr]) -> pl.Expr:
+    """The JSON object of a rule's source fields (codes and indicator values: nothing to escape); a
+    field given as ("int", expr) is written as a number."""
     parts: list[pl.Expr] = []
     for i, (name, value) in enumerate(fields.items()):
         parts.append(pl.lit(("{" if i == 0 else ", ") + json.dumps(name) + ": "))
-        parts.append(pl.when(value.is_null()).then(pl.lit("null"))
-                     .otherwise(pl.lit('"') + value.cast(pl.String) + pl.lit('"')))
+        if isinstance(value, tuple):
+            text = value[1].cast(pl.String)
+        else:
+            text = pl.lit('"') + value.cast(pl.String) + pl.lit('"')
+        parts.append(pl.when(text.is_null()).then(pl.lit("null")).otherwise(text))
     parts.append(pl.lit("}"))
     return pl.concat_str(parts)
 
 
 def _findings(frame: pl.DataFrame, rule: str, *, severity: str | pl.Expr, codes: pl.Expr, lines: pl.Expr,
-              message: pl.Expr, fix: str | pl.Expr | None, dataset: pl.Expr | None = None,
+              message: pl.Expr, fix: str | pl.Expr | None, dataset: str | pl.Expr | None = None,
               release: pl.Expr | None = None, row: pl.Expr | None = None, extra: pl.Expr | None = None,
               order: tuple[pl.Expr, ...] = ()) -> pl.DataFrame:
-    """A rule's findings in the common internal form."""
-    def lit(value: str | pl.Expr | None) -> pl.Expr:
+    """A rule's findings in the module's internal form."""
+    def text(value: str | pl.Expr | None) -> pl.Expr:
         return value if isinstance(value, pl.Expr) else pl.lit(value, pl.String)
 
     keys = list(order) + [pl.lit(0)] * (len(_ORDER_KEYS) - len(order))
     out = frame.select(
-        pl.col("cp"), rule=pl.lit(rule), severity=lit(severity), codes=codes, lines=lines, message=message,
-        fix=lit(fix), source_dataset=lit(dataset), source_release=lit(release),
-        source_row=row if row is not None else pl.lit(None, pl.Int64), source_extra=lit(extra),
+        pl.col("cp"), rule=pl.lit(rule), severity=text(severity), codes=codes, lines=lines, message=message,
+        fix=text(fix), source_dataset=text(dataset), source_release=text(release),
+        source_row=row if row is not None else pl.lit(None, pl.Int64), source_extra=text(extra),
         **{name: key for name, key in zip(_ORDER_KEYS, keys, strict=True)},
     )
     return out.cast(_RULE_SCHEMA)  # type: ignore[arg-type]
@@ -352,167 +417,192 @@ def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema=_RULE_SCHEMA)
 
 
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    frames = [f for f in frames if f.height]
-    return pl.concat(frames) if frames else _empty()
+def _concat(frames: Iterable[pl.DataFrame | None]) -> pl.DataFrame | None:
+    kept = [f for f in frames if f is not None and f.height]
+    return pl.concat(kept, how="diagonal_relaxed") if kept else None
 
 
-def _dataset_by_setting(mapping: dict[str, str]) -> pl.Expr:
+def _subset(frame: pl.DataFrame, where: pl.Expr | None) -> pl.DataFrame:
+    return frame if where is None else frame.filter(where)
+
+
+def _by_setting(mapping: dict[str, str]) -> Callable[[bool], str]:
+    return lambda prof: mapping["professional" if prof else "facility"]
+
+
+def _dataset_of_setting(mapping: dict[str, str]) -> pl.Expr:
     return pl.when(pl.col("prof")).then(pl.lit(mapping["professional"])).otherwise(pl.lit(mapping["facility"]))
 
 
+def _release_names(ctx: BatchContext, release_ids: pl.Expr) -> pl.Expr:
+    releases = ctx.hc.releases
+    return release_ids.replace_strict([r.id for r in releases], [r.label for r in releases], default=None,
+                                      return_dtype=pl.String)
+
+
 # ---------------------------------------------------------------------------------------------------
-# Rules. Each takes the context and returns its findings; see the rule module of the same name for
-# the policy.
+# Rules. Each takes the context and returns its findings; the rule module of the same name in
+# hcpcs.edits.rules states the policy.
 
 
 def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
     rule = "CODE_NOT_VALID_ON_DOS"
-    level2 = pl.col("code").is_in([c for c in ctx.codes.to_list() if kind_of(c) == "level2"])
-    dataset = pl.when(level2).then(pl.lit("hcpcs")).when(pl.col("prof")).then(pl.lit("mpfs")).otherwise(
-        pl.lit("opps"))
-    ctx.request(ctx.lines.select("cp", "dos", dataset=dataset, k=pl.col("line")), rule)
-    keys = ctx.with_release(ctx.keys.with_columns(level2=level2, dataset=dataset))
-    with_release = keys.filter(pl.col("release_id").is_not_null())
-    parts = []
-    labels = {r.id: r for r in ctx.hc.releases}
-
-    # HCPCS Level II codes: the HCPCS file in force.
-    l2 = with_release.filter(pl.col("dataset") == "hcpcs")
-    if l2.height:
-        rows = ctx.tables.frames(l2["release_id"].unique().to_list(), "hcpcs_code").filter(
-            pl.col("record_kind") == "procedure").unique(["release_id", "code"], keep="first", maintain_order=True)
-        l2 = l2.join(rows.drop("record_kind").with_columns(has_row=pl.lit(True)), on=["release_id", "code"],
-                     how="left").with_columns(iso=_iso(), has_row=pl.col("has_row").fill_null(False))
-        not_yet = pl.col("added_date").is_not_null() & (pl.col("iso") < pl.col("added_date"))
-        added = l2.filter(pl.col("has_row") & not_yet)
-        parts.append(added.select(
-            "ukey", "dataset", "release_label", "source_line",
-            message=pl.format("{} is not valid on {}: it was added {} ({}).", "code", "iso", "added_date",
-                              "release_label"),
-            fix=pl.lit("Use the code that was in force on the date of service.")))
-        terminated = l2.filter(pl.col("has_row") & ~not_yet & pl.col("termination_date").is_not_null()
-                               & (pl.col("iso") > pl.col("termination_date")))
-        if terminated.height:
-            parts.append(terminated.select(
-                "ukey", "dataset", "release_label", "source_line",
-                message=pl.format("{} is not valid on {}: it was terminated {} (action {}: {}; {}).", "code", "iso",
-                                  "termination_date", pl.col("action_code").fill_null("None"),
-                                  _meaning(terminated, "action_code", "hcpcs_action_code"), "release_label"),
-                fix=pl.lit("Report the code that replaced it for dates of service after the termination date.")))
-        absent = l2.filter(~pl.col("has_row"))
-        if absent.height:
-            others = _other_releases(ctx, "hcpcs_code", absent, labels)
-            absent = absent.join(others, on=["code", "release_id"], how="left")
-            known = ctx.tables.known_codes(absent.filter(pl.col("others").is_null())["code"].unique().to_list())
-            parts.append(absent.filter(pl.col("others").is_not_null()).select(
-                "ukey", "dataset", "release_label", source_line=pl.lit(None, pl.Int64),
-                message=pl.format("{} is not in {}, the HCPCS release in force on {} (it appears in {}).", "code",
-                                  "release_label", "iso", "others"),
-                fix=pl.lit("Check the code against the HCPCS file of the date of service.")))
-            parts.append(absent.filter(pl.col("others").is_null() & ~pl.col("code").is_in(list(known))).select(
-                "ukey", "dataset", "release_label", source_line=pl.lit(None, pl.Int64),
-                message=pl.format("{} is not a code in any loaded CMS release.", "code"),
-                fix=pl.lit("Check the code for a typing error.")))
-
-    # CPT codes: the fee schedule (professional) or OPPS Addendum B (facility) in force.
-    cpt = with_release.filter(pl.col("dataset") != "hcpcs").with_columns(iso=_iso())
-    present_parts = []
-    mpfs = cpt.filter(pl.col("dataset") == "mpfs")
-    if mpfs.height:
-        base = _rvu_base(ctx, mpfs["release_id"].unique().to_list())
-        mpfs = mpfs.join(base, on=["release_id", "code"], how="left")
-        deleted = mpfs.filter(pl.col("status").is_in(list(DELETED_STATUSES)))
-        parts.append(deleted.select(
-            "ukey", "dataset", "release_label", "source_line",
-            message=pl.format("{} is deleted on {}: fee-schedule status {} in {}.", "code", "iso", "status",
-                              "release_label"),
-            fix=pl.lit("Report the code that replaced it.")))
-        present_parts.append(mpfs.filter(pl.col("has_row").is_null()).drop(
-            "has_row", "status", "pctc", "source_line"))
-    opps = cpt.filter(pl.col("dataset") == "opps")
-    if opps.height:
-        rows = ctx.tables.frames(opps["release_id"].unique().to_list(), "opps_addendum_b").select(
-            "release_id", pl.col("hcpcs").alias("code")).unique()
-        present_parts.append(opps.join(rows, on=["release_id", "code"], how="anti"))
-    absent = _concat_plain(present_parts)
-    if absent is not None and absent.height:
-        known = ctx.tables.known_codes(absent["code"].unique().to_list())
-        parts.append(absent.filter(~pl.col("code").is_in(list(known))).select(
-            "ukey", "dataset", "release_label", source_line=pl.lit(None, pl.Int64),
-            message=pl.format("{} is not a code in any loaded CMS release.", "code"),
-            fix=pl.lit("Check the code for a typing error.")))
-        absent = absent.filter(pl.col("code").is_in(list(known)))
-        tables = {"mpfs": "mpfs_rvu", "opps": "opps_addendum_b"}
-        for name, part in absent.partition_by("dataset", as_dict=True).items():
-            dataset_name = name[0]
-            others = _other_releases(ctx, tables[dataset_name], part, labels)
-            part = part.join(others, on=["code", "release_id"], how="left")
-            what = "fee schedule" if dataset_name == "mpfs" else "OPPS"
-            parts.append(part.select(
-                "ukey", "dataset", "release_label", source_line=pl.lit(None, pl.Int64),
-                message=pl.format("{} is not in {}, the " + what + " release in force on {}{}.", "code",
-                                  "release_label", "iso",
-                                  pl.when(pl.col("others").is_not_null())
-                                  .then(pl.format(" (it appears in {})", "others")).otherwise(pl.lit(""))),
-                fix=pl.lit("Check that the code was valid on the date of service.")))
-
-    # No release of the dataset in force: only a code no release knows is reported (without source).
-    uncovered = keys.filter(pl.col("release_id").is_null() & ~pl.col("level2"))
-    if uncovered.height:
-        known = ctx.tables.known_codes(uncovered["code"].unique().to_list())
-        parts.append(uncovered.filter(~pl.col("code").is_in(list(known))).select(
-            "ukey", dataset=pl.lit(None, pl.String), release_label=pl.lit(None, pl.String),
-            source_line=pl.lit(None, pl.Int64),
-            message=pl.format("{} is not a code in any loaded CMS release.", "code"),
-            fix=pl.lit("Check the code for a typing error.")))
-
-    bad = _concat_plain([p.cast({"source_line": pl.Int64}) for p in parts if p.height])
-    if bad is None:
+    # A line asks the HCPCS file (Level II code) or the fee schedule / OPPS (CPT code) in force: key dsk.
+    level2_keys = ctx.by_day_key("hcpcs").with_columns(dsk=pl.col("dk") * 2 + 1)
+    cpt_keys = ctx.by_day_key(lambda prof: "mpfs" if prof else "opps").with_columns(dsk=pl.col("dk") * 2)
+    keys = pl.concat([level2_keys, cpt_keys])
+    lines = ctx.lines.select("r", "cp", "line", "cid", "code", "dos", "prof",
+                             dsk=pl.col("dk") * 2 + pl.lit(ctx.level2).gather(pl.col("cid")).cast(pl.Int64))
+    ctx.request(lines, keys, "dsk", rule, pl.col("line"))
+    level2_cids = [i for i, flag in enumerate(ctx.level2.to_list()) if flag]
+    cpt_cids = [i for i, flag in enumerate(ctx.level2.to_list()) if not flag]
+    found = []
+    groups = keys.with_columns(dataset=pl.col("qid").map_elements(lambda q: ctx.queries[q].dataset,
+                                                                  return_dtype=pl.String))
+    for (dataset, release_id), part in groups.partition_by("dataset", "release_id", as_dict=True).items():
+        cids = level2_cids if dataset == "hcpcs" else cpt_cids
+        if not cids:
+            continue
+        verdicts = _validity(ctx, dataset, release_id, cids)
+        if verdicts is None:
+            continue
+        candidates = lines.filter(pl.col("dsk").is_in(part["dsk"].implode())
+                                  & pl.col("cid").is_in(verdicts["cid"].implode()))
+        found.append(candidates.join(verdicts, on="cid").with_columns(
+            dataset=pl.lit(dataset if release_id is not None else None, pl.String),
+            release_label=pl.lit(ctx.release_label(release_id) if release_id is not None else None, pl.String)))
+    hits = _concat(found)
+    if hits is None:
         return _empty()
-    first_lines = ctx.lines.join(bad.select("ukey"), on="ukey", how="semi").group_by("cp", "ukey").agg(
-        pl.col("line").min(), pl.col("code").first())
-    found = first_lines.join(bad, on="ukey")
+    hits = hits.sort("cp", "line").unique(["cp", "cid", "dos"], keep="first", maintain_order=True).with_columns(
+        iso=_iso())
+    not_yet = pl.col("added_date").is_not_null() & (pl.col("iso") < pl.col("added_date"))
+    ended = pl.col("termination_date").is_not_null() & (pl.col("iso") > pl.col("termination_date"))
+    hits = hits.with_columns(verdict=pl.when(pl.col("verdict") != "dated").then(pl.col("verdict"))
+                             .when(not_yet).then(pl.lit("added")).when(ended).then(pl.lit("terminated"))
+                             .otherwise(pl.lit(None))).filter(pl.col("verdict").is_not_null())
+    if not hits.height:
+        return _empty()
+    verdict = pl.col("verdict")
+    what = pl.when(pl.col("dataset") == "mpfs").then(pl.lit("fee schedule")).otherwise(pl.lit("OPPS"))
+    message = (
+        pl.when(verdict == "added").then(pl.format(
+            "{} is not valid on {}: it was added {} ({}).", "code", "iso", "added_date", "release_label"))
+        .when(verdict == "terminated").then(pl.format(
+            "{} is not valid on {}: it was terminated {} (action {}: {}; {}).", "code", "iso", "termination_date",
+            pl.col("action_code").fill_null("None"),
+            _mapped(hits, "action_code", lambda v: (indicators.meaning("hcpcs_action_code", v) or "").rstrip("."))
+            .fill_null(""),
+            "release_label"))
+        .when(verdict == "elsewhere").then(pl.format(
+            "{} is not in {}, the HCPCS release in force on {} (it appears in {}).", "code", "release_label", "iso",
+            "others"))
+        .when(verdict == "deleted").then(pl.format(
+            "{} is deleted on {}: fee-schedule status {} in {}.", "code", "iso", "status", "release_label"))
+        .when(verdict == "absent").then(pl.format(
+            "{} is not in {}, the {} release in force on {}{}.", "code", "release_label", what, "iso",
+            pl.when(pl.col("others").is_not_null()).then(pl.format(" (it appears in {})", "others"))
+            .otherwise(pl.lit(""))))
+        .otherwise(pl.format("{} is not a code in any loaded CMS release.", "code")))
+    fix = (pl.when(verdict == "added").then(pl.lit("Use the code that was in force on the date of service."))
+           .when(verdict == "terminated").then(pl.lit(
+               "Report the code that replaced it for dates of service after the termination date."))
+           .when(verdict == "elsewhere").then(pl.lit("Check the code against the HCPCS file of the date of service."))
+           .when(verdict == "deleted").then(pl.lit("Report the code that replaced it."))
+           .when(verdict == "absent").then(pl.lit("Check that the code was valid on the date of service."))
+           .otherwise(pl.lit("Check the code for a typing error.")))
+    with_row = verdict.is_in(["added", "terminated", "deleted"])
     return _findings(
-        found, rule, severity="error", codes=pl.concat_list("code"), lines=pl.concat_list("line"),
-        message=pl.col("message"), fix=pl.col("fix"), dataset=pl.col("dataset"),
-        release=pl.col("release_label"), row=pl.col("source_line"), order=(pl.col("line"),))
+        hits, rule, severity="error", codes=pl.concat_list("code"), lines=pl.concat_list("line"),
+        message=message, fix=fix, dataset=pl.col("dataset"), release=pl.col("release_label"),
+        row=pl.when(with_row).then(pl.col("source_line")).otherwise(pl.lit(None, pl.Int64)),
+        order=(pl.col("line"),))
 
 
-def _concat_plain(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
-    frames = [f for f in frames if f.height]
-    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: list[int]) -> pl.DataFrame | None:
+    """Per code (`cid`) of the batch, why it may not be valid under the release of `dataset` in force
+    (`verdict`: dated (decided per date by added_date / termination_date), elsewhere, unknown, deleted,
+    absent), with the fields the messages need; codes that are valid are left out."""
+    codes = ctx.codes.gather(cids)
+    frame = pl.DataFrame({"cid": pl.Series(cids, dtype=pl.Int64), "code": codes})
+    schema = {"cid": pl.Int64, "verdict": pl.String, "added_date": pl.String, "termination_date": pl.String,
+              "action_code": pl.String, "status": pl.String, "source_line": pl.Int64, "others": pl.String}
+    if release_id is None:
+        if dataset == "hcpcs":
+            return None
+        known = ctx.tables.known_codes(codes.to_list())
+        out = frame.filter(~pl.col("code").is_in(list(known))).select("cid", verdict=pl.lit("unknown"))
+    elif dataset == "hcpcs":
+        rows = ctx.tables.frame(release_id, "hcpcs_code").filter(pl.col("record_kind") == "procedure").unique(
+            "code", keep="first", maintain_order=True).drop("record_kind")
+        frame = frame.join(rows, on="code", how="left").with_columns(
+            has_row=pl.col("code").is_in(rows["code"].implode()))
+        dated = frame.filter(pl.col("has_row") & (pl.col("added_date").is_not_null()
+                                                  | pl.col("termination_date").is_not_null()))
+        absent = frame.filter(~pl.col("has_row")).select("cid", "code")
+        others = _other_releases(ctx, "hcpcs_code", absent)
+        absent = absent.join(others, on="code", how="left")
+        known = ctx.tables.known_codes(absent.filter(pl.col("others").is_null())["code"].to_list())
+        out = _concat([
+            dated.select("cid", "added_date", "termination_date", "action_code", "source_line",
+                         verdict=pl.lit("dated")),
+            absent.filter(pl.col("others").is_not_null()).select("cid", "others", verdict=pl.lit("elsewhere")),
+            absent.filter(pl.col("others").is_null() & ~pl.col("code").is_in(list(known))).select(
+                "cid", verdict=pl.lit("unknown")),
+        ])
+    else:
+        if dataset == "mpfs":
+            base = _rvu_base(ctx, release_id).select("code", "status", "source_line")
+            frame = frame.join(base, on="code", how="left").with_columns(
+                has_row=pl.col("code").is_in(base["code"].implode()))
+            deleted = frame.filter(pl.col("status").is_in(list(DELETED_STATUSES))).select(
+                "cid", "status", "source_line", verdict=pl.lit("deleted"))
+        else:
+            rows = ctx.tables.frame(release_id, "opps_addendum_b")["hcpcs"]
+            frame = frame.with_columns(has_row=pl.col("code").is_in(rows.implode()))
+            deleted = None
+        absent = frame.filter(~pl.col("has_row")).select("cid", "code")
+        known = ctx.tables.known_codes(absent["code"].to_list())
+        elsewhere = absent.filter(pl.col("code").is_in(list(known)))
+        others = _other_releases(ctx, "mpfs_rvu" if dataset == "mpfs" else "opps_addendum_b", elsewhere)
+        out = _concat([
+            deleted,
+            elsewhere.join(others, on="code", how="left").select("cid", "others", verdict=pl.lit("absent")),
+            absent.filter(~pl.col("code").is_in(list(known))).select("cid", verdict=pl.lit("unknown")),
+        ])
+    if out is None or not out.height:
+        return None
+    return out.select([pl.col(c).cast(t) if c in out.columns else pl.lit(None, t).alias(c) for c, t in schema.items()])
 
 
-def _other_releases(ctx: BatchContext, table: str, frame: pl.DataFrame, releases: dict) -> pl.DataFrame:
-    """`code`, `release_id` (the release in force) -> `others`: labels of the releases whose `table`
-    carries the code, in the store's release order; none when no release does."""
+def _other_releases(ctx: BatchContext, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """`code` -> `others`: the labels of the releases whose `table` carries the code, in the store's
+    release order (`EditTables.other_releases_with`); codes no release carries are left out."""
     present = ctx.tables.releases_with(table, frame["code"].unique().to_list())
-    order = {r.id: i for i, r in enumerate(ctx.hc.releases)}
-    present = present.with_columns(
-        label=pl.col("release_id").replace_strict(list(releases), [r.label for r in releases.values()],
-                                                  return_dtype=pl.String),
-        position=pl.col("release_id").replace_strict(list(order), list(order.values()), return_dtype=pl.Int64),
-    ).sort("position")
-    grouped = present.group_by("code", maintain_order=True).agg(others=pl.col("label").str.join(", "))
-    return frame.select("code", "release_id").unique().join(grouped, on="code", how="inner")
+    order = [r.id for r in ctx.hc.releases]
+    present = present.with_columns(label=_release_names(ctx, pl.col("release_id")),
+                                   position=pl.col("release_id").replace_strict(order, list(range(len(order))),
+                                                                                return_dtype=pl.Int64))
+    return present.sort("position").group_by("code", maintain_order=True).agg(others=pl.col("label").str.join(", "))
 
 
-def _rvu_rows(ctx: BatchContext, release_ids: list[int]) -> pl.DataFrame:
-    """Fee-schedule rows by (release, code, modifier), the last one loaded winning as in
-    `EditTables.rvu`."""
-    rows = ctx.tables.frames(release_ids, "mpfs_rvu").rename({"hcpcs": "code"})
-    return rows.filter(pl.col("code").is_in(ctx.codes.implode())).unique(
-        ["release_id", "code", "modifier"], keep="last", maintain_order=True)
-
-
-def _rvu_base(ctx: BatchContext, release_ids: list[int]) -> pl.DataFrame:
-    """The row a rule reads for a code: the global row (modifier ''), else the first by modifier."""
-    key = ("rvu_base", tuple(sorted(release_ids)))
+def _rvu_rows(ctx: BatchContext, release_id: int) -> pl.DataFrame:
+    """Fee-schedule rows of the batch's codes by (code, modifier), the last loaded winning (`EditTables.rvu`)."""
+    key = ("rvu_rows", release_id)
     if key not in ctx.cache:
-        rows = _rvu_rows(ctx, release_ids).sort("release_id", "code", pl.col("modifier") != "", "modifier")
-        ctx.cache[key] = rows.unique(["release_id", "code"], keep="first", maintain_order=True).select(
-            "release_id", "code", "status", "pctc", "source_line", has_row=pl.lit(True))
+        rows = ctx.tables.frame(release_id, "mpfs_rvu").rename({"hcpcs": "code"})
+        ctx.cache[key] = rows.filter(pl.col("code").is_in(ctx.codes.implode())).unique(
+            ["code", "modifier"], keep="last", maintain_order=True)
+    return ctx.cache[key]
+
+
+def _rvu_base(ctx: BatchContext, release_id: int) -> pl.DataFrame:
+    """The fee-schedule row the rules read for a code: the global row (modifier ''), else the first by
+    modifier (the store's index order)."""
+    key = ("rvu_base", release_id)
+    if key not in ctx.cache:
+        rows = _rvu_rows(ctx, release_id).sort("code", pl.col("modifier") != "", "modifier", maintain_order=True)
+        ctx.cache[key] = rows.unique("code", keep="first", maintain_order=True)
     return ctx.cache[key]
 
 
@@ -520,46 +610,51 @@ def _rvu_base(ctx: BatchContext, release_ids: list[int]) -> pl.DataFrame:
 
 
 def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
-    """Every (column 1 line, column 2 line, edit) of a claim day whose codes form an NCCI PTP edit in force,
-    with its outcome (bundled | not_bypassable | bypassed), shared by the three PTP rules (`ptp.py`)."""
+    """Every (column 1 line, column 2 line, edit) of a claim day whose codes form an NCCI PTP edit in
+    force, with its outcome (bundled | not_bypassable | bypassed) and bypass modifiers; shared by the
+    three PTP rules as `hcpcs.edits.ptp.pair_outcomes` is."""
     if "ptp" in ctx.cache:
         return ctx.cache["ptp"]
-    days = ctx.claim_days.filter(pl.col("glen") >= 2).with_columns(
-        dataset=_dataset_by_setting(PTP_DATASET), k=pl.col("day_rank"))
-    # Only claim days with two different codes ask for the PTP release (`ptp.pair_outcomes`).
-    several = ctx.lines.filter(pl.col("glen") >= 2).group_by("gkey").agg(pl.col("cid").n_unique().alias("n"))
-    days = days.join(several.filter(pl.col("n") >= 2), on="gkey", how="semi")
-    ctx.request(days, "PTP_BUNDLED")
+    keys = ctx.by_day_key(_by_setting(PTP_DATASET))
+    flagged = ctx.flagged(keys["qid"].to_list())
+    if flagged:  # only claim days with two different codes ask for the release
+        days = ctx.claim_days.filter((pl.col("glen") >= 2) & pl.col("dk").is_in(
+            keys.filter(pl.col("qid").is_in(list(flagged)))["dk"].implode()))
+        several = ctx.lines.filter(pl.col("gkey").is_in(days["gkey"].implode())).group_by("gkey").agg(
+            n=pl.col("cid").n_unique()).filter(pl.col("n") >= 2)
+        ctx.request(days.join(several, on="gkey", how="semi"), keys, "dk", "PTP_BUNDLED", pl.col("day_rank"))
     found = []
-    for release_id, part in ctx.release_days(days).items():
-        lines = ctx.lines.join(part.select("gkey"), on="gkey", how="semi").select("r", "cid", "gstart", "glen")
-        pairs = ctx.day_pairs(lines, upper=True).with_columns(cid_j=ctx.gather("cid", pl.col("j")))
-        pairs = pairs.filter(pl.col("cid") != pl.col("cid_j")).select(
-            "r", "j", "cid",
-            pair=pl.min_horizontal("cid", "cid_j") * _PAIR_SHIFT + pl.max_horizontal("cid", "cid_j"))
-        edits = _ptp_edits(ctx, release_id)
-        matched = pairs.join(edits, on="pair")
+    for release_id, where in ctx.releases(keys):
+        index = ctx.tables.ptp_index(release_id)
+        ids = ctx.with_cid(index.codes.to_frame("code").with_row_index("pid").with_columns(
+            pl.col("pid").cast(pl.Int64)), "code")
+        pid_of_line = ctx.lines.select(pl.lit(ctx.dense(ids, "pid")).gather(pl.col("cid")).alias("pid"))["pid"]
+        rows = _subset(ctx.lines, where).filter(pl.col("glen") >= 2).select(
+            "r", "gstart", "glen", pid=pl.lit(pid_of_line).gather(pl.col("r"))).filter(pl.col("pid").is_not_null())
+        pairs = ctx.day_pairs(rows, upper=True).with_columns(pid_j=pl.lit(pid_of_line).gather(pl.col("j")))
+        pairs = pairs.filter(pl.col("pid_j").is_not_null() & (pl.col("pid") != pl.col("pid_j"))).select(
+            "r", "j", "pid", pair=pl.min_horizontal("pid", "pid_j") * PAIR_SHIFT + pl.max_horizontal("pid", "pid_j"))
+        matched = pairs.join(index.edits, on="pair")
         if matched.height:
-            found.append(matched.with_columns(release_id=pl.lit(release_id, pl.Int64),
-                                              release_label=pl.lit(ctx.hc.release_by_id(release_id).label)))
+            found.append(matched.with_columns(
+                column1=index.codes.gather(matched["k1"]), column2=index.codes.gather(matched["k2"]),
+                release_label=pl.lit(ctx.release_label(release_id))))
     if not found:
         ctx.cache["ptp"] = None
         return None
     matched = pl.concat(found)
-    one_is_first = pl.col("cid") == pl.col("k1")
-    matched = matched.with_columns(
-        r1=pl.when(one_is_first).then(pl.col("r")).otherwise(pl.col("j")),
-        r2=pl.when(one_is_first).then(pl.col("j")).otherwise(pl.col("r")),
-    ).with_columns(iso=_iso_of(ctx, "r1"))
-    matched = matched.filter(
-        (pl.col("effective_date").is_null() | (pl.col("effective_date") <= pl.col("iso")))
-        & (pl.col("deletion_date").is_null() | (pl.col("iso") <= pl.col("deletion_date"))))
+    first_is_r = pl.col("pid") == pl.col("k1")
+    matched = matched.with_columns(r1=pl.when(first_is_r).then(pl.col("r")).otherwise(pl.col("j")),
+                                   r2=pl.when(first_is_r).then(pl.col("j")).otherwise(pl.col("r")))
+    matched = matched.with_columns(dos=ctx.at("dos", "r1")).filter(
+        (pl.col("effective_date").is_null() | (pl.col("effective_date") <= pl.col("dos")))
+        & (pl.col("deletion_date").is_null() | (pl.col("dos") <= pl.col("deletion_date"))))
     associated = sorted(ptp_associated_modifiers())
     matched = matched.with_columns(
-        cp=ctx.gather("cp", pl.col("r1")), line1=ctx.gather("line", pl.col("r1")),
-        line2=ctx.gather("line", pl.col("r2")), day_rank=ctx.gather("day_rank", pl.col("r1")),
-        prof=ctx.gather("prof", pl.col("r1")),
-        bypass=pl.concat_list(ctx.gather("modifiers", pl.col("r1")), ctx.gather("modifiers", pl.col("r2")))
+        cp=ctx.at("cp", "r1"), line1=ctx.at("line", "r1"), line2=ctx.at("line", "r2"),
+        day_rank=ctx.at("day_rank", "r1"), prof=ctx.at("prof", "r1"),
+        modifier_indicator=pl.col("modifier_indicator").cast(pl.String), rationale=pl.col("rationale").cast(pl.String),
+        bypass=pl.concat_list(ctx.at("modifiers", "r1"), ctx.at("modifiers", "r2"))
         .list.eval(pl.element().filter(pl.element().is_in(associated)).unique().sort()),
     ).with_columns(
         mods=pl.col("bypass").list.join(", "),
@@ -570,38 +665,27 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
     return matched
 
 
-def _iso_of(ctx: BatchContext, rows: str) -> pl.Expr:
-    return ctx.gather("dos", pl.col(rows)).dt.to_string("%Y-%m-%d")
+def _ptp_findings(ctx: BatchContext, outcome: str) -> pl.DataFrame | None:
+    pairs = ptp_pairs(ctx)
+    if pairs is None:
+        return None
+    pairs = pairs.filter(pl.col("outcome") == outcome)
+    return pairs.with_columns(iso=_iso()) if pairs.height else None
 
 
-def _ptp_edits(ctx: BatchContext, release_id: int) -> pl.DataFrame:
-    """The PTP edits of a release between codes of this batch (indicator 9, never applied, left out),
-    keyed by the unordered pair of code ids; `edit_order` is the row order of the release."""
-    edits = ctx.tables.frame(release_id, "ncci_ptp").with_row_index("edit_order")
-    edits = edits.filter(pl.col("modifier_indicator") != "9")
-    edits = ctx.cids(ctx.cids(edits, "column1", "k1"), "column2", "k2").filter(pl.col("k1") != pl.col("k2"))
-    return edits.select(
-        pair=pl.min_horizontal("k1", "k2") * _PAIR_SHIFT + pl.max_horizontal("k1", "k2"),
-        k1="k1", column1="column1", column2="column2", effective_date="effective_date",
-        deletion_date="deletion_date", modifier_indicator=pl.col("modifier_indicator").cast(pl.String),
-        rationale=pl.col("rationale").cast(pl.String), source_line="source_line",
-        edit_order=pl.col("edit_order").cast(pl.Int64))
-
-
-def _ptp_order() -> tuple[pl.Expr, ...]:
-    return pl.col("day_rank"), pl.col("line1"), pl.col("edit_order"), pl.col("line2")
-
-
-def _ptp_extra(indicator: pl.Expr) -> pl.Expr:
-    return _json(edit=pl.format("{}/{}", "column1", "column2"), modifier_indicator=indicator)
+def _ptp_finding(pairs: pl.DataFrame, rule: str, severity: str, message: pl.Expr, fix: pl.Expr | None,
+                 indicator: pl.Expr) -> pl.DataFrame:
+    return _findings(
+        pairs, rule, severity=severity, codes=pl.concat_list("column1", "column2"),
+        lines=pl.concat_list("line1", "line2"), message=message, fix=fix, dataset=_dataset_of_setting(PTP_DATASET),
+        release=pl.col("release_label"), row=pl.col("source_line"),
+        extra=_json(edit=pl.format("{}/{}", "column1", "column2"), modifier_indicator=indicator),
+        order=(pl.col("day_rank"), pl.col("line1"), pl.col("edit_order"), pl.col("line2")))
 
 
 def ptp_bundled(ctx: BatchContext) -> pl.DataFrame:
-    pairs = ptp_pairs(ctx)
+    pairs = _ptp_findings(ctx, "bundled")
     if pairs is None:
-        return _empty()
-    pairs = pairs.filter(pl.col("outcome") == "bundled")
-    if not pairs.height:
         return _empty()
     c1, c2, mi = pl.col("column1"), pl.col("column2"), pl.col("modifier_indicator")
     fix = pl.when(mi == "1").then(pl.format(
@@ -615,44 +699,32 @@ def ptp_bundled(ctx: BatchContext) -> pl.DataFrame:
     message = pl.format(
         "{} (column 2) is bundled into {} (column 1) on {} by the NCCI {} PTP edit in {} (modifier indicator "
         "{}: {}){}. {} will be denied.", c2, c1, "iso", setting, "release_label", mi,
-        _meaning(pairs, "modifier_indicator", "ncci_modifier_indicator", otherwise=None), rationale, c2)
-    return _findings(pairs, "PTP_BUNDLED", severity="error", codes=pl.concat_list(c1, c2),
-                     lines=pl.concat_list("line1", "line2"), message=message, fix=fix,
-                     dataset=_dataset_by_setting(PTP_DATASET), release=pl.col("release_label"),
-                     row=pl.col("source_line"), extra=_ptp_extra(mi), order=_ptp_order())
+        _mapped(pairs, "modifier_indicator", describe_indicator), rationale, c2)
+    return _ptp_finding(pairs, "PTP_BUNDLED", "error", message, fix, mi)
 
 
 def ptp_not_bypassable(ctx: BatchContext) -> pl.DataFrame:
-    pairs = ptp_pairs(ctx)
+    pairs = _ptp_findings(ctx, "not_bypassable")
     if pairs is None:
         return _empty()
-    pairs = pairs.filter(pl.col("outcome") == "not_bypassable")
     c1, c2 = pl.col("column1"), pl.col("column2")
     message = pl.format(
         "Modifier {} does not bypass the NCCI edit {}/{} in {}: its modifier indicator is 0, so no modifier "
         "allows separate payment of {} with {} on the same date of service. {} will be denied.",
         "mods", c1, c2, "release_label", c2, c1, c2)
-    return _findings(pairs, "PTP_NOT_BYPASSABLE", severity="error", codes=pl.concat_list(c1, c2),
-                     lines=pl.concat_list("line1", "line2"), message=message,
-                     fix=pl.format("Remove {} (and the modifier {} added to bypass the edit).", c2, "mods"),
-                     dataset=_dataset_by_setting(PTP_DATASET), release=pl.col("release_label"),
-                     row=pl.col("source_line"), extra=_ptp_extra(pl.lit("0")), order=_ptp_order())
+    fix = pl.format("Remove {} (and the modifier {} added to bypass the edit).", c2, "mods")
+    return _ptp_finding(pairs, "PTP_NOT_BYPASSABLE", "error", message, fix, pl.lit("0"))
 
 
 def ptp_bypassed_by_modifier(ctx: BatchContext) -> pl.DataFrame:
-    pairs = ptp_pairs(ctx)
+    pairs = _ptp_findings(ctx, "bypassed")
     if pairs is None:
         return _empty()
-    pairs = pairs.filter(pl.col("outcome") == "bypassed")
-    c1, c2 = pl.col("column1"), pl.col("column2")
     message = pl.format(
         "Modifier {} bypasses the NCCI edit {}/{} ({}, modifier indicator 1). Both codes can be paid only if "
         "the record documents a distinct service: a different session or encounter, anatomic site, organ "
-        "system, or practitioner.", "mods", c1, c2, "release_label")
-    return _findings(pairs, "PTP_BYPASSED_BY_MODIFIER", severity="info", codes=pl.concat_list(c1, c2),
-                     lines=pl.concat_list("line1", "line2"), message=message, fix=None,
-                     dataset=_dataset_by_setting(PTP_DATASET), release=pl.col("release_label"),
-                     row=pl.col("source_line"), extra=_ptp_extra(pl.lit("1")), order=_ptp_order())
+        "system, or practitioner.", "mods", "column1", "column2", "release_label")
+    return _ptp_finding(pairs, "PTP_BYPASSED_BY_MODIFIER", "info", message, None, pl.lit("1"))
 
 
 # -- MUE ---------------------------------------------------------------------------------------------
@@ -660,40 +732,34 @@ def ptp_bypassed_by_modifier(ctx: BatchContext) -> pl.DataFrame:
 
 def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
     rule = mue_rule.RULE_ID
-    days = ctx.claim_days.with_columns(dataset=_dataset_by_setting(MUE_DATASET), k=pl.col("day_rank"))
-    ctx.request(days, rule)
+    keys = ctx.by_day_key(_by_setting(MUE_DATASET))
+    ctx.request(ctx.claim_days, keys, "dk", rule, pl.col("day_rank"))
     found = []
-    parts = ctx.release_days(days)
-    for release_id, part in parts.items():
-        limits = ctx.cids(ctx.tables.frame(release_id, "ncci_mue"), "code").unique(
+    for release_id, where in ctx.releases(keys):
+        limits = ctx.with_cid(ctx.tables.frame(release_id, "ncci_mue"), "code").unique(
             "cid", keep="first", maintain_order=True).select(
-                "cid", mue="units", mai=pl.col("mai").fill_null("1"), source_line="source_line")
-        lines = ctx.lines if len(parts) == 1 and part.height == ctx.claim_days.height else ctx.lines.join(
-            part.select("gkey"), on="gkey", how="semi")
-        lines = lines.select("r", "cp", "gkey", "cid", "code", "line", "units", "dos", "prof", "day_rank",
-                             "glen").join(limits, on="cid")
-        if not lines.height:
-            continue
-        n_codes = ctx.codes.len()
-        lines = lines.with_columns(gc=pl.col("gkey") * n_codes + pl.col("cid"))
-        lines = lines.with_columns(repeated=(pl.col("glen") > 1) & pl.col("gc").is_duplicated())
-        single = lines.filter(~pl.col("repeated") & (pl.col("units") > pl.col("mue"))).with_columns(
-            first=pl.col("line"), total=pl.col("units"), lines=pl.concat_list("line"))
-        repeated = lines.filter(pl.col("repeated")).with_columns(first=pl.col("line").min().over("gc"))
-        per_line = repeated.filter((pl.col("mai") == "1") & (pl.col("units") > pl.col("mue"))).with_columns(
-            total=pl.col("units"), lines=pl.concat_list("line"))
-        summed = repeated.filter(pl.col("mai") != "1").sort("line").group_by("gc").agg(
-            pl.all().exclude("units", "line", "first").first(), first=pl.col("line").first(),
-            line=pl.col("line").first(),
+                "cid", mue="units", mai=pl.col("mai").fill_null("1"), mue_line="source_line")
+        limit = ctx.dense(limits, "mue")
+        over = _subset(ctx.lines, where).filter(pl.col("units") > pl.lit(limit).gather(pl.col("cid")))
+        repeated = _subset(ctx.repeated.with_columns(dk=ctx.at("dk", "r"), cid=ctx.at("cid", "r")), where)
+        repeated = repeated.join(limits, on="cid")
+        over = over.join(limits, on="cid").join(repeated.select("r", "first"), on="r", how="left")
+        per_line = over.filter((pl.col("mai") == "1") | pl.col("first").is_null()).with_columns(
+            first=pl.col("first").fill_null(pl.col("line")), total=pl.col("units"), lines=pl.concat_list("line"))
+        summed = repeated.filter(pl.col("mai") != "1").with_columns(
+            line=ctx.at("line", "r"), units=ctx.at("units", "r")).sort("line").group_by("same").agg(
+            pl.col("r", "first", "cid", "mue", "mai", "mue_line").first(), line=pl.col("line").first(),
             total=pl.col("units").sum(), lines=pl.col("line")).filter(pl.col("total") > pl.col("mue"))
-        part_found = pl.concat([single, per_line, summed], how="diagonal_relaxed").with_columns(
-            release_label=pl.lit(ctx.hc.release_by_id(release_id).label))
-        found.append(part_found)
-    if not found:
+        summed = summed.with_columns(**{c: ctx.at(c, "r") for c in ("cp", "code", "dos", "prof", "day_rank")},
+                                     units=pl.col("total"))
+        hits = _concat([per_line, summed])
+        if hits is not None:
+            found.append(hits.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
+    hits = _concat(found)
+    if hits is None:
         return _empty()
-    hits = pl.concat(found, how="diagonal_relaxed").with_columns(iso=_iso())
-    hits = hits.with_columns(units_text=_num_g("units"), total_text=_num_g("total"),
-                             meaning=_meaning(hits, "mai", "ncci_mai", otherwise=None))
+    hits = hits.with_columns(iso=_iso(), units_text=_num_g("units"), total_text=_num_g("total"))
+    hits = hits.with_columns(meaning=_meaning(hits, "mai", "ncci_mai", otherwise=None))
     message = pl.when(pl.col("mai") == "1").then(pl.format(
         "{} is billed with {} units on line {}; its MUE is {} (MAI 1: {}), in {}. The line will be denied.",
         "code", "units_text", pl.col("line") + 1, "mue", "meaning", "release_label")).otherwise(pl.format(
@@ -701,12 +767,11 @@ def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
             "code", "total_text", "iso", "mue", "mai", "meaning", "release_label"))
     fixes = mue_rule._FIX
     return _findings(
-        hits, rule, severity="error", codes=pl.concat_list("code"), lines=pl.col("lines"),
+        hits, rule, severity=mue_rule.SEVERITY, codes=pl.concat_list("code"), lines=pl.col("lines"),
         message=message, fix=pl.col("mai").replace_strict(list(fixes), list(fixes.values()), default=None,
                                                           return_dtype=pl.String),
-        dataset=_dataset_by_setting(MUE_DATASET), release=pl.col("release_label"), row=pl.col("source_line"),
-        extra=_json(mue=pl.col("mue").cast(pl.String), mai=pl.col("mai")).str.replace(
-            r'"mue": "(\d+)"', r'"mue": $1'),
+        dataset=_dataset_of_setting(MUE_DATASET), release=pl.col("release_label"), row=pl.col("mue_line"),
+        extra=_json(mue=("int", pl.col("mue")), mai=pl.col("mai")),
         order=(pl.col("day_rank"), pl.col("first"), pl.col("line")))
 
 
@@ -715,46 +780,44 @@ def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
 
 def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
     rule = "ADDON_WITHOUT_PRIMARY"
-    days = ctx.claim_days.with_columns(dataset=pl.lit("ncci_aoc"), k=pl.col("day_rank"))
-    ctx.request(days, rule)
+    keys = ctx.by_day_key("ncci_aoc")
+    ctx.request(ctx.claim_days, keys, "dk", rule, pl.col("day_rank"))
     found = []
-    for release_id, part in ctx.release_days(days).items():
-        edits = ctx.cids(ctx.tables.frame(release_id, "ncci_aoc").with_row_index("edit_order"), "addon_code")
+    for release_id, where in ctx.releases(keys):
+        edits = ctx.with_cid(ctx.tables.frame(release_id, "ncci_aoc").with_row_index("edit_order"), "addon_code")
         if not edits.height:
             continue
-        keys = ctx.keys.filter(pl.col("cid").is_in(edits["cid"].implode())).join(
-            part.select("dos").unique(), on="dos", how="semi").with_columns(iso=_iso())
-        in_force = keys.join(edits, on="cid").filter(
+        candidates = _subset(ctx.lines, where).filter(pl.col("cid").is_in(edits["cid"].unique().implode())).select(
+            "r", "cp", "line", "cid", "code", "dos", "gstart", "glen", "day_rank")
+        days = candidates.select("cid", "dos").unique().with_columns(iso=_iso())
+        in_force = days.join(edits, on="cid").filter(
             (pl.col("effective_date").is_null() | (pl.col("effective_date") <= pl.col("iso")))
             & (pl.col("deletion_date").is_null() | (pl.col("iso") <= pl.col("deletion_date")))
             & (pl.col("primary_deletion_date").is_null() | (pl.col("iso") <= pl.col("primary_deletion_date"))))
         if not in_force.height:
             continue
-        in_force = in_force.sort("ukey", "edit_order")
-        summary = in_force.group_by("ukey", maintain_order=True).agg(
-            pl.col("code").first(), pl.col("iso").first(), edit_type=pl.col("edit_type").min(),
-            primaries=pl.col("primary_code").filter(pl.col("primary_code") != CONTRACTOR_DEFINED).unique().sort(),
-            source_line=pl.col("source_line").filter(pl.col("edit_type") == pl.col("edit_type").min()).first())
-        primaries = ctx.cids(in_force.filter(pl.col("primary_code") != CONTRACTOR_DEFINED)
-                             .select("ukey", "primary_code").unique(), "primary_code", "pcid").select("ukey", "pcid")
-        candidates = ctx.lines.join(part.select("gkey"), on="gkey", how="semi").join(
-            summary.select("ukey"), on="ukey", how="semi").select("r", "cp", "line", "ukey", "gstart", "glen",
-                                                                 "day_rank", "prof")
-        pairs = ctx.day_pairs(candidates, upper=False).select("r", "ukey", pcid=ctx.gather("cid", pl.col("j")))
-        satisfied = pairs.join(primaries, on=["ukey", "pcid"], how="semi").select("r").unique()
-        missing = candidates.join(satisfied, on="r", how="anti").join(summary, on="ukey")
-        found.append(missing.with_columns(release_label=pl.lit(ctx.hc.release_by_id(release_id).label)))
-    if not found:
+        listed = pl.col("primary_code") != CONTRACTOR_DEFINED
+        summary = in_force.sort("edit_order").group_by("cid", "dos").agg(
+            edit_type=pl.col("edit_type").min(), primaries=pl.col("primary_code").filter(listed).unique().sort(),
+            aoc_line=pl.col("source_line").filter(pl.col("edit_type") == pl.col("edit_type").min()).first())
+        primaries = ctx.with_cid(in_force.filter(listed).select("cid", "dos", "primary_code").unique(),
+                                 "primary_code", "pcid").select("cid", "dos", "pcid")
+        candidates = candidates.join(summary.select("cid", "dos"), on=["cid", "dos"], how="semi")
+        pairs = ctx.day_pairs(candidates.select("r", "cid", "dos", "gstart", "glen"), upper=False).select(
+            "r", "cid", "dos", pcid=ctx.at("cid", "j"))
+        satisfied = pairs.join(primaries, on=["cid", "dos", "pcid"], how="semi").select("r").unique()
+        missing = candidates.join(satisfied, on="r", how="anti").join(summary, on=["cid", "dos"])
+        found.append(missing.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
+    hits = _concat(found)
+    if hits is None:
         return _empty()
-    hits = pl.concat(found)
+    count = pl.col("primaries").list.len()
     hits = hits.with_columns(
-        meaning=_meaning(hits, "edit_type", "ncci_aoc_edit_type"),
-        listed=pl.col("primaries").list.head(12).list.join(", ") + pl.when(pl.col("primaries").list.len() > 12)
-        .then(pl.format(" and {} more", pl.col("primaries").list.len() - 12)).otherwise(pl.lit("")),
+        iso=_iso(), meaning=_meaning(hits, "edit_type", "ncci_aoc_edit_type"),
+        listed=pl.col("primaries").list.head(12).list.join(", ")
+        + pl.when(count > 12).then(pl.format(" and {} more", count - 12)).otherwise(pl.lit("")),
         kind=pl.when(pl.col("edit_type") == "1").then(pl.lit(1))
-        .when((pl.col("edit_type") == "2") | (pl.col("primaries").list.len() == 0)).then(pl.lit(2))
-        .otherwise(pl.lit(3)),
-    )
+        .when((pl.col("edit_type") == "2") | (count == 0)).then(pl.lit(2)).otherwise(pl.lit(3)))
     code, kind = pl.col("code"), pl.col("kind")
     message = (pl.when(kind == 1).then(pl.format(
         "{} is an add-on code (edit type 1: {}) billed on {} without any of its primary codes ({}); {}. It will "
@@ -775,7 +838,7 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
     return _findings(
         hits, rule, severity=pl.when(kind == 1).then(pl.lit("error")).otherwise(pl.lit("warning")),
         codes=pl.concat_list("code"), lines=pl.concat_list("line"), message=message, fix=fix,
-        dataset=pl.lit("ncci_aoc"), release=pl.col("release_label"), row=pl.col("source_line"),
+        dataset="ncci_aoc", release=pl.col("release_label"), row=pl.col("aoc_line"),
         extra=_json(edit_type=pl.col("edit_type")), order=(pl.col("day_rank"), pl.col("line")))
 
 
@@ -784,25 +847,29 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
 
 def _modifier_not_allowed(ctx: BatchContext, modifier: str, rule: str) -> pl.DataFrame:
     lines = ctx.lines.filter(pl.col("prof") & pl.col("modifiers").list.contains(modifier)).select(
-        "r", "cp", "line", "code", "dos", "prof", dataset=pl.lit("mpfs"), k=pl.col("line"))
-    ctx.request(lines, rule)
+        "cp", "line", "cid", "code", "dk")
     if not lines.height:
         return _empty()
-    lines = ctx.with_release(lines).filter(pl.col("release_id").is_not_null())
-    base = _rvu_base(ctx, lines["release_id"].unique().to_list())
-    hits = lines.join(base, on=["release_id", "code"])
-    pctcs = [p for p in hits["pctc"].unique().to_list() if p is not None]
-    refused = [p for p in pctcs if pctc_allows(p, modifier) is False]
-    hits = hits.filter(pl.col("pctc").is_in(refused))
-    if not hits.height:
+    keys = ctx.by_day_key("mpfs")
+    ctx.request(lines, keys, "dk", rule, pl.col("line"))
+    found = []
+    for release_id, where in ctx.releases(keys):
+        base = _rvu_base(ctx, release_id).filter(pl.col("pctc").is_not_null())
+        refused = [p for p in base["pctc"].unique().to_list() if pctc_allows(p, modifier) is False]
+        base = base.filter(pl.col("pctc").is_in(refused)).select("code", "pctc", "source_line")
+        hits = _subset(lines, where).join(base, on="code")
+        found.append(hits.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
+    hits = _concat(found)
+    if hits is None:
         return _empty()
-    fixes = {p: PCTC_FIX.get(str(p), "Remove modifier {mod} from this line.").format(mod=modifier) for p in refused}
+    fixes = {p: PCTC_FIX.get(str(p), "Remove modifier {mod} from this line.").format(mod=modifier)
+             for p in hits["pctc"].unique().to_list()}
     return _findings(
         hits, rule, severity="error", codes=pl.concat_list("code"), lines=pl.concat_list("line"),
         message=pl.format("Modifier " + modifier + " is not allowed with {}: its PC/TC indicator in {} is {} ({}).",
                           "code", "release_label", "pctc", _meaning(hits, "pctc", "mpfs_pctc")),
         fix=pl.col("pctc").replace_strict(list(fixes), list(fixes.values()), return_dtype=pl.String),
-        dataset=pl.lit("mpfs"), release=pl.col("release_label"), row=pl.col("source_line"),
+        dataset="mpfs", release=pl.col("release_label"), row=pl.col("source_line"),
         extra=_json(pctc=pl.col("pctc")), order=(pl.col("line"),))
 
 
@@ -819,26 +886,22 @@ def modifier_tc_not_allowed(ctx: BatchContext) -> pl.DataFrame:
 
 def status_not_payable(ctx: BatchContext) -> pl.DataFrame:
     rule = status_rule.RULE_ID
-    lines = ctx.lines.filter(pl.col("prof"))
-    ctx.request(lines.select("cp", "dos", dataset=pl.lit("mpfs"), k=pl.col("line")), rule)
-    if not lines.height:
-        return _empty()
+    keys = ctx.by_day_key("mpfs")
+    # Every line of a professional claim asks; the first line of each claim day is the first to.
+    ctx.request(ctx.claim_days.filter(pl.col("prof")), keys, "dk", rule, pl.col("day_rank"))
+    passed = sorted(status_rule.PAYABLE | status_rule.DELETED)
     found = []
-    keys = ctx.keys.filter(pl.col("prof")).with_columns(dataset=pl.lit("mpfs"))
-    for release_id, part in ctx.release_days(keys).items():
-        unpaid = status_rule.PAYABLE | status_rule.DELETED
-        rows = _rvu_rows(ctx, [release_id]).filter(
-            pl.col("status").is_null() | ~pl.col("status").is_in(sorted(unpaid)))
+    for release_id, where in ctx.releases(keys):
+        rows = _rvu_rows(ctx, release_id).filter(pl.col("status").is_null() | ~pl.col("status").is_in(passed))
         if not rows.height:
             continue
-        rows = ctx.cids(rows, "code").select("cid", "modifier", "status", "source_line")
-        days = part.select("dos").unique()
-        candidates = lines.filter(pl.col("cid").is_in(rows["cid"].implode())).join(days, on="dos", how="semi")
+        rows = ctx.with_cid(rows, "code").select("cid", "modifier", "status", "source_line")
+        candidates = _subset(ctx.lines, where).filter(pl.col("prof") & pl.col("cid").is_in(rows["cid"].implode()))
         candidates = candidates.with_columns(modifier=pl.when(pl.col("modifiers").list.contains("26")).then(
             pl.lit("26")).when(pl.col("modifiers").list.contains("TC")).then(pl.lit("TC")).otherwise(pl.lit("")))
         hits = candidates.join(rows, on=["cid", "modifier"])
-        found.append(hits.with_columns(release_label=pl.lit(ctx.hc.release_by_id(release_id).label)))
-    hits = _concat_plain(found)
+        found.append(hits.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
+    hits = _concat(found)
     if hits is None:
         return _empty()
     label = pl.when(pl.col("modifier") != "").then(pl.format("{}-{}", "code", "modifier")).otherwise(pl.col("code"))
@@ -846,10 +909,10 @@ def status_not_payable(ctx: BatchContext) -> pl.DataFrame:
         "Report the code Medicare uses for this service instead.")).otherwise(pl.lit(
             "Do not bill it separately to Medicare; it is not paid under the physician fee schedule."))
     return _findings(
-        hits, rule, severity="error", codes=pl.concat_list("code"), lines=pl.concat_list("line"),
+        hits, rule, severity=status_rule.SEVERITY, codes=pl.concat_list("code"), lines=pl.concat_list("line"),
         message=pl.format("{} has fee-schedule status {} in {}: {}", label, pl.col("status").fill_null("None"),
                           "release_label", _meaning(hits, "status", "mpfs_status")),
-        fix=fix, dataset=pl.lit("mpfs"), release=pl.col("release_label"), row=pl.col("source_line"),
+        fix=fix, dataset="mpfs", release=pl.col("release_label"), row=pl.col("source_line"),
         extra=_json(status=pl.col("status")), order=(pl.col("line"),))
 
 
@@ -858,20 +921,17 @@ def status_not_payable(ctx: BatchContext) -> pl.DataFrame:
 
 def opps_packaged(ctx: BatchContext) -> pl.DataFrame:
     rule = opps_rule.RULE_ID
-    lines = ctx.lines.filter(~pl.col("prof"))
-    ctx.request(lines.select("cp", "dos", dataset=pl.lit("opps"), k=pl.col("line")), rule)
-    if not lines.height:
-        return _empty()
+    keys = ctx.by_day_key("opps")
+    ctx.request(ctx.claim_days.filter(~pl.col("prof")), keys, "dk", rule, pl.col("day_rank"))
     packaged, not_paid = sorted(opps_rule.PACKAGED), sorted(opps_rule.NOT_PAID)
-    keys = ctx.keys.filter(~pl.col("prof")).with_columns(dataset=pl.lit("opps"))
     found = []
-    for release_id, part in ctx.release_days(keys).items():
+    for release_id, where in ctx.releases(keys):
         rows = ctx.tables.frame(release_id, "opps_addendum_b").unique("hcpcs", keep="first", maintain_order=True)
-        rows = rows.filter(pl.col("status_indicator").is_in(packaged + not_paid))
-        rows = ctx.cids(rows, "hcpcs").select("cid", "status_indicator", "source_line")
-        hits = lines.join(part.select("dos").unique(), on="dos", how="semi").join(rows, on="cid")
-        found.append(hits.with_columns(release_label=pl.lit(ctx.hc.release_by_id(release_id).label)))
-    hits = _concat_plain(found)
+        rows = ctx.with_cid(rows.filter(pl.col("status_indicator").is_in(packaged + not_paid)), "hcpcs").select(
+            "cid", "status_indicator", "source_line")
+        hits = _subset(ctx.lines, where).filter(~pl.col("prof") & pl.col("cid").is_in(rows["cid"].implode()))
+        found.append(hits.join(rows, on="cid").with_columns(release_label=pl.lit(ctx.release_label(release_id))))
+    hits = _concat(found)
     if hits is None:
         return _empty()
     si = pl.col("status_indicator")
@@ -886,7 +946,7 @@ def opps_packaged(ctx: BatchContext) -> pl.DataFrame:
                 "{} has OPPS status indicator {} in {}: {}", "code", si, "release_label", meaning)),
         fix=pl.when(is_packaged).then(pl.lit(None, pl.String)).otherwise(pl.lit(
             "Check whether another code is recognised by OPPS for this service.")),
-        dataset=pl.lit("opps"), release=pl.col("release_label"), row=pl.col("source_line"),
+        dataset="opps", release=pl.col("release_label"), row=pl.col("source_line"),
         extra=_json(status_indicator=si), order=(pl.col("line"),))
 
 
@@ -894,21 +954,20 @@ def opps_packaged(ctx: BatchContext) -> pl.DataFrame:
 
 
 def duplicate_line(ctx: BatchContext) -> pl.DataFrame:
-    lines = ctx.lines.filter(pl.col("glen") > 1).select(
-        "cp", "line", "code", "dos", "modifiers", gc=pl.col("gkey") * ctx.codes.len() + pl.col("cid"))
-    lines = lines.filter(pl.col("gc").is_duplicated())
-    if not lines.height:
+    rows = ctx.repeated
+    if not rows.height:
         return _empty()
-    lines = lines.with_columns(modset=pl.col("modifiers").list.unique().list.sort())
-    groups = lines.sort("cp", "line").group_by("gc", pl.col("modset").list.join(",").alias("modkey"), maintain_order=True).agg(
-        pl.col("cp", "code", "dos", "modset").first(), lines=pl.col("line"), n=pl.len()
-    ).filter(pl.col("n") >= 2)
+    rows = rows.with_columns(**{c: ctx.at(c, "r") for c in ("cp", "line", "code", "dos")},
+                             modset=ctx.at("modifiers", "r").list.unique().list.sort())
+    groups = rows.sort("r").group_by("same", pl.col("modset").list.join(",").alias("modkey"), maintain_order=True).agg(
+        pl.col("cp", "code", "dos", "modset").first(), lines=pl.col("line"), n=pl.len()).filter(pl.col("n") >= 2)
+    if not groups.height:
+        return _empty()
     mods = pl.when(pl.col("modset").list.len() > 0).then(
         pl.format(" with modifier(s) {}", pl.col("modset").list.join(", "))).otherwise(pl.lit(""))
     positions = pl.col("lines").list.eval((pl.element() + 1).cast(pl.String)).list.join(", ")
     return _findings(
-        groups, "DUPLICATE_LINE", severity=DUPLICATE_SEVERITY, codes=pl.concat_list("code"),
-        lines=pl.col("lines"),
+        groups, "DUPLICATE_LINE", severity=DUPLICATE_SEVERITY, codes=pl.concat_list("code"), lines=pl.col("lines"),
         message=pl.format("{}{} is billed on {} lines ({}) for {}.", "code", mods, "n", positions, _iso()),
         fix="Report the service once with the total units, or add modifier 76/77 (repeat procedure) or 91 "
             "(repeat test) to the repeat if it was a separate service.",
@@ -935,15 +994,22 @@ RULES: dict[str, Callable[[BatchContext], pl.DataFrame]] = {
 }
 
 
-def _not_covered(ctx: BatchContext) -> pl.DataFrame:
-    if not ctx.requests:
+def _query_table(ctx: BatchContext, which: str) -> pl.DataFrame:
+    rows = [(qid, q.dataset, q.day, q.reason, list(q.notices)) for qid, q in enumerate(ctx.queries)
+            if (q.reason if which == "reason" else q.notices)]
+    return pl.DataFrame(rows, orient="row", schema={"qid": pl.Int64, "dataset": pl.String, "dos": pl.Date,
+                                                    "reason": pl.String, "notice": pl.List(pl.String)})
+
+
+def data_not_covered(ctx: BatchContext) -> pl.DataFrame:
+    """DATA_NOT_COVERED: once per claim, dataset and date whose release a rule asked for and none covers
+    (after the rules' findings, by date then dataset, as `check_claim` adds them)."""
+    uncovered = _query_table(ctx, "reason")
+    if not ctx.requests or not uncovered.height:
         return _empty()
-    requests = pl.concat(ctx.requests).select("cp", "dataset", "dos").unique()
-    reasons = [(d, day, c.reason) for (d, day), c in ctx.choices.items() if c.reason]
-    if not reasons:
-        return _empty()
-    table = pl.DataFrame(reasons, orient="row", schema={"dataset": pl.String, "dos": pl.Date, "reason": pl.String})
-    hits = requests.join(table, on=["dataset", "dos"])
+    asked = pl.concat(ctx.requests).filter(pl.col("qid").is_in(uncovered["qid"].implode())).select(
+        "cp", "qid").unique()
+    hits = asked.join(uncovered, on="qid")
     names = sorted(hits["dataset"].unique().to_list())
     return _findings(
         hits, DATA_NOT_COVERED, severity="info", codes=pl.lit([], pl.List(pl.String)),
@@ -954,19 +1020,18 @@ def _not_covered(ctx: BatchContext) -> pl.DataFrame:
                pl.col("dataset").replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)))
 
 
-def _notices(ctx: BatchContext) -> pl.DataFrame:
-    """`claim_id`, `notices` (list[str]) for claims whose release choices carry notices, in the order the
-    single engine meets them."""
+def notices(ctx: BatchContext) -> pl.DataFrame:
+    """`claim_id`, `notices` (list[str]) of the claims whose release choices carry notices, in the order
+    the single engine meets them."""
     schema = {"claim_id": pl.String, "notices": pl.List(pl.String)}
-    noted = [(d, day, c.notices) for (d, day), c in ctx.choices.items() if c.notices]
-    if not ctx.requests or not noted:
+    noted = _query_table(ctx, "notices")
+    if not ctx.requests or not noted.height:
         return pl.DataFrame(schema=schema)
-    table = pl.DataFrame(noted, orient="row", schema={"dataset": pl.String, "dos": pl.Date,
-                                                      "notice": pl.List(pl.String)})
-    requests = pl.concat(ctx.requests).join(table, on=["dataset", "dos"])
-    first = requests.sort("cp", "rank", "k").unique(["cp", "dataset", "dos"], keep="first", maintain_order=True)
-    notes = first.explode("notice").unique(["cp", "notice"], keep="first", maintain_order=True)
-    grouped = notes.group_by("cp", maintain_order=True).agg(notices=pl.col("notice"))
+    asked = pl.concat(ctx.requests).filter(pl.col("qid").is_in(noted["qid"].implode()))
+    first = asked.sort("cp", "rank", "k").unique(["cp", "qid"], keep="first", maintain_order=True)
+    texts = first.join(noted.select("qid", "notice"), on="qid", maintain_order="left").explode("notice")
+    texts = texts.unique(["cp", "notice"], keep="first", maintain_order=True)
+    grouped = texts.group_by("cp", maintain_order=True).agg(notices=pl.col("notice"))
     return grouped.select(claim_id=ctx.claim_ids.gather(grouped["cp"]), notices="notices")
 
 
@@ -978,10 +1043,10 @@ class BatchResult:
 
 
 def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: date | str | None = None,
-                       tables: BatchTables | None = None, notices: bool = True,
+                       tables: BatchTables | None = None, with_notices: bool = True,
                        only: Iterable[str] | None = None) -> BatchResult:
-    """Findings (and, when `notices`, the per-claim notices) of a batch; `only` limits the rules run."""
-    ctx = prepare(claims, hc, tables=tables, as_of=as_of, want_notices=notices)
+    """Findings and (when `with_notices`) per-claim notices of a batch; `only` limits the rules run."""
+    ctx = prepare(claims, hc, tables=tables, as_of=as_of, want_notices=with_notices)
     wanted = set(only) if only is not None else None
     frames = []
     if ctx.lines.height:
@@ -989,24 +1054,26 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
             if wanted is None or rule_id in wanted:
                 frames.append(rule(ctx))
         if wanted is None or DATA_NOT_COVERED in wanted:
-            frames.append(_not_covered(ctx))
+            frames.append(data_not_covered(ctx))
     found = _concat(frames)
+    if found is None:
+        found = _empty()
     ids = _rule_ids() + [DATA_NOT_COVERED]
-    found = found.with_columns(
-        rank=pl.col("rule").replace_strict(ids, list(range(len(ids))), return_dtype=pl.Int64),
-    ).sort("cp", "rank", *_ORDER_KEYS, maintain_order=True)
-    findings = found.select(claim_id=ctx.claim_ids.gather(found["cp"]) if found.height else pl.lit(None, pl.String),
-                            **{c: pl.col(c) for c in FINDING_SCHEMA if c != "claim_id"}).cast(FINDING_SCHEMA)  # type: ignore[arg-type]
-    note_frame = _notices(ctx) if notices else pl.DataFrame(schema={"claim_id": pl.String,
-                                                                     "notices": pl.List(pl.String)})
-    return BatchResult(findings, note_frame, ctx.claim_ids)
+    found = found.with_columns(rank=pl.col("rule").replace_strict(ids, list(range(len(ids))), return_dtype=pl.Int64))
+    found = found.sort("cp", "rank", *_ORDER_KEYS, maintain_order=True)
+    findings = found.select(claim_id=ctx.claim_ids.gather(found["cp"]),
+                            **{c: pl.col(c) for c in FINDING_SCHEMA if c != "claim_id"})
+    note_frame = notices(ctx) if with_notices else pl.DataFrame(schema={"claim_id": pl.String,
+                                                                         "notices": pl.List(pl.String)})
+    return BatchResult(findings.cast(FINDING_SCHEMA), note_frame, ctx.claim_ids)  # type: ignore[arg-type]
 
 
 def check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: date | str | None = None,
                 tables: BatchTables | None = None) -> pl.DataFrame:
     """The findings of the CMS rules on a batch of claims (a claim-lines frame or `Claim` objects), one row
-    per finding, as `check_claim` finds them claim by claim."""
-    return check_batch_result(claims, hc, as_of=as_of, tables=tables, notices=False).findings
+    per finding, as `check_claim` finds them claim by claim; pass `tables` to keep the edit tables loaded
+    between batches."""
+    return check_batch_result(claims, hc, as_of=as_of, tables=tables, with_notices=False).findings
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1021,6 +1088,7 @@ _SOURCE_TABLE = {
 
 
 def _source(hc: Hcpcs, row: dict[str, Any], files: dict[tuple[str, str, str], list[str]]) -> dict[str, Any] | None:
+    """The `source` of a finding as `hcpcs.edits.tables.source` writes it."""
     dataset = row["source_dataset"]
     if dataset is None:
         return None
@@ -1040,8 +1108,9 @@ def _source(hc: Hcpcs, row: dict[str, Any], files: dict[tuple[str, str, str], li
 
 def findings_to_dicts(findings: pl.DataFrame, hc: Hcpcs, *, claim_ids: Iterable[str] | None = None,
                       notices: pl.DataFrame | None = None) -> Iterator[dict[str, Any]]:
-    """Per-claim results in the single engine's form (`{"id", "findings": [...], "notices"?}`): every claim
-    of `claim_ids` in that order (those without findings too), else the claims of the findings frame."""
+    """Per-claim results in the single engine's form (`{"id", "findings": [...], "notices"?}`, as
+    `ClaimResult.to_dict`): every claim of `claim_ids` in that order (those without findings too), else
+    the claims of the findings frame."""
     by_claim: dict[str, list[dict[str, Any]]] = {}
     files: dict[tuple[str, str, str], list[str]] = {}
     for row in findings.iter_rows(named=True):
@@ -1059,9 +1128,3 @@ def findings_to_dicts(findings: pl.DataFrame, hc: Hcpcs, *, claim_ids: Iterable[
 def result_dicts(result: BatchResult, hc: Hcpcs) -> Iterator[dict[str, Any]]:
     """Every claim of a batch result in the single engine's per-claim form."""
     return findings_to_dicts(result.findings, hc, claim_ids=result.claim_ids.to_list(), notices=result.notices)
-
-
-__all__ = [
-    "FINDING_SCHEMA", "LINE_SCHEMA", "RULES", "BatchContext", "BatchResult", "check_batch", "check_batch_result",
-    "claims_frame", "findings_to_dicts", "prepare", "result_dicts", "rule_rank", "RULE_MODULES",
-]

@@ -4,7 +4,8 @@ Each release's rows are read from an Arrow IPC sidecar cache written next to the
 ``<store dir>/cache/<release content sha256>.<table>.arrow``, when that file is present and holds the
 row count the release records; otherwise from SQLite (a few seconds for the 2.5 million-row
 practitioner PTP table, against a few hundredths of a second from the cache). Only the columns the
-rules use are kept, in the store's row order (the order the single-claim engine sees them in)."""
+rules use are kept, in the store's row order (the order the single-claim engine sees them in); the
+PTP dates are polars dates (ISO text elsewhere, compared as text as the single engine does)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from hcpcs.errors import HcpcsError
 from hcpcs.service import Hcpcs
 from hcpcs.store.db import Store
 from hcpcs.store.releases import Release
@@ -33,11 +35,12 @@ class FrameSpec:
 
 _TEXT = pl.String()
 _INT = pl.Int64()
+_DATE = pl.Date()
 _CATEGORY = pl.Categorical()
 
 FRAME_SPECS: dict[str, FrameSpec] = {
     "ncci_ptp": FrameSpec({
-        "column1": _TEXT, "column2": _TEXT, "effective_date": _TEXT, "deletion_date": _TEXT,
+        "column1": _TEXT, "column2": _TEXT, "effective_date": _DATE, "deletion_date": _DATE,
         "modifier_indicator": _CATEGORY, "rationale": _CATEGORY, "source_line": _INT,
     }),
     "ncci_mue": FrameSpec({"code": _TEXT, "units": _INT, "mai": _TEXT, "source_line": _INT}),
@@ -91,11 +94,17 @@ def read_from_store(conn: sqlite3.Connection, release: Release, table: str) -> p
     cursor.row_factory = None  # plain tuples: the store's connection hands out sqlite3.Row
     cursor.execute(f"SELECT {', '.join(spec.columns)} FROM {table} WHERE release_id = ? ORDER BY rowid",
                    (release.id,))
-    schema = {name: (pl.String if dtype == _CATEGORY else dtype) for name, dtype in spec.columns.items()}
+    schema = {name: (pl.String if dtype in (_CATEGORY, _DATE) else dtype) for name, dtype in spec.columns.items()}
     chunks = []
     while rows := cursor.fetchmany(_FETCH_ROWS):
         chunks.append(pl.DataFrame(rows, schema=schema, orient="row"))
     frame = pl.concat(chunks) if chunks else pl.DataFrame(schema=schema)
+    dates = [name for name, dtype in spec.columns.items() if dtype == _DATE]
+    try:
+        frame = frame.with_columns(pl.col(dates).str.to_date("%Y-%m-%d", strict=True))
+    except pl.exceptions.PolarsError as exc:
+        raise HcpcsError(f"{table} rows of {release.label} in {release.dataset} hold a date that is not "
+                         f"YYYY-MM-DD ({exc}); reload the release with `hcpcs update`") from exc
     return frame.cast(spec.columns)  # type: ignore[arg-type]
 
 
@@ -123,7 +132,7 @@ def write_table_cache(store: Store, release: Release, cache_dir: Path | None = N
         frame = read_from_store(store.conn, release, table)
         target = cache_path(directory, release, table)
         partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-        frame.write_ipc(partial, compression="uncompressed")
+        frame.write_ipc(partial, compression="zstd")
         os.replace(partial, target)
         written.append(target)
     return written
@@ -143,6 +152,33 @@ def prune_table_cache(store: Store, cache_dir: Path | None = None) -> list[Path]
     return removed
 
 
+@dataclass(frozen=True)
+class PtpIndex:
+    """The PTP edits of one release keyed for joining pairs of claim lines: `codes` are the release's
+    distinct codes (sorted) and `edits` the rows whose modifier indicator is not 9 (never applied), with
+    `k1`, `k2` the positions of column 1 and column 2 in `codes`, `pair` the unordered pair
+    min(k1, k2) * 2**32 + max(k1, k2), and `edit_order` the row's position in the release."""
+
+    codes: pl.Series
+    edits: pl.DataFrame
+
+
+def build_ptp_index(frame: pl.DataFrame) -> PtpIndex:
+    codes = pl.concat([frame["column1"], frame["column2"]]).unique().sort()
+    enum = pl.Enum(codes)
+    edits = frame.with_row_index("edit_order").filter(pl.col("modifier_indicator") != "9").select(
+        k1=pl.col("column1").cast(enum).to_physical().cast(pl.Int64),
+        k2=pl.col("column2").cast(enum).to_physical().cast(pl.Int64),
+        effective_date="effective_date", deletion_date="deletion_date", modifier_indicator="modifier_indicator",
+        rationale="rationale", source_line="source_line", edit_order="edit_order",
+    ).filter(pl.col("k1") != pl.col("k2")).with_columns(
+        pair=pl.min_horizontal("k1", "k2") * PAIR_SHIFT + pl.max_horizontal("k1", "k2"))
+    return PtpIndex(codes, edits)
+
+
+PAIR_SHIFT = 1 << 32
+
+
 class BatchTables:
     """The edit tables of the releases a batch needs, loaded once and kept in memory."""
 
@@ -152,6 +188,7 @@ class BatchTables:
         self._frames: dict[tuple[int, str], pl.DataFrame] = {}
         self._known: dict[str, bool] = {}
         self._present: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._ptp: dict[int, PtpIndex] = {}
         self.loaded_from: dict[tuple[int, str], str] = {}  # "cache" | "sqlite"
 
     def frame(self, release_id: int, table: str) -> pl.DataFrame:
@@ -164,6 +201,11 @@ class BatchTables:
                 frame = read_from_store(self.hc.store.conn, release, table)
             self._frames[key] = frame
         return self._frames[key]
+
+    def ptp_index(self, release_id: int) -> PtpIndex:
+        if release_id not in self._ptp:
+            self._ptp[release_id] = build_ptp_index(self.frame(release_id, "ncci_ptp"))
+        return self._ptp[release_id]
 
     def frames(self, release_ids: Iterable[int], table: str) -> pl.DataFrame:
         """The rows of several releases of one table, with a `release_id` column."""
@@ -179,6 +221,8 @@ class BatchTables:
             if release.dataset in wanted:
                 for table in DATASET_TABLES.get(release.dataset, ()):
                     self.frame(release.id, table)
+                    if table == "ncci_ptp":
+                        self.ptp_index(release.id)
 
     def known_codes(self, codes: Iterable[str]) -> set[str]:
         """The codes, among those given, that appear in any loaded release (any table a code is defined

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
@@ -19,14 +18,11 @@ def as_claim(claim: Claim | dict[str, Any]) -> Claim:
     """A Claim from the JSON form of the public contract (or a Claim as is)."""
     if isinstance(claim, Claim):
         return claim
-    from hcpcs.claims.readers import read_claims
+    if not isinstance(claim, dict):
+        raise ClaimInputError("a claim must be a JSON object")
+    from hcpcs.claims.readers import claim_from_dict
 
-    claims, errors = read_claims(json.dumps(claim, default=str), "json")
-    if errors:
-        raise ClaimInputError(errors[0].message, claim_id=errors[0].claim_id, location=errors[0].location)
-    if len(claims) != 1:
-        raise ClaimInputError("expected one claim object")
-    return claims[0]
+    return claim_from_dict(claim)
 
 
 def resolve_packs(packs: Sequence[str | PolicyPack]) -> list[PolicyPack]:

@@ -19,7 +19,7 @@ aoc    primary_code, add_on_code (or addon_code)    aoc_edit_type (or edit_type)
 Values: codes are 5 letters/digits; modifier indicator 0, 1 or 9; MAI `1`, `2`, `3` or the CMS wording
 (`2 Date of Service Edit: Policy`); AOC edit type 1, 2 or 3; dates ISO `YYYY-MM-DD` (also `YYYYMMDD`,
 `MM/DD/YYYY`, Julian `YYYYDDD`), blank or `*` for none; prior_1996 `1`/`*` or `0`/blank. Missing
-optional columns become None (prior_1996 0). Comma- or tab-delimited, UTF-8 or latin-1, `.gz` allowed."""
+optional columns become None (an absent prior_1996 column: not recorded). Comma- or tab-delimited, UTF-8 or latin-1, `.gz` allowed."""
 
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def _ptp_rows(
                 f"modifier_indicator: expected 0, 1 or 9, found {raw!r}",
             )
         effective = deletion = rationale = None
-        prior = 0
+        prior = None  # not recorded by the table
         if idl is not None:
             raw = cells[idl]
             deletion = (

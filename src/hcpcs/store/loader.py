@@ -31,8 +31,6 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
     try:
         for parsed in releases:
             plan = parsed.plan
-            conn.execute("DELETE FROM descriptor_fts WHERE release_id IN "
-                         "(SELECT id FROM release WHERE dataset = ? AND label = ?)", (plan.dataset, plan.label))
             conn.execute("DELETE FROM release WHERE dataset = ? AND label = ?", (plan.dataset, plan.label))
             meta = dict(parsed.meta)
             meta.update(plan.meta)
@@ -62,8 +60,9 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
                     conn.executemany(sql, rows[start:start + BATCH])
                     if on_rows:
                         on_rows(plan.label, min(BATCH, len(rows) - start))
-            _index_descriptors(store, release_id, plan.dataset)
             written.append(plan.label)
+        if written:
+            index_descriptors(store)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -71,16 +70,16 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
     return written
 
 
-def _index_descriptors(store: Store, release_id: int, dataset: str) -> None:
-    """Full-text index over descriptors: HCPCS long and short descriptors, and the short descriptors the
-    user's own fee-schedule files carry (CPT descriptors among them)."""
-    if dataset == "hcpcs":
-        store.conn.execute(
-            "INSERT INTO descriptor_fts (code, release_id, text) SELECT code, release_id, "
-            "coalesce(long_description, '') || ' ' || coalesce(short_description, '') "
-            "FROM hcpcs_code WHERE release_id = ?", (release_id,))
-    elif dataset == "mpfs":
-        store.conn.execute(
-            "INSERT INTO descriptor_fts (code, release_id, text) SELECT hcpcs, release_id, description "
-            "FROM mpfs_rvu WHERE release_id = ? AND modifier = '' AND description IS NOT NULL",
-            (release_id,))
+def index_descriptors(store: Store) -> None:
+    """Rebuild the full-text index over descriptors: each distinct text of each code once, from the HCPCS
+    long and short descriptors and the short descriptors the user's own fee-schedule files carry (CPT
+    descriptors among them)."""
+    conn = store.conn
+    conn.execute("DELETE FROM descriptor")
+    conn.execute(
+        "INSERT OR IGNORE INTO descriptor (code, text) SELECT code, "
+        "trim(coalesce(long_description, '') || ' ' || coalesce(short_description, '')) FROM hcpcs_code")
+    conn.execute(
+        "INSERT OR IGNORE INTO descriptor (code, text) SELECT hcpcs, description FROM mpfs_rvu "
+        "WHERE modifier = '' AND description IS NOT NULL AND description != ''")
+    conn.execute("INSERT INTO descriptor_fts (descriptor_fts) VALUES ('rebuild')")

@@ -149,8 +149,12 @@ MIGRATIONS: list[str] = [
         code TEXT NOT NULL, units INTEGER NOT NULL, mai TEXT, rationale TEXT, source_line INTEGER
     );
     CREATE INDEX ncci_mue_by_code ON ncci_mue (code, release_id);
+    -- Every distinct descriptor text of every code across releases, and a full-text index over it.
+    CREATE TABLE descriptor (
+        id INTEGER PRIMARY KEY, code TEXT NOT NULL, text TEXT NOT NULL, UNIQUE (code, text)
+    );
     CREATE VIRTUAL TABLE descriptor_fts USING fts5 (
-        code UNINDEXED, release_id UNINDEXED, text, tokenize = 'porter unicode61'
+        text, content = 'descriptor', content_rowid = 'id', tokenize = 'porter unicode61'
     );
     """,
 ]

@@ -90,9 +90,10 @@ def _field_of(exc: HcpcsError, default: str | None, default_in: str) -> tuple[st
 
 async def call(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str | None = None,
                where: str = "query", **kwargs: Any) -> Any:
-    """Run a library call in the worker pool; its typed errors become problems naming the parameter."""
+    """Run a library call (given `hc=` the worker's connection) in the worker pool; its typed errors
+    become problems naming the parameter."""
     try:
-        return await ctx.run(fn, *args, **kwargs)
+        return await ctx.run(lambda: fn(*args, hc=ctx.hc, **kwargs))
     except HcpcsError as exc:
         name, place = _field_of(exc, field, where)
         raise from_error(exc, name, place) from None
@@ -124,7 +125,7 @@ async def api_lookup(request: Request, code: str = CodePath, as_of: str | None =
     ctx = context(request)
     code = valid_code(code)
     day = valid_date(as_of, "as_of")
-    return JSONBody(await call(ctx, lookup, code, day, hc=ctx.hc, field="code", where="path"))
+    return JSONBody(await call(ctx, lookup, code, day, field="code", where="path"))
 
 
 @router.get("/search", summary="Search codes by words, code, prefix (774*) or range (G6001-G6017)",
@@ -143,7 +144,7 @@ async def api_search(
     ctx = context(request)
     day = valid_date(active_on, "active_on")
     return JSONBody(await call(ctx, search, q, active_on=day, betos=betos, type_of_service=type_of_service,
-                               status=status, limit=limit, hc=ctx.hc, field="q"))
+                               status=status, limit=limit, field="q"))
 
 
 @router.get("/similar/{code}", summary="Codes related to a code, with the reasons", responses=problems(404, 422, 503))
@@ -151,7 +152,7 @@ async def api_similar(request: Request, code: str = CodePath, limit: int = Query
     from hcpcs.search import similar
 
     ctx = context(request)
-    return JSONBody(await call(ctx, similar, valid_code(code), limit=limit, hc=ctx.hc, field="code", where="path"))
+    return JSONBody(await call(ctx, similar, valid_code(code), limit=limit, field="code", where="path"))
 
 
 @router.get("/history/{code}", summary="A code across the loaded releases", responses=problems(404, 422, 503))
@@ -159,7 +160,7 @@ async def api_history(request: Request, code: str = CodePath) -> JSONBody:
     from hcpcs.reference import history
 
     ctx = context(request)
-    return JSONBody(await call(ctx, history, valid_code(code), hc=ctx.hc, field="code", where="path"))
+    return JSONBody(await call(ctx, history, valid_code(code), field="code", where="path"))
 
 
 @router.get("/diff", summary="What changed between two releases of one dataset", responses=problems(422, 503))
@@ -177,7 +178,7 @@ async def api_diff(
         if label.strip().lower() not in labels:
             raise Problem(422, "invalid-input", f"no loaded release is labelled {label!r}",
                           [field_error(name, "not the label of a loaded release (see /api/releases)")])
-    return JSONBody(await call(ctx, diff, from_.strip(), to.strip(), code_range=range, hc=ctx.hc, field="range"))
+    return JSONBody(await call(ctx, diff, from_.strip(), to.strip(), code_range=range, field="range"))
 
 
 @router.get("/releases", summary="The loaded CMS releases", responses=problems(503))
@@ -213,16 +214,16 @@ async def api_fee(
         raise Problem(422, "invalid-input", f"choose one of all_localities, history and opps, not {' and '.join(chosen)}",
                       [field_error(name, "only one of these may be true") for name in chosen])
     if all_localities:
-        data = await call(ctx, fees.all_localities, code, modifier, setting=setting, as_of=day, hc=ctx.hc,
+        data = await call(ctx, fees.all_localities, code, modifier, setting=setting, as_of=day,
                           field="code", where="path")
     elif history:
-        data = await call(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting, hc=ctx.hc,
+        data = await call(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting,
                           field="code", where="path")
     elif opps:
-        data = await call(ctx, fees.opps_fee, code, day, hc=ctx.hc, field="code", where="path")
+        data = await call(ctx, fees.opps_fee, code, day, field="code", where="path")
     else:
         data = await call(ctx, fees.fee, code, modifier, locality=locality, state=state, county=county,
-                          national=national, setting=setting, as_of=day, hc=ctx.hc, field="code", where="path")
+                          national=national, setting=setting, as_of=day, field="code", where="path")
     return JSONBody(data)
 
 
@@ -234,7 +235,7 @@ async def api_edits(request: Request, code: str = CodePath, as_of: str | None = 
 
     ctx = context(request)
     return JSONBody(await call(ctx, edits_for_code, valid_code(code), as_of=valid_date(as_of, "as_of"),
-                               setting=setting, hc=ctx.hc, field="code", where="path"))
+                               setting=setting, field="code", where="path"))
 
 
 # ------------------------------------------------------------------------------------ claims
@@ -335,10 +336,11 @@ def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
-def check_items(ctx: AppContext, checker: Any, items: list[Claim | ClaimError]) -> list[dict[str, Any]]:
-    """Check claims one by one, giving up when the request's time budget is spent."""
+def check_items(ctx: AppContext, pack_ids: tuple[str, ...], items: list[Claim | ClaimError]) -> list[dict[str, Any]]:
+    """Check claims one by one (in a worker thread), giving up when the request's time budget is spent."""
     from hcpcs.web.app import RequestTimeout
 
+    checker = ctx.checker(pack_ids)
     results = []
     for item in items:
         if ctx.run.expired():
@@ -372,6 +374,5 @@ async def api_check(
     body = await request.body()
     fmt = format or _CONTENT_FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
     items, single = await ctx.run(read_claim_items, body, fmt, ctx.settings.max_claims)
-    checker = ctx.checker(pack_ids)
-    results = await call(ctx, check_items, ctx, checker, items, field="body", where="body")
+    results = await ctx.run(check_items, ctx, pack_ids, items)
     return JSONBody(results[0] if single else results)

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import logging
+import queue
 import re
 import threading
 import time
@@ -30,6 +31,7 @@ from starlette.templating import Jinja2Templates
 
 from hcpcs.errors import DataNotLoadedError, HcpcsError
 from hcpcs.service import Hcpcs
+from hcpcs.store.db import Store
 from hcpcs.web.problems import PROBLEM_TYPES, Problem, from_error, validation_errors
 from hcpcs.web.security import (
     ApiKeyMiddleware,
@@ -81,16 +83,61 @@ class RequestTimeout(Exception):
     pass
 
 
-class Runner:
-    """Runs library calls in worker threads under the request's time budget. A call over budget is
-    answered 503 at once; its SQLite work is interrupted by a progress handler that checks the calling
-    thread's deadline, so an abandoned call stops soon after instead of running on."""
+class HcpcsPool:
+    """Read-only connections to the store, one per worker thread in use. SQLite connections are not
+    shared between threads: a connection used by one thread at a time needs no locking, lets SQLite work
+    run in parallel (the GIL is released while a query steps), and can carry a progress handler that
+    stops the query of a request over its time budget."""
 
-    def __init__(self, hc: Hcpcs | None, timeout: float) -> None:
+    def __init__(self, base: Hcpcs, size: int, prepare: Callable[[Hcpcs], None]) -> None:
+        self.base = base
+        self.size = size
+        self.prepare = prepare
+        self._idle: queue.SimpleQueue[Hcpcs] = queue.SimpleQueue()
+        self._opened = 0
+        self._lock = threading.Lock()
+
+    def acquire(self, timeout: float) -> Hcpcs:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._opened < self.size:
+                self._opened += 1
+                opened = True
+            else:
+                opened = False
+        if opened:
+            try:
+                hc = Hcpcs(store=Store(self.base.store.path, readonly=True))
+            except BaseException:
+                with self._lock:
+                    self._opened -= 1
+                raise
+            self.prepare(hc)
+            return hc
+        try:
+            return self._idle.get(timeout=max(0.01, timeout))
+        except queue.Empty:
+            raise RequestTimeout() from None
+
+    def release(self, hc: Hcpcs) -> None:
+        self._idle.put(hc)
+
+
+class Runner:
+    """Runs library calls in worker threads under the request's time budget, each call with a pooled
+    connection of its own (`current()` inside the call). A call over budget is answered 503 at once;
+    its SQLite work is stopped by the connection's progress handler soon after."""
+
+    def __init__(self, hc: Hcpcs | None, timeout: float, threads: int = 4) -> None:
         self.timeout = timeout
         self._local = threading.local()
-        if hc is not None:
-            hc.store.conn.set_progress_handler(self._progress, 20_000)
+        self.pool = HcpcsPool(hc, threads, self._prepare) if hc is not None else None
+
+    def _prepare(self, hc: Hcpcs) -> None:
+        hc.store.conn.set_progress_handler(self._progress, 20_000)
 
     def _progress(self) -> int:
         deadline = getattr(self._local, "deadline", None)
@@ -100,13 +147,21 @@ class Runner:
         """For long loops inside a call: whether the current call's budget is spent."""
         return self._progress() == 1
 
+    def current(self) -> Hcpcs | None:
+        """The connection of the call running in this thread (None outside a call)."""
+        return getattr(self._local, "hc", None)
+
     def _work(self, fn: Callable[..., T], deadline: float, args: tuple, kwargs: dict) -> T:
         self._local.deadline = deadline
+        hc = self.pool.acquire(deadline - time.monotonic()) if self.pool is not None else None
+        self._local.hc = hc
         try:
             return fn(*args, **kwargs)
         except (HcpcsError, Problem):
             if time.monotonic() > deadline:
                 raise RequestTimeout() from None
+            raise
+        except RequestTimeout:
             raise
         except Exception as exc:
             if time.monotonic() > deadline:
@@ -117,6 +172,9 @@ class Runner:
             raise Problem(500, "internal-error", f"hcpcs failed unexpectedly ({type(exc).__name__})") from None
         finally:
             self._local.deadline = None
+            self._local.hc = None
+            if hc is not None:
+                self.pool.release(hc)  # type: ignore[union-attr]
 
     async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         deadline = time.monotonic() + self.timeout
@@ -132,7 +190,9 @@ class Runner:
 
 @dataclass
 class AppContext:
-    """What every route needs: the store (None when no data is loaded), settings, runner, templates."""
+    """What every route needs: the store (None when no data is loaded), settings, runner, templates.
+    Inside `run(...)` calls, `hc` is the calling thread's pooled connection; outside, the app's own
+    (used only for the cached release list)."""
 
     hc_or_none: Hcpcs | None
     settings: Settings
@@ -140,22 +200,29 @@ class AppContext:
     templates: Jinja2Templates
     load_error: str | None = None
     packs: dict[str, Any] = field(default_factory=dict)
-    checkers: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    checkers: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def hc(self) -> Hcpcs:
+        current = self.run.current()
+        if current is not None:
+            return current
         if self.hc_or_none is None:
             raise DataNotLoadedError(self.load_error or "no hcpcs data is loaded; run `hcpcs update`")
         return self.hc_or_none
 
     def checker(self, pack_ids: tuple[str, ...]) -> Any:
+        """The claim checker of this thread's connection for a set of policy packs (kept: it caches the
+        edit tables it has read)."""
         from hcpcs.edits.check import Checker
 
+        hc = self.hc
+        key = (id(hc), pack_ids)
         with self.lock:
-            checker = self.checkers.get(pack_ids)
+            checker = self.checkers.get(key)
             if checker is None:
-                checker = self.checkers[pack_ids] = Checker(self.hc, packs=[self.packs[p] for p in pack_ids])
+                checker = self.checkers[key] = Checker(hc, packs=[self.packs[p] for p in pack_ids])
             return checker
 
 
@@ -234,7 +301,8 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
     from hcpcs.web import pages
 
     pages.configure_templates(templates)
-    app.state.ctx = AppContext(hc, settings, Runner(hc, settings.timeout_seconds), templates, load_error,
+    app.state.ctx = AppContext(hc, settings, Runner(hc, settings.timeout_seconds, settings.worker_threads),
+                               templates, load_error,
                                packs=_load_packs())
 
     @app.exception_handler(Problem)

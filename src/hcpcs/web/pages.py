@@ -477,8 +477,7 @@ async def check_submit(request: Request) -> Response:
     try:
         pack_ids = resolve_pack_ids(ctx, pack)
         items, _ = await ctx.run(read_claim_items, body, fmt, ctx.settings.max_claims, name="claims")
-        checker = ctx.checker(pack_ids)
-        results = await ctx.run(check_items, ctx, checker, items)
+        results = await ctx.run(check_items, ctx, pack_ids, items)
     except Problem as problem:
         if problem.status >= 500:
             raise
@@ -531,7 +530,8 @@ async def diff_page(request: Request, range: str = "") -> Response:  # noqa: A00
                               "result": None, "error": None, "limit": LIST_LIMIT}
     if "from" in params and "to" in params:
         try:
-            values["result"] = await ctx.run(diff, chosen_from, chosen_to, code_range=range.strip() or None, hc=ctx.hc)
+            values["result"] = await ctx.run(lambda: diff(chosen_from, chosen_to, code_range=range.strip() or None,
+                                                          hc=ctx.hc))
         except InvalidInputError as exc:
             values["error"] = str(exc)
     return render(request, "diff.html", values, 200 if not values["error"] else 422)

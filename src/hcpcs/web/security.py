@@ -10,6 +10,8 @@ Settings come from the environment when the app is created:
   HCPCS_REQUEST_TIMEOUT (seconds, default 15).
 - HCPCS_CORS_ORIGINS: comma-separated origins allowed to call /api and /fhir from a browser (default
   none: CORS off).
+- HCPCS_WORKER_THREADS (default 4): library calls running at once, each with its own read-only
+  connection to the store.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Settings:
     max_claims: int = DEFAULT_MAX_CLAIMS
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     cors_origins: tuple[str, ...] = ()
+    worker_threads: int = 4
     protected_prefixes: tuple[str, ...] = field(default=("/api", "/fhir"))
 
     @classmethod
@@ -69,6 +72,7 @@ class Settings:
             max_claims=_env_number("HCPCS_MAX_CLAIMS", DEFAULT_MAX_CLAIMS),
             timeout_seconds=_env_number("HCPCS_REQUEST_TIMEOUT", DEFAULT_TIMEOUT_SECONDS, float),
             cors_origins=_env_list("HCPCS_CORS_ORIGINS"),
+            worker_threads=_env_number("HCPCS_WORKER_THREADS", 4),
         )
 
 
