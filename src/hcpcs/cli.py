@@ -107,10 +107,16 @@ def update(
     progress = RichProgress() if err_console.is_terminal else None
     try:
         report = run_update(store, source, verify=not no_verify, progress=progress)
+    except HcpcsError as exc:
+        if progress is not None:
+            progress.bar.stop()
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print("[yellow]nothing was loaded: the data loaded before is unchanged[/]")
+        raise typer.Exit(2) from None
     except BaseException:
         if progress is not None:
             progress.bar.stop()
-        err_console.print("[yellow]update failed: the data loaded before it is unchanged[/]")
+        err_console.print("[yellow]update stopped: the data loaded before is unchanged[/]")
         raise
     finally:
         store.close()

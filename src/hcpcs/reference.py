@@ -247,6 +247,11 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
     record_kind = "modifier" if kind == "modifier" else "procedure"
 
     result: dict[str, Any] = {"code": code, "kind": kind, "as_of": day.isoformat()}
+    coded = [r for r in hc.releases if r.dataset in ("hcpcs", "mpfs")]
+    if coded and day < min(r.effective_start for r in coded):
+        first = min(coded, key=lambda r: r.effective_start)
+        raise NotCoveredError(f"{day} is before every loaded HCPCS and fee-schedule release (the earliest is "
+                              f"{first.label}, effective {first.effective_start})")
     hcpcs_choice = _choose(hc, "hcpcs", day, notices)
     row = None
     row_release: Release | None = None

@@ -52,9 +52,16 @@ def test_lookup_normalizes_code_and_honours_date(mini_client: TestClient) -> Non
 
 
 def test_lookup_unknown_code_is_404(mini_client: TestClient) -> None:
-    body = assert_problem(mini_client.get("/api/lookup/Z9999"), 404, "unknown-code", "code")
+    body = assert_problem(mini_client.get("/api/lookup/Z9999", params={"as_of": "2099-05-01"}), 404,
+                          "unknown-code", "code")
     assert body["instance"] == "/api/lookup/Z9999"
     assert body["errors"][0]["in"] == "path"
+
+
+def test_lookup_before_every_release_is_404_not_covered(mini_client: TestClient) -> None:
+    body = assert_problem(mini_client.get("/api/lookup/Z9991", params={"as_of": "1990-01-01"}), 404,
+                          "not-covered", "as_of")
+    assert body["errors"][0]["in"] == "query"
 
 
 @pytest.mark.parametrize("code", ["ABC", "1234", "G60021", "G-002"])

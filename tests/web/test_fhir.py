@@ -93,7 +93,8 @@ def test_lookup_post_parameters(mini_client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("query", "status", "expression"), [
-    ({"system": HCPCS, "code": "Z9999"}, 404, "code"),
+    ({"system": HCPCS, "code": "Z9999", "date": "2099-05-01"}, 404, "code"),
+    ({"system": HCPCS, "code": "Z9991", "date": "1990-01-01"}, 404, "date"),
     ({"system": HCPCS, "code": "not a code"}, 404, "code"),
     ({"system": HCPCS}, 400, "code"),
     ({"code": "Z9991"}, 400, "system"),
@@ -112,7 +113,7 @@ def test_validate_code_honours_date(mini_client: TestClient) -> None:
         return parameters(mini_client.get("/fhir/CodeSystem/$validate-code",
                                           params={"url": HCPCS, "code": "Z9990", "date": day}))
 
-    before, after = check("2015-06-01"), check("2099-05-01")
+    before, after = check("2098-06-01"), check("2099-05-01")
     assert value(before, "result") is True
     assert value(after, "result") is False
     assert "2098-12-31" in value(after, "message")
@@ -120,7 +121,8 @@ def test_validate_code_honours_date(mini_client: TestClient) -> None:
 
 
 def test_validate_code_unknown_and_display(mini_client: TestClient) -> None:
-    unknown = parameters(mini_client.get("/fhir/CodeSystem/$validate-code", params={"system": HCPCS, "code": "Z9999"}))
+    unknown = parameters(mini_client.get("/fhir/CodeSystem/$validate-code",
+                                         params={"system": HCPCS, "code": "Z9999", "date": "2099-05-01"}))
     assert value(unknown, "result") is False and "Z9999" in value(unknown, "message")
     wrong = parameters(mini_client.get("/fhir/CodeSystem/$validate-code", params={
         "system": HCPCS, "code": "Z9991", "date": "2099-05-01", "display": "Something else"}))

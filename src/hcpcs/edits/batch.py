@@ -75,7 +75,7 @@ NOT_COVERED_FIX = "Load the CMS release in force on that date (hcpcs update --fr
 # of one rule within a claim as the single engine lists them.
 _ORDER_KEYS = ("k1", "k2", "k3", "k4")
 _RULE_SCHEMA: dict[str, pl.DataType] = {
-    "cp": pl.Int64(), **{k: v for k, v in FINDING_SCHEMA.items() if k != "claim_id"},
+    "cp": pl.Int64(), "rank": pl.Int64(), **{k: v for k, v in FINDING_SCHEMA.items() if k != "claim_id"},
     **{k: pl.Int64() for k in _ORDER_KEYS},
 }
 _REQUEST_SCHEMA: dict[str, pl.DataType] = {"cp": pl.Int64(), "qid": pl.Int64(), "rank": pl.Int64(), "k": pl.Int64()}
@@ -279,15 +279,33 @@ class BatchContext:
         return self.cache["claim_days"]
 
     @property
+    def pairs(self) -> pl.DataFrame:
+        """Every two lines of a claim day (`r` < `j`), with their codes (`cid`, `cid_j`) and `dk`."""
+        if "pairs" not in self.cache:
+            rows = self.lines.select("r", "gstart", "glen").filter(pl.col("glen") >= 2)
+            pairs = self.day_pairs(rows, upper=True).select("r", "j")
+            self.cache["pairs"] = pairs.with_columns(cid=self.at("cid", "r"), cid_j=self.at("cid", "j"),
+                                                     dk=self.at("dk", "r"))
+        return self.cache["pairs"]
+
+    @property
     def repeated(self) -> pl.DataFrame:
         """Lines whose code is billed on another line of the same claim day: `r`, `same` (claim day and
         code), `first` (the first line of that code on that day)."""
         if "repeated" not in self.cache:
-            several = self.lines.filter(pl.col("glen") > 1).select(
-                "r", "line", same=pl.col("gkey") * self.n_codes + pl.col("cid"))
-            rows = several.filter(pl.col("same").is_duplicated())
+            twins = self.pairs.filter(pl.col("cid") == pl.col("cid_j"))
+            rows = pl.concat([twins["r"], twins["j"]]).unique().sort().to_frame("r")
+            rows = rows.with_columns(line=self.at("line", "r"),
+                                     same=self.at("gkey", "r") * self.n_codes + self.at("cid", "r"))
             self.cache["repeated"] = rows.with_columns(first=pl.col("line").min().over("same")).drop("line")
         return self.cache["repeated"]
+
+    def rows(self, columns: Iterable[str], *conditions: pl.Expr, where: pl.Expr | None = None) -> pl.DataFrame:
+        """Some columns of the lines meeting the conditions (and `where`, a release's rows)."""
+        predicates = [c for c in (*conditions, where) if c is not None]
+        used = [name for p in predicates for name in p.meta.root_names()]
+        frame = self.lines.select(list(dict.fromkeys([*columns, *used])))
+        return frame.filter(*predicates).select(list(columns)) if predicates else frame
 
     def day_pairs(self, rows: pl.DataFrame, *, upper: bool) -> pl.DataFrame:
         """For each row of `rows` (with `r`, `gstart`, `glen`), the rows `j` of its claim day: those after
@@ -316,7 +334,7 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
         return ctx
     starts = frame.select(pl.col("claim_id").filter(pl.col("claim_id").ne_missing(pl.col("claim_id").shift())))
     claim_ids = starts["claim_id"]
-    if claim_ids.is_unique().all():  # each claim's lines are together
+    if claim_ids.hash().is_unique().all():  # each claim's lines are together (hashes differ: ids differ)
         frame = frame.with_columns(cp=pl.col("claim_id").rle_id().cast(pl.Int64))
     else:
         claim_ids = claim_ids.unique(maintain_order=True)
@@ -405,7 +423,7 @@ def _findings(frame: pl.DataFrame, rule: str, *, severity: str | pl.Expr, codes:
 
     keys = list(order) + [pl.lit(0)] * (len(_ORDER_KEYS) - len(order))
     out = frame.select(
-        pl.col("cp"), rule=pl.lit(rule), severity=text(severity), codes=codes, lines=lines, message=message,
+        pl.col("cp"), rule=pl.lit(rule), rank=pl.lit(rule_rank(rule), pl.Int64), severity=text(severity), codes=codes, lines=lines, message=message,
         fix=text(fix), source_dataset=text(dataset), source_release=text(release),
         source_row=row if row is not None else pl.lit(None, pl.Int64), source_extra=text(extra),
         **{name: key for name, key in zip(_ORDER_KEYS, keys, strict=True)},
@@ -628,17 +646,23 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
         index = ctx.tables.ptp_index(release_id)
         ids = ctx.with_cid(index.codes.to_frame("code").with_row_index("pid").with_columns(
             pl.col("pid").cast(pl.Int64)), "code")
-        pid_of_line = ctx.lines.select(pl.lit(ctx.dense(ids, "pid")).gather(pl.col("cid")).alias("pid"))["pid"]
-        rows = _subset(ctx.lines, where).filter(pl.col("glen") >= 2).select(
-            "r", "gstart", "glen", pid=pl.lit(pid_of_line).gather(pl.col("r"))).filter(pl.col("pid").is_not_null())
-        pairs = ctx.day_pairs(rows, upper=True).with_columns(pid_j=pl.lit(pid_of_line).gather(pl.col("j")))
-        pairs = pairs.filter(pl.col("pid_j").is_not_null() & (pl.col("pid") != pl.col("pid_j"))).select(
-            "r", "j", "pid", pair=pl.min_horizontal("pid", "pid_j") * PAIR_SHIFT + pl.max_horizontal("pid", "pid_j"))
-        matched = pairs.join(index.edits, on="pair")
-        if matched.height:
-            found.append(matched.with_columns(
-                column1=index.codes.gather(matched["k1"]), column2=index.codes.gather(matched["k2"]),
-                release_label=pl.lit(ctx.release_label(release_id))))
+        pid = pl.lit(ctx.dense(ids, "pid"))
+        pairs = _subset(ctx.pairs, where).select("r", "j", pid=pid.gather(pl.col("cid")),
+                                                 pid_j=pid.gather(pl.col("cid_j")))
+        pairs = pairs.filter(pl.col("pid").is_not_null() & pl.col("pid_j").is_not_null()
+                             & (pl.col("pid") != pl.col("pid_j"))).with_columns(
+            pair=pl.min_horizontal("pid", "pid_j") * PAIR_SHIFT + pl.max_horizontal("pid", "pid_j"))
+        pairs = pairs.filter(pl.col("pair").is_in(index.pairs["pair"].implode()))
+        if not pairs.height:
+            continue
+        at = index.pairs["pair"].search_sorted(pairs["pair"])
+        pairs = pairs.with_columns(start=index.pairs["start"].gather(at), count=index.pairs["count"].gather(at))
+        pairs = pairs.with_columns(e=pl.int_ranges("start", pl.col("start") + pl.col("count"), dtype=pl.Int64)
+                                   ).explode("e").drop("start", "count", "pair", "pid_j")
+        matched = pl.concat([pairs, index.edits.drop("pair")[pairs["e"]]], how="horizontal")
+        found.append(matched.with_columns(
+            column1=index.codes.gather(matched["k1"]), column2=index.codes.gather(matched["k2"]),
+            release_label=pl.lit(ctx.release_label(release_id))))
     if not found:
         ctx.cache["ptp"] = None
         return None
@@ -654,9 +678,11 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
         cp=ctx.at("cp", "r1"), line1=ctx.at("line", "r1"), line2=ctx.at("line", "r2"),
         day_rank=ctx.at("day_rank", "r1"), prof=ctx.at("prof", "r1"),
         modifier_indicator=pl.col("modifier_indicator").cast(pl.String), rationale=pl.col("rationale").cast(pl.String),
-        bypass=pl.concat_list(ctx.at("modifiers", "r1"), ctx.at("modifiers", "r2"))
-        .list.eval(pl.element().filter(pl.element().is_in(associated)).unique().sort()),
-    ).with_columns(
+        bypass=pl.concat_list(ctx.at("modifiers", "r1"), ctx.at("modifiers", "r2")),
+    )
+    with_modifiers = matched.filter(pl.col("bypass").list.len() > 0).with_columns(
+        pl.col("bypass").list.eval(pl.element().filter(pl.element().is_in(associated)).unique().sort()))
+    matched = pl.concat([matched.filter(pl.col("bypass").list.len() == 0), with_modifiers]).with_columns(
         mods=pl.col("bypass").list.join(", "),
         outcome=pl.when(pl.col("bypass").list.len() == 0).then(pl.lit("bundled"))
         .when(pl.col("modifier_indicator") == "0").then(pl.lit("not_bypassable")).otherwise(pl.lit("bypassed")),
@@ -740,7 +766,8 @@ def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
             "cid", keep="first", maintain_order=True).select(
                 "cid", mue="units", mai=pl.col("mai").fill_null("1"), mue_line="source_line")
         limit = ctx.dense(limits, "mue")
-        over = _subset(ctx.lines, where).filter(pl.col("units") > pl.lit(limit).gather(pl.col("cid")))
+        over = ctx.rows(["r", "cp", "line", "code", "cid", "prof", "dos", "units", "day_rank"],
+                        pl.col("units") > pl.lit(limit).gather(pl.col("cid")), where=where)
         repeated = _subset(ctx.repeated.with_columns(dk=ctx.at("dk", "r"), cid=ctx.at("cid", "r")), where)
         repeated = repeated.join(limits, on="cid")
         over = over.join(limits, on="cid").join(repeated.select("r", "first"), on="r", how="left")
@@ -778,6 +805,39 @@ def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
 # -- add-on codes ------------------------------------------------------------------------------------
 
 
+def _aoc_in_force() -> pl.Expr:
+    """`AocEdit.in_force` on the text date `iso`."""
+    return ((pl.col("effective_date").is_null() | (pl.col("effective_date") <= pl.col("iso")))
+            & (pl.col("deletion_date").is_null() | (pl.col("iso") <= pl.col("deletion_date")))
+            & (pl.col("primary_deletion_date").is_null() | (pl.col("iso") <= pl.col("primary_deletion_date"))))
+
+
+def _aoc_summary(days: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
+    """Per add-on code and date (`cid`, `dos`) with an edit in force: the lowest edit type, the listed
+    primary codes (sorted) and the source row of the first edit of that type. An add-on whose edits'
+    dates all lie outside the batch's dates is in force the same on every day: worked out once."""
+    first, last = days.select(pl.col("dos").min().alias("first"), pl.col("dos").max().alias("last")).row(0)
+    first_iso, last_iso = first.isoformat(), last.isoformat()
+    starts = pl.col("effective_date")
+    ends = [pl.col("deletion_date"), pl.col("primary_deletion_date")]
+    steady = ((starts.is_null() | (starts <= first_iso) | (starts > last_iso))
+              & pl.all_horizontal([e.is_null() | (e < first_iso) | (e >= last_iso) for e in ends]))
+    changing = edits.filter(~steady)["cid"].unique().implode()
+    each_day = days.filter(pl.col("cid").is_in(changing)).with_columns(iso=_iso())
+    once = days.filter(~pl.col("cid").is_in(changing)).select("cid").unique().with_columns(iso=pl.lit(first_iso))
+    listed = pl.col("primary_code") != CONTRACTOR_DEFINED
+
+    def summarize(keys: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+        in_force = keys.join(edits, on="cid").filter(_aoc_in_force()).sort("edit_order")
+        return in_force.group_by(by).agg(
+            edit_type=pl.col("edit_type").min(), primaries=pl.col("primary_code").filter(listed).unique().sort(),
+            aoc_line=pl.col("source_line").filter(pl.col("edit_type") == pl.col("edit_type").min()).first())
+
+    return pl.concat([summarize(each_day, ["cid", "dos"]),
+                      days.join(summarize(once, ["cid"]), on="cid")], how="diagonal_relaxed").select(
+        "cid", "dos", "edit_type", "primaries", "aoc_line")
+
+
 def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
     rule = "ADDON_WITHOUT_PRIMARY"
     keys = ctx.by_day_key("ncci_aoc")
@@ -787,26 +847,19 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
         edits = ctx.with_cid(ctx.tables.frame(release_id, "ncci_aoc").with_row_index("edit_order"), "addon_code")
         if not edits.height:
             continue
-        candidates = _subset(ctx.lines, where).filter(pl.col("cid").is_in(edits["cid"].unique().implode())).select(
-            "r", "cp", "line", "cid", "code", "dos", "gstart", "glen", "day_rank")
-        days = candidates.select("cid", "dos").unique().with_columns(iso=_iso())
-        in_force = days.join(edits, on="cid").filter(
-            (pl.col("effective_date").is_null() | (pl.col("effective_date") <= pl.col("iso")))
-            & (pl.col("deletion_date").is_null() | (pl.col("iso") <= pl.col("deletion_date")))
-            & (pl.col("primary_deletion_date").is_null() | (pl.col("iso") <= pl.col("primary_deletion_date"))))
-        if not in_force.height:
+        candidates = ctx.rows(["r", "cp", "line", "cid", "code", "dos", "gstart", "glen", "day_rank"],
+                              pl.col("cid").is_in(edits["cid"].unique().implode()), where=where)
+        if not candidates.height:
             continue
-        listed = pl.col("primary_code") != CONTRACTOR_DEFINED
-        summary = in_force.sort("edit_order").group_by("cid", "dos").agg(
-            edit_type=pl.col("edit_type").min(), primaries=pl.col("primary_code").filter(listed).unique().sort(),
-            aoc_line=pl.col("source_line").filter(pl.col("edit_type") == pl.col("edit_type").min()).first())
-        primaries = ctx.with_cid(in_force.filter(listed).select("cid", "dos", "primary_code").unique(),
-                                 "primary_code", "pcid").select("cid", "dos", "pcid")
-        candidates = candidates.join(summary.select("cid", "dos"), on=["cid", "dos"], how="semi")
+        # Is a primary code of an edit in force billed on the same claim day?
+        primaries = ctx.with_cid(edits.filter(pl.col("primary_code") != CONTRACTOR_DEFINED), "primary_code", "pcid")
         pairs = ctx.day_pairs(candidates.select("r", "cid", "dos", "gstart", "glen"), upper=False).select(
             "r", "cid", "dos", pcid=ctx.at("cid", "j"))
-        satisfied = pairs.join(primaries, on=["cid", "dos", "pcid"], how="semi").select("r").unique()
-        missing = candidates.join(satisfied, on="r", how="anti").join(summary, on=["cid", "dos"])
+        met = pairs.join(primaries, on=["cid", "pcid"]).with_columns(iso=_iso()).filter(_aoc_in_force())
+        candidates = candidates.join(met.select("r").unique(), on="r", how="anti")
+        # What the message says about the add-on's edits in force on the day.
+        summary = _aoc_summary(candidates.select("cid", "dos").unique(), edits)
+        missing = candidates.join(summary, on=["cid", "dos"])
         found.append(missing.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
     hits = _concat(found)
     if hits is None:
@@ -896,7 +949,8 @@ def status_not_payable(ctx: BatchContext) -> pl.DataFrame:
         if not rows.height:
             continue
         rows = ctx.with_cid(rows, "code").select("cid", "modifier", "status", "source_line")
-        candidates = _subset(ctx.lines, where).filter(pl.col("prof") & pl.col("cid").is_in(rows["cid"].implode()))
+        candidates = ctx.rows(["cp", "line", "cid", "code", "modifiers"], pl.col("prof"),
+                              pl.col("cid").is_in(rows["cid"].implode()), where=where)
         candidates = candidates.with_columns(modifier=pl.when(pl.col("modifiers").list.contains("26")).then(
             pl.lit("26")).when(pl.col("modifiers").list.contains("TC")).then(pl.lit("TC")).otherwise(pl.lit("")))
         hits = candidates.join(rows, on=["cid", "modifier"])
@@ -929,7 +983,8 @@ def opps_packaged(ctx: BatchContext) -> pl.DataFrame:
         rows = ctx.tables.frame(release_id, "opps_addendum_b").unique("hcpcs", keep="first", maintain_order=True)
         rows = ctx.with_cid(rows.filter(pl.col("status_indicator").is_in(packaged + not_paid)), "hcpcs").select(
             "cid", "status_indicator", "source_line")
-        hits = _subset(ctx.lines, where).filter(~pl.col("prof") & pl.col("cid").is_in(rows["cid"].implode()))
+        hits = ctx.rows(["cp", "line", "cid", "code"], ~pl.col("prof"), pl.col("cid").is_in(rows["cid"].implode()),
+                        where=where)
         found.append(hits.join(rows, on="cid").with_columns(release_label=pl.lit(ctx.release_label(release_id))))
     hits = _concat(found)
     if hits is None:
@@ -1058,8 +1113,6 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
     found = _concat(frames)
     if found is None:
         found = _empty()
-    ids = _rule_ids() + [DATA_NOT_COVERED]
-    found = found.with_columns(rank=pl.col("rule").replace_strict(ids, list(range(len(ids))), return_dtype=pl.Int64))
     found = found.sort("cp", "rank", *_ORDER_KEYS, maintain_order=True)
     findings = found.select(claim_id=ctx.claim_ids.gather(found["cp"]),
                             **{c: pl.col(c) for c in FINDING_SCHEMA if c != "claim_id"})

@@ -130,11 +130,12 @@ def write_table_cache(store: Store, release: Release, cache_dir: Path | None = N
     written = []
     for table in DATASET_TABLES.get(release.dataset, ()):
         frame = read_from_store(store.conn, release, table)
-        target = cache_path(directory, release, table)
-        partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
-        frame.write_ipc(partial, compression="zstd")
-        os.replace(partial, target)
-        written.append(target)
+        written.append(_write_ipc(frame, cache_path(directory, release, table)))
+        if table == "ncci_ptp":
+            index = build_ptp_index(frame)
+            edits_path, codes_path = _index_paths(directory, release)
+            written.append(_write_ipc(index.edits, edits_path))
+            written.append(_write_ipc(index.codes.to_frame("code"), codes_path))
     return written
 
 
@@ -154,26 +155,73 @@ def prune_table_cache(store: Store, cache_dir: Path | None = None) -> list[Path]
 
 @dataclass(frozen=True)
 class PtpIndex:
-    """The PTP edits of one release keyed for joining pairs of claim lines: `codes` are the release's
-    distinct codes (sorted) and `edits` the rows whose modifier indicator is not 9 (never applied), with
-    `k1`, `k2` the positions of column 1 and column 2 in `codes`, `pair` the unordered pair
-    min(k1, k2) * 2**32 + max(k1, k2), and `edit_order` the row's position in the release."""
+    """The PTP edits of one release keyed for looking up pairs of claim lines. `codes` are the release's
+    distinct codes (sorted); `edits` are its rows whose modifier indicator is not 9 (never applied), with
+    `k1`, `k2` the positions of the column 1 and column 2 codes in `codes`, `pair` the unordered pair
+    min(k1, k2) * 2**32 + max(k1, k2), and `edit_order` the row's position in the release, sorted by
+    (pair, edit_order); `pairs` holds each distinct `pair` (sorted) with the `start` and `count` of its
+    rows in `edits`."""
 
     codes: pl.Series
     edits: pl.DataFrame
+    pairs: pl.DataFrame
+
+
+PTP_INDEX_SCHEMA: dict[str, pl.DataType] = {
+    "k1": pl.Int32(), "k2": pl.Int32(), "effective_date": _DATE, "deletion_date": _DATE,
+    "modifier_indicator": _CATEGORY, "rationale": _CATEGORY, "source_line": pl.Int32(), "edit_order": pl.Int32(),
+    "pair": pl.Int64(),
+}
 
 
 def build_ptp_index(frame: pl.DataFrame) -> PtpIndex:
+    """The index of a release's `ncci_ptp` frame (`FRAME_SPECS` columns, in row order)."""
     codes = pl.concat([frame["column1"], frame["column2"]]).unique().sort()
     enum = pl.Enum(codes)
     edits = frame.with_row_index("edit_order").filter(pl.col("modifier_indicator") != "9").select(
-        k1=pl.col("column1").cast(enum).to_physical().cast(pl.Int64),
-        k2=pl.col("column2").cast(enum).to_physical().cast(pl.Int64),
+        k1=pl.col("column1").cast(enum).to_physical().cast(pl.Int32),
+        k2=pl.col("column2").cast(enum).to_physical().cast(pl.Int32),
         effective_date="effective_date", deletion_date="deletion_date", modifier_indicator="modifier_indicator",
-        rationale="rationale", source_line="source_line", edit_order="edit_order",
+        rationale="rationale", source_line=pl.col("source_line").cast(pl.Int32),
+        edit_order=pl.col("edit_order").cast(pl.Int32),
     ).filter(pl.col("k1") != pl.col("k2")).with_columns(
-        pair=pl.min_horizontal("k1", "k2") * PAIR_SHIFT + pl.max_horizontal("k1", "k2"))
-    return PtpIndex(codes, edits)
+        pair=pl.min_horizontal("k1", "k2").cast(pl.Int64) * PAIR_SHIFT + pl.max_horizontal("k1", "k2"))
+    return ptp_index_of(codes, edits.sort("pair", "edit_order"))
+
+
+def ptp_index_of(codes: pl.Series, edits: pl.DataFrame) -> PtpIndex:
+    runs = edits.select(pl.col("pair").rle()).unnest("pair")
+    pairs = runs.select(pair=pl.col("value"), start=pl.col("len").cum_sum().cast(pl.Int64) - pl.col("len"),
+                        count=pl.col("len").cast(pl.Int64))
+    return PtpIndex(codes.rename("code"), edits, pairs)
+
+
+def _index_paths(cache_dir: Path, release: Release) -> tuple[Path, Path]:
+    return (cache_path(cache_dir, release, "ncci_ptp_index"), cache_path(cache_dir, release, "ncci_ptp_codes"))
+
+
+def read_ptp_index(cache_dir: Path, release: Release) -> PtpIndex | None:
+    """The cached PTP index of a release, or None when absent or not in the expected form."""
+    edits_path, codes_path = _index_paths(cache_dir, release)
+    if not (edits_path.is_file() and codes_path.is_file()):
+        return None
+    try:
+        edits = pl.read_ipc(edits_path)
+        codes = pl.read_ipc(codes_path)
+    except (OSError, pl.exceptions.PolarsError):
+        return None
+    if dict(edits.schema) != PTP_INDEX_SCHEMA or codes.columns != ["code"] or not codes.height:
+        return None
+    if edits.height > release.row_counts.get("ncci_ptp", edits.height):
+        return None
+    return ptp_index_of(codes["code"], edits)
+
+
+def _write_ipc(frame: pl.DataFrame, target: Path) -> Path:
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    frame.write_ipc(partial, compression="zstd")
+    os.replace(partial, target)
+    return target
 
 
 PAIR_SHIFT = 1 << 32
@@ -203,8 +251,11 @@ class BatchTables:
         return self._frames[key]
 
     def ptp_index(self, release_id: int) -> PtpIndex:
+        """The PTP index of a release: from the sidecar cache, else built from the release's rows."""
         if release_id not in self._ptp:
-            self._ptp[release_id] = build_ptp_index(self.frame(release_id, "ncci_ptp"))
+            index = read_ptp_index(self.cache_dir, self.hc.release_by_id(release_id))
+            self.loaded_from[(release_id, "ncci_ptp_index")] = "cache" if index is not None else "built"
+            self._ptp[release_id] = index or build_ptp_index(self.frame(release_id, "ncci_ptp"))
         return self._ptp[release_id]
 
     def frames(self, release_ids: Iterable[int], table: str) -> pl.DataFrame:
@@ -215,14 +266,16 @@ class BatchTables:
         return pl.concat(parts)
 
     def preload(self, datasets: Iterable[str] | None = None) -> None:
-        """Load every release of the datasets named (all edit datasets when None)."""
+        """Load what the batch rules read of every release of the datasets named (all edit datasets when
+        None)."""
         wanted = set(datasets) if datasets is not None else set(DATASET_TABLES)
         for release in self.hc.releases:
             if release.dataset in wanted:
                 for table in DATASET_TABLES.get(release.dataset, ()):
-                    self.frame(release.id, table)
                     if table == "ncci_ptp":
-                        self.ptp_index(release.id)
+                        self.ptp_index(release.id)  # what the batch rules read of the PTP table
+                    else:
+                        self.frame(release.id, table)
 
     def known_codes(self, codes: Iterable[str]) -> set[str]:
         """The codes, among those given, that appear in any loaded release (any table a code is defined

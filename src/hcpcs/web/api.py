@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
 
 from hcpcs import fees
 from hcpcs.claims.model import Claim, ClaimError
@@ -99,11 +100,24 @@ async def call(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str |
         raise from_error(exc, name, place) from None
 
 
+async def answer(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str | None = None,
+                 where: str = "query", **kwargs: Any) -> Response:
+    """The JSON answer of a read-only library call, from the response cache when it was asked before
+    (with the same arguments, on the same day: no date means today)."""
+    key = (fn.__module__, fn.__qualname__, args, tuple(sorted(kwargs.items())), date.today())
+    body = ctx.cache.get(key)
+    if body is None:
+        data = await call(ctx, fn, *args, field=field, where=where, **kwargs)
+        body = JSONBody(None).render(data)
+        ctx.cache.put(key, body)
+    return Response(body, media_type="application/json")
+
+
 # ------------------------------------------------------------------------------------ reference
 
 
 @router.get("", summary="The endpoints of this API", include_in_schema=False)
-async def api_index() -> JSONBody:
+async def api_index() -> Response:
     return JSONBody({"openapi": "/openapi.json", "docs": "/docs", "endpoints": [
         "/api/lookup/{code}", "/api/search", "/api/similar/{code}", "/api/history/{code}", "/api/diff",
         "/api/fee/{code}", "/api/edits/{code}", "/api/check", "/api/releases"]})
@@ -116,7 +130,7 @@ AsOfQuery = Query(None, description="Date of service, YYYY-MM-DD (default: today
 
 @router.get("/lookup/{code}", summary="Everything about a code on a date of service",
             responses=problems(404, 422, 503))
-async def api_lookup(request: Request, code: str = CodePath, as_of: str | None = AsOfQuery) -> JSONBody:
+async def api_lookup(request: Request, code: str = CodePath, as_of: str | None = AsOfQuery) -> Response:
     """The lookup contract: descriptors, validity on the date, HCPCS indicators decoded, fee-schedule
     indicators and RVUs (`mpfs`, with `by_modifier`), OPPS, MUE, add-on and PTP edits, notices and the
     sources (release and files) of every part."""
@@ -125,7 +139,7 @@ async def api_lookup(request: Request, code: str = CodePath, as_of: str | None =
     ctx = context(request)
     code = valid_code(code)
     day = valid_date(as_of, "as_of")
-    return JSONBody(await call(ctx, lookup, code, day, field="code", where="path"))
+    return await answer(ctx, lookup, code, day, field="code", where="path")
 
 
 @router.get("/search", summary="Search codes by words, code, prefix (774*) or range (G6001-G6017)",
@@ -138,29 +152,29 @@ async def api_search(
     type_of_service: str | None = Query(None, max_length=1, description="Only this type of service, e.g. 6."),
     status: str | None = Query(None, max_length=1, description="Only this fee-schedule status, e.g. A."),
     limit: int = Query(20, ge=1, le=1000),
-) -> JSONBody:
+) -> Response:
     from hcpcs.search import search
 
     ctx = context(request)
     day = valid_date(active_on, "active_on")
-    return JSONBody(await call(ctx, search, q, active_on=day, betos=betos, type_of_service=type_of_service,
-                               status=status, limit=limit, field="q"))
+    return await answer(ctx, search, q, active_on=day, betos=betos, type_of_service=type_of_service,
+                        status=status, limit=limit, field="q")
 
 
 @router.get("/similar/{code}", summary="Codes related to a code, with the reasons", responses=problems(404, 422, 503))
-async def api_similar(request: Request, code: str = CodePath, limit: int = Query(15, ge=1, le=100)) -> JSONBody:
+async def api_similar(request: Request, code: str = CodePath, limit: int = Query(15, ge=1, le=100)) -> Response:
     from hcpcs.search import similar
 
     ctx = context(request)
-    return JSONBody(await call(ctx, similar, valid_code(code), limit=limit, field="code", where="path"))
+    return await answer(ctx, similar, valid_code(code), limit=limit, field="code", where="path")
 
 
 @router.get("/history/{code}", summary="A code across the loaded releases", responses=problems(404, 422, 503))
-async def api_history(request: Request, code: str = CodePath) -> JSONBody:
+async def api_history(request: Request, code: str = CodePath) -> Response:
     from hcpcs.reference import history
 
     ctx = context(request)
-    return JSONBody(await call(ctx, history, valid_code(code), field="code", where="path"))
+    return await answer(ctx, history, valid_code(code), field="code", where="path")
 
 
 @router.get("/diff", summary="What changed between two releases of one dataset", responses=problems(422, 503))
@@ -169,7 +183,7 @@ async def api_diff(
     from_: str = Query(..., alias="from", description="Label of the older release, e.g. HCPCS 2020 Jan."),
     to: str = Query(..., description="Label of the newer release, e.g. HCPCS 2026 Jan."),
     range: str | None = Query(None, description="Only codes FIRST-LAST, e.g. G6001-G6017."),  # noqa: A002
-) -> JSONBody:
+) -> Response:
     from hcpcs.diff import diff
 
     ctx = context(request)
@@ -178,11 +192,11 @@ async def api_diff(
         if label.strip().lower() not in labels:
             raise Problem(422, "invalid-input", f"no loaded release is labelled {label!r}",
                           [field_error(name, "not the label of a loaded release (see /api/releases)")])
-    return JSONBody(await call(ctx, diff, from_.strip(), to.strip(), code_range=range, field="range"))
+    return await answer(ctx, diff, from_.strip(), to.strip(), code_range=range, field="range")
 
 
 @router.get("/releases", summary="The loaded CMS releases", responses=problems(503))
-async def api_releases(request: Request, dataset: str | None = Query(None, description="Only this dataset.")) -> JSONBody:
+async def api_releases(request: Request, dataset: str | None = Query(None, description="Only this dataset.")) -> Response:
     ctx = context(request)
     return JSONBody([r.to_dict() for r in ctx.hc.releases if dataset is None or r.dataset == dataset])
 
@@ -205,7 +219,7 @@ async def api_fee(
     all_localities: bool = Query(False, description="The amount in every locality of the release in force."),
     history: bool = Query(False, description="The amount in every loaded fee-schedule release."),
     opps: bool = Query(False, description="The hospital outpatient (OPPS Addendum B) rate instead."),
-) -> JSONBody:
+) -> Response:
     ctx = context(request)
     code = valid_code(code)
     day = valid_date(as_of, "as_of")
@@ -214,28 +228,26 @@ async def api_fee(
         raise Problem(422, "invalid-input", f"choose one of all_localities, history and opps, not {' and '.join(chosen)}",
                       [field_error(name, "only one of these may be true") for name in chosen])
     if all_localities:
-        data = await call(ctx, fees.all_localities, code, modifier, setting=setting, as_of=day,
-                          field="code", where="path")
-    elif history:
-        data = await call(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting,
-                          field="code", where="path")
-    elif opps:
-        data = await call(ctx, fees.opps_fee, code, day, field="code", where="path")
-    else:
-        data = await call(ctx, fees.fee, code, modifier, locality=locality, state=state, county=county,
-                          national=national, setting=setting, as_of=day, field="code", where="path")
-    return JSONBody(data)
+        return await answer(ctx, fees.all_localities, code, modifier, setting=setting, as_of=day, field="code",
+                            where="path")
+    if history:
+        return await answer(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting,
+                            field="code", where="path")
+    if opps:
+        return await answer(ctx, fees.opps_fee, code, day, field="code", where="path")
+    return await answer(ctx, fees.fee, code, modifier, locality=locality, state=state, county=county,
+                        national=national, setting=setting, as_of=day, field="code", where="path")
 
 
 @router.get("/edits/{code}", summary="Every NCCI edit naming a code on a date, both directions",
             responses=problems(404, 422, 503))
 async def api_edits(request: Request, code: str = CodePath, as_of: str | None = AsOfQuery,
-                    setting: Literal["professional", "facility"] = Query("professional")) -> JSONBody:
+                    setting: Literal["professional", "facility"] = Query("professional")) -> Response:
     from hcpcs.edits.listing import edits_for_code
 
     ctx = context(request)
-    return JSONBody(await call(ctx, edits_for_code, valid_code(code), as_of=valid_date(as_of, "as_of"),
-                               setting=setting, field="code", where="path"))
+    return await answer(ctx, edits_for_code, valid_code(code), as_of=valid_date(as_of, "as_of"), setting=setting,
+                        field="code", where="path")
 
 
 # ------------------------------------------------------------------------------------ claims
@@ -368,11 +380,17 @@ async def api_check(
     packs: str | None = Query(None, description="Comma-separated built-in policy packs, e.g. radonc-igrt."),
     format: Literal["json", "jsonl", "csv", "x12"] | None = Query(None, description="Body format (default: from "  # noqa: A002
                                                                   "Content-Type, else sniffed)."),
-) -> JSONBody:
+) -> Response:
     ctx = context(request)
     pack_ids = resolve_pack_ids(ctx, packs)
     body = await request.body()
     fmt = format or _CONTENT_FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
-    items, single = await ctx.run(read_claim_items, body, fmt, ctx.settings.max_claims)
-    results = await ctx.run(check_items, ctx, pack_ids, items)
+    single, results = await ctx.run(read_and_check, ctx, pack_ids, body, fmt)
     return JSONBody(results[0] if single else results)
+
+
+def read_and_check(ctx: AppContext, pack_ids: tuple[str, ...], body: bytes,
+                   fmt: str | None) -> tuple[bool, list[dict[str, Any]]]:
+    """Read the claims of a body and check them, in one worker call."""
+    items, single = read_claim_items(body, fmt, ctx.settings.max_claims)
+    return single, check_items(ctx, pack_ids, items)

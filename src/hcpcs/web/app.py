@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,43 +88,71 @@ class HcpcsPool:
     """Read-only connections to the store, one per worker thread in use. SQLite connections are not
     shared between threads: a connection used by one thread at a time needs no locking, lets SQLite work
     run in parallel (the GIL is released while a query steps), and can carry a progress handler that
-    stops the query of a request over its time budget."""
+    stops the query of a request over its time budget. Connections opened before the store changed
+    (`generation`) are closed when they come back instead of being reused."""
 
-    def __init__(self, base: Hcpcs, size: int, prepare: Callable[[Hcpcs], None]) -> None:
-        self.base = base
+    def __init__(self, path: Path, size: int, prepare: Callable[[Hcpcs], None]) -> None:
+        self.path = path
         self.size = size
         self.prepare = prepare
-        self._idle: queue.SimpleQueue[Hcpcs] = queue.SimpleQueue()
+        self.generation = 0
+        self._idle: queue.SimpleQueue[tuple[Hcpcs, int]] = queue.SimpleQueue()
         self._opened = 0
         self._lock = threading.Lock()
 
-    def acquire(self, timeout: float) -> Hcpcs:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._opened < self.size:
-                self._opened += 1
-                opened = True
-            else:
-                opened = False
-        if opened:
+    def _open(self) -> Hcpcs:
+        hc = Hcpcs(store=Store(self.path, readonly=True))
+        self.prepare(hc)
+        return hc
+
+    def acquire(self, timeout: float) -> tuple[Hcpcs, int]:
+        deadline = time.monotonic() + timeout
+        while True:
             try:
-                hc = Hcpcs(store=Store(self.base.store.path, readonly=True))
+                hc, generation = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if generation == self.generation:
+                return hc, generation
+            self._discard(hc)
+        with self._lock:
+            can_open = self._opened < self.size
+            if can_open:
+                self._opened += 1
+        if can_open:
+            generation = self.generation
+            try:
+                return self._open(), generation
             except BaseException:
                 with self._lock:
                     self._opened -= 1
                 raise
-            self.prepare(hc)
-            return hc
         try:
-            return self._idle.get(timeout=max(0.01, timeout))
+            hc, generation = self._idle.get(timeout=max(0.01, deadline - time.monotonic()))
         except queue.Empty:
             raise RequestTimeout() from None
+        if generation != self.generation:
+            self._discard(hc)
+            return self.acquire(max(0.01, deadline - time.monotonic()))
+        return hc, generation
 
-    def release(self, hc: Hcpcs) -> None:
-        self._idle.put(hc)
+    def release(self, hc: Hcpcs, generation: int) -> None:
+        if generation == self.generation:
+            self._idle.put((hc, generation))
+        else:
+            self._discard(hc)
+
+    def _discard(self, hc: Hcpcs) -> None:
+        with self._lock:
+            self._opened -= 1
+        try:
+            hc.close()
+        except Exception:  # noqa: BLE001 - closing a stale read-only connection cannot lose anything
+            pass
+
+    def renew(self) -> None:
+        """The store changed: connections in use finish their call, then every one is reopened."""
+        self.generation += 1
 
 
 class Runner:
@@ -133,8 +162,15 @@ class Runner:
 
     def __init__(self, hc: Hcpcs | None, timeout: float, threads: int = 4) -> None:
         self.timeout = timeout
+        self.threads = threads
         self._local = threading.local()
-        self.pool = HcpcsPool(hc, threads, self._prepare) if hc is not None else None
+        self.pool = self._pool(hc) if hc is not None else None
+
+    def _pool(self, hc: Hcpcs) -> HcpcsPool:
+        return HcpcsPool(hc.store.path, self.threads, self._prepare)
+
+    def attach(self, hc: Hcpcs) -> None:
+        self.pool = self._pool(hc)
 
     def _prepare(self, hc: Hcpcs) -> None:
         hc.store.conn.set_progress_handler(self._progress, 20_000)
@@ -153,7 +189,8 @@ class Runner:
 
     def _work(self, fn: Callable[..., T], deadline: float, args: tuple, kwargs: dict) -> T:
         self._local.deadline = deadline
-        hc = self.pool.acquire(deadline - time.monotonic()) if self.pool is not None else None
+        pool = self.pool
+        hc, generation = pool.acquire(deadline - time.monotonic()) if pool is not None else (None, 0)
         self._local.hc = hc
         try:
             return fn(*args, **kwargs)
@@ -173,8 +210,8 @@ class Runner:
         finally:
             self._local.deadline = None
             self._local.hc = None
-            if hc is not None:
-                self.pool.release(hc)  # type: ignore[union-attr]
+            if hc is not None and pool is not None:
+                pool.release(hc, generation)
 
     async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         deadline = time.monotonic() + self.timeout
@@ -188,20 +225,70 @@ class Runner:
                           headers={"Retry-After": "1"}) from None
 
 
+class ResponseCache:
+    """Answers of read-only requests (JSON bytes, rendered pages, and parts of pages), by their
+    normalized arguments (and today's date, which "no date" means). Bounded by entries and bytes;
+    emptied when the store changes. Shared by the worker threads, hence the lock."""
+
+    def __init__(self, max_entries: int = 2048, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return item[0]
+
+    def put(self, key: Any, value: Any, size: int | None = None) -> None:
+        size = len(value) if size is None else size
+        if self.max_entries <= 0 or size > self.max_bytes // 16:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._items[key] = (value, size)
+            self._bytes += size
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+STORE_CHECK_SECONDS = 1.0
+
+
 @dataclass
 class AppContext:
     """What every route needs: the store (None when no data is loaded), settings, runner, templates.
     Inside `run(...)` calls, `hc` is the calling thread's pooled connection; outside, the app's own
-    (used only for the cached release list)."""
+    (used on the event loop only, for the cached release list and to notice a changed store)."""
 
     hc_or_none: Hcpcs | None
     settings: Settings
     run: Runner
     templates: Jinja2Templates
     load_error: str | None = None
+    home: Path | None = None
     packs: dict[str, Any] = field(default_factory=dict)
     checkers: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict)
+    cache: ResponseCache = field(default_factory=ResponseCache)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _checked_at: float = 0.0
+    _data_version: int | None = None
 
     @property
     def hc(self) -> Hcpcs:
@@ -211,6 +298,36 @@ class AppContext:
         if self.hc_or_none is None:
             raise DataNotLoadedError(self.load_error or "no hcpcs data is loaded; run `hcpcs update`")
         return self.hc_or_none
+
+    def refresh(self) -> None:
+        """At most once a second (on the event loop): notice that `hcpcs update` has changed the store, or
+        created it, and start answering from the new data (the release list, connections, caches)."""
+        now = time.monotonic()
+        if now - self._checked_at < STORE_CHECK_SECONDS:
+            return
+        self._checked_at = now
+        if self.hc_or_none is None:
+            try:
+                hc = Hcpcs(self.home)
+                hc.releases  # noqa: B018
+            except DataNotLoadedError:
+                return
+            self.hc_or_none, self.load_error = hc, None
+            self.run.attach(hc)
+            self._data_version = hc.store.conn.execute("PRAGMA data_version").fetchone()[0]
+            return
+        version = self.hc_or_none.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._data_version is None:
+            self._data_version = version
+        elif version != self._data_version:
+            self._data_version = version
+            self.hc_or_none.__dict__.pop("releases", None)  # functools.cached_property
+            if self.run.pool is not None:
+                self.run.pool.renew()
+            with self.lock:
+                self.checkers.clear()
+            self.cache.clear()
+            log.info("the store changed; answering from the new data")
 
     def checker(self, pack_ids: tuple[str, ...]) -> Any:
         """The claim checker of this thread's connection for a set of policy packs (kept: it caches the
@@ -227,7 +344,9 @@ class AppContext:
 
 
 def context(request: Request) -> AppContext:
-    return request.app.state.ctx
+    ctx: AppContext = request.app.state.ctx
+    ctx.refresh()
+    return ctx
 
 
 def _load_packs() -> dict[str, Any]:
@@ -302,8 +421,8 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
 
     pages.configure_templates(templates)
     app.state.ctx = AppContext(hc, settings, Runner(hc, settings.timeout_seconds, settings.worker_threads),
-                               templates, load_error,
-                               packs=_load_packs())
+                               templates, load_error, home=home, packs=_load_packs(),
+                               cache=ResponseCache(settings.cache_entries))
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:

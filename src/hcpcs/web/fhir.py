@@ -246,24 +246,24 @@ def _lookup_data(ctx: AppContext, code: str, day: date | None) -> dict[str, Any]
 
 
 async def _lookup(ctx: AppContext, system: str | None, code_text: str | None, day_text: str | None,
-                  *, required_system: bool = True) -> tuple[str, dict[str, Any] | None, str | None]:
-    """(system, lookup data or None, why not) for the operations."""
+                  *, required_system: bool = True) -> tuple[str, dict[str, Any] | None, str | None, str]:
+    """(system, lookup data or None, why not, the parameter the failure is about) for the operations."""
     code_text = _code(code_text)
     system = _check_system(system, required_system)
     day = _date(day_text)
     try:
         code = normalize(code_text)
     except MalformedCodeError as exc:
-        return system, None, str(exc)
+        return system, None, str(exc), "code"
     kind = kind_of(code)
     if system == CPT_SYSTEM and kind != "cpt":
-        return system, None, f"{code} is not a CPT code"
+        return system, None, f"{code} is not a CPT code", "code"
     try:
         data = await ctx.run(_lookup_data, ctx, code, day)
     except UnknownCodeError as exc:
-        return system, None, str(exc)
+        return system, None, str(exc), "code"
     except NotCoveredError as exc:
-        return system, None, str(exc)
+        return system, None, str(exc), "date"
     except Problem as problem:
         raise FhirError(problem.status, "transient" if problem.status >= 500 else "processing", problem.detail) from None
     except HcpcsError as exc:
@@ -271,8 +271,8 @@ async def _lookup(ctx: AppContext, system: str | None, code_text: str | None, da
     if kind == "cpt" and not data.get("short_description"):
         return system, None, (f"{code} is a CPT code and your imported CMS files carry no descriptor for it on "
                               f"{data['as_of']}; hcpcs ships no CPT descriptors (copyright American Medical "
-                              "Association)")
-    return system, data, None
+                              "Association)"), "code"
+    return system, data, None, ""
 
 
 def _lookup_parameters(system: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -336,15 +336,15 @@ async def read_code_system() -> Response:
 
 
 async def _do_lookup(ctx: AppContext, system: str | None, code: str | None, day: str | None) -> Response:
-    system, data, why = await _lookup(ctx, system, code, day)
+    system, data, why, about = await _lookup(ctx, system, code, day)
     if data is None:
-        raise FhirError(404, "not-found", why or "not found", "code")
+        raise FhirError(404, "not-found", why or "not found", about)
     return fhir_response(_lookup_parameters(system, data))
 
 
 async def _do_validate(ctx: AppContext, system: str | None, code: str | None, day: str | None,
                        display: str | None) -> Response:
-    system, data, why = await _lookup(ctx, system, code, day)
+    system, data, why, _ = await _lookup(ctx, system, code, day)
     params: list[dict[str, Any]] = []
     if data is None:
         params = [{"name": "result", "valueBoolean": False}, {"name": "message", "valueString": why or "not found"}]

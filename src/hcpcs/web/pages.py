@@ -99,6 +99,16 @@ def render(request: Request, name: str, values: dict[str, Any], status: int = 20
     return context(request).templates.TemplateResponse(request, name, values, status_code=status)
 
 
+def _memo(ctx: AppContext, key: Any, produce: Callable[[], Any], size: int = 8192) -> Any:
+    """A part of a page that does not depend on the date asked (similar codes, history), kept."""
+    value = ctx.cache.get(key)
+    if value is None:
+        value = produce()
+        if value is not None:
+            ctx.cache.put(key, value, size)
+    return value
+
+
 def _safe(fn: Callable[[], Any], notes: list[str], what: str) -> Any:
     """One optional part of a page: its library errors become a note instead of failing the page."""
     try:
@@ -351,8 +361,8 @@ def code_page_values(ctx: AppContext, code: str, day: date | None, locality: str
         opps = _safe(lambda: fees.opps_fee(code, day, hc=hc), notes, "OPPS")
     policies = _policies(ctx, code, day, notes) if data["kind"] != "modifier" else None
     latest_mpfs = max((r for r in hc.releases if r.dataset == "mpfs"), key=lambda r: r.effective_start, default=None)
-    related = _safe(lambda: similar(code, limit=10, hc=hc), notes, "similar codes")
-    past = _safe(lambda: history(code, hc=hc), notes, "history")
+    related = _memo(ctx, ("similar", code), lambda: _safe(lambda: similar(code, limit=10, hc=hc), notes, "similar codes"))
+    past = _memo(ctx, ("history", code), lambda: _safe(lambda: history(code, hc=hc), notes, "history"))
     mpfs = data.get("mpfs") or {}
     for rule_pack in (policies or {}).get("packs", []):
         rule_pack["period"] = _period(rule_pack["rule"])
@@ -397,11 +407,22 @@ async def code_page(request: Request, code: str, as_of: str = "", locality: str 
         day = parse_date(as_of, "as-of date") if as_of.strip() else None
     except InvalidInputError as exc:
         raise from_error(exc, "as_of") from None
-    try:
-        values = await ctx.run(code_page_values, ctx, normalized, day, locality.strip() or None, setting)
-    except (UnknownCodeError, NotCoveredError) as exc:
-        return render(request, "error.html", {"problem": from_error(exc, "code", "path"), "code": normalized}, 404)
-    return render(request, "code.html", values)
+    key = ("code-page", normalized, day or date.today(), locality.strip(), setting)
+    html = ctx.cache.get(key)
+    if html is None:
+        try:
+            html = await ctx.run(_render_code_page, ctx, request, normalized, day, locality.strip() or None, setting)
+        except (UnknownCodeError, NotCoveredError) as exc:
+            return render(request, "error.html", {"problem": from_error(exc, "code", "path"), "code": normalized}, 404)
+        ctx.cache.put(key, html)
+    return Response(html, media_type="text/html; charset=utf-8")
+
+
+def _render_code_page(ctx: AppContext, request: Request, code: str, day: date | None, locality: str | None,
+                      setting: str) -> bytes:
+    """The code page as HTML bytes (rendered in the worker thread: big pages take milliseconds)."""
+    values = code_page_values(ctx, code, day, locality, setting)
+    return ctx.templates.get_template("code.html").render({"request": request, **values}).encode("utf-8")
 
 
 # ------------------------------------------------------------------------------------ claim checker

@@ -12,6 +12,8 @@ Settings come from the environment when the app is created:
   none: CORS off).
 - HCPCS_WORKER_THREADS (default 4): library calls running at once, each with its own read-only
   connection to the store.
+- HCPCS_CACHE_ENTRIES (default 2048; 0 turns it off): JSON answers of GET requests kept in memory (at
+  most 64 MB), emptied when `hcpcs update` changes the store.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Settings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     cors_origins: tuple[str, ...] = ()
     worker_threads: int = 4
+    cache_entries: int = 2048
     protected_prefixes: tuple[str, ...] = field(default=("/api", "/fhir"))
 
     @classmethod
@@ -73,6 +76,7 @@ class Settings:
             timeout_seconds=_env_number("HCPCS_REQUEST_TIMEOUT", DEFAULT_TIMEOUT_SECONDS, float),
             cors_origins=_env_list("HCPCS_CORS_ORIGINS"),
             worker_threads=_env_number("HCPCS_WORKER_THREADS", 4),
+            cache_entries=int(os.environ.get("HCPCS_CACHE_ENTRIES", "2048") or 0),
         )
 
 
