@@ -149,12 +149,13 @@ def releases(
         return
     table = Table(title="Loaded CMS releases")
     for col in ("dataset", "release", "effective", "rows", "files", "loaded"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in items:
-        rows = ", ".join(f"{k} {v:,}" for k, v in r.row_counts.items())
+        rows = "\n".join(f"{v:,} {k}" for k, v in r.row_counts.items())
         period = f"{r.effective_start} to {r.effective_end or 'next release'}"
-        files = ", ".join(sorted({f["name"] for f in r.source_files}))
-        table.add_row(r.dataset, r.label, period, rows, files, r.loaded_at)
+        names = sorted({f["name"] for f in r.source_files})
+        files = ", ".join(names) if len(names) <= 3 else f"{len(names)} files ({names[0]}, ...)"
+        table.add_row(r.dataset, r.label, period, rows, files, r.loaded_at[:16].replace("T", " "))
     console.print(table)
 
 

@@ -76,6 +76,7 @@ CODE_COLUMN: dict[str, str] = {
 }
 
 _FETCH_ROWS = 200_000
+PAIR_SHIFT = 1 << 32  # a pair of code positions as one integer: min * PAIR_SHIFT + max
 
 
 def default_cache_dir(store: Store) -> Path:
@@ -223,8 +224,6 @@ def _write_ipc(frame: pl.DataFrame, target: Path) -> Path:
     os.replace(partial, target)
     return target
 
-
-PAIR_SHIFT = 1 << 32
 
 
 class BatchTables:
