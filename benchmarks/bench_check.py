@@ -4,9 +4,12 @@ pure-Python baseline, single-claim latency, and the time to get the edit tables 
     HCPCS_HOME=/tmp/hb .venv/bin/python benchmarks/bench_check.py                 # 1,000,000 claims
     HCPCS_HOME=/tmp/hb .venv/bin/python benchmarks/bench_check.py --claims 10000  # CI-sized smoke run
 
-Claims: 1 to 8 lines each (mean about 2.9), 80 % professional, dates of service in 2024Q3, codes drawn
-from the loaded July 2024 NCCI PTP and MUE tables (a third of the multi-line claims carry a real PTP
-pair), a few modifiers and multi-unit lines, so that edits fire. The batch figure is measured with
+Claims: 1 to 8 lines each (mean about 2.9), 80 % professional, dates of service in 2024Q3 (3 % of lines
+on another date than their claim's first line). Codes are drawn from the loaded July 2024 tables: 95 % from
+codes that have an MUE and PTP edits (and a payable fee-schedule row for professional claims), 3 % from
+any code with an MUE, 2 % add-on codes; 12 % of multi-line claims carry a PTP pair in force; 15 % of lines
+have a modifier, 8 % more than one unit. So every rule fires, at rates meant to be plausible rather than
+worst-case (the findings per rule are printed). The batch figure is measured with
 POLARS_MAX_THREADS=1 (one core) unless --threads is given. Peak memory is the process's maximum resident
 set size (resource.getrusage), after each phase.
 """
@@ -62,7 +65,8 @@ from hcpcs.service import Hcpcs  # noqa: E402
 QUARTER_START = date(2024, 7, 1)
 QUARTER_DAYS = 92
 LINE_WEIGHTS = [30, 22, 16, 11, 8, 6, 4, 3]  # 1..8 lines per claim
-MODIFIERS = ["26", "TC", "59", "XS", "XU", "LT", "RT", "25", "76", "GA"]
+MODIFIERS = ["26", "TC", "59", "XS", "XU", "LT", "RT", "25", "76", "GA", "GY", "KX", "Q5"]
+PAIR_SHARE = 0.12  # multi-line claims that carry a PTP pair in force
 EDIT_DATASETS = ("hcpcs", "mpfs", "opps", "ncci_aoc", *PTP_DATASET.values(), *MUE_DATASET.values())
 
 
@@ -90,13 +94,17 @@ def quarter_releases(hc: Hcpcs) -> dict[str, int]:
 
 
 def load_tables(hc: Hcpcs, cache_dir: Path | None) -> tuple[BatchTables, float]:
+    """What the batch rules read of the quarter's releases (the PTP index rather than the raw PTP rows)."""
     from hcpcs.edits.batch_tables import DATASET_TABLES
 
     start = time.perf_counter()
     tables = BatchTables(hc, cache_dir=cache_dir)
     for dataset, release_id in quarter_releases(hc).items():
         for table in DATASET_TABLES[dataset]:
-            tables.frame(release_id, table)
+            if table == "ncci_ptp":
+                tables.ptp_index(release_id)
+            else:
+                tables.frame(release_id, table)
     return tables, time.perf_counter() - start
 
 
@@ -104,17 +112,36 @@ def load_tables(hc: Hcpcs, cache_dir: Path | None) -> tuple[BatchTables, float]:
 # Claims
 
 
+def ptp_pairs_in_force(tables: BatchTables, release_id: int) -> pl.DataFrame:
+    """column1, column2, modifier_indicator, deletion_date of a release's PTP edits (indicator 9 left out)."""
+    index = tables.ptp_index(release_id)
+    return index.edits.select(column1=index.codes.gather(index.edits["k1"]),
+                              column2=index.codes.gather(index.edits["k2"]),
+                              modifier_indicator=pl.col("modifier_indicator").cast(pl.String),
+                              deletion_date="deletion_date")
+
+
 def code_pools(tables: BatchTables, releases: dict[str, int]) -> dict[str, list]:
-    """Codes to draw claims from: PTP pairs in force (indicators 0 and 1), and codes with an MUE."""
+    """Codes to draw claims from, per setting: `common` codes that have an MUE and PTP edits (and, for
+    professional claims, a payable fee-schedule row), not add-on codes; `pairs` of codes with a PTP edit
+    in force; `addon` codes; `any` code with an MUE (noise)."""
+    addons = set(tables.frame(releases["ncci_aoc"], "ncci_aoc")["addon_code"].to_list()) if "ncci_aoc" in releases \
+        else set()
+    payable = None
+    if "mpfs" in releases:
+        rvu = tables.frame(releases["mpfs"], "mpfs_rvu")
+        payable = set(rvu.filter((pl.col("modifier") == "") & pl.col("status").is_in(["A", "R", "T"]))["hcpcs"])
     pools: dict[str, list] = {}
-    for setting, dataset in PTP_DATASET.items():
-        edits = tables.frame(releases[dataset], "ncci_ptp").filter(
-            pl.col("deletion_date").is_null() & (pl.col("modifier_indicator") != "9"))
-        pools[f"pairs_{setting}"] = edits.select("column1", "column2").sample(
-            min(50_000, edits.height), seed=1).rows()
-    for setting, dataset in MUE_DATASET.items():
-        pools[f"codes_{setting}"] = tables.frame(releases[dataset], "ncci_mue")["code"].sample(
-            n=None, fraction=1.0, seed=2).head(8000).to_list()
+    for setting in ("professional", "facility"):
+        edits = ptp_pairs_in_force(tables, releases[PTP_DATASET[setting]]).filter(pl.col("deletion_date").is_null())
+        with_edits = set(edits["column1"]) | set(edits["column2"])
+        mue = tables.frame(releases[MUE_DATASET[setting]], "ncci_mue")["code"].to_list()
+        common = [c for c in mue if c in with_edits and c not in addons
+                  and (setting == "facility" or payable is None or c in payable)]
+        pools[f"common_{setting}"] = random.Random(3).sample(common, min(4000, len(common)))
+        pools[f"pairs_{setting}"] = edits.select("column1", "column2").sample(min(50_000, edits.height), seed=1).rows()
+        pools[f"any_{setting}"] = mue
+    pools["addon"] = sorted(addons) or pools["any_professional"]
     return pools
 
 
@@ -132,9 +159,13 @@ def generate_claims(count: int, pools: dict[str, list], seed: int) -> pl.DataFra
     all_days = [QUARTER_START + timedelta(days=i) for i in range(QUARTER_DAYS)]
     for number, size in enumerate(sizes):
         setting = "facility" if rng.random() < 0.2 else "professional"
-        pool = pools[f"codes_{setting}"]
-        claim_codes = rng.choices(pool, k=size)
-        if size >= 2 and rng.random() < 0.35:
+        common, noise = pools[f"common_{setting}"], pools[f"any_{setting}"]
+        claim_codes = []
+        for _ in range(size):
+            roll = rng.random()
+            claim_codes.append(rng.choice(common) if roll < 0.95 else rng.choice(noise) if roll < 0.98
+                               else rng.choice(pools["addon"]))
+        if size >= 2 and rng.random() < PAIR_SHARE:
             first, second = rng.choice(pools[f"pairs_{setting}"])
             claim_codes[0], claim_codes[1] = first, second
             rng.shuffle(claim_codes)
@@ -178,9 +209,9 @@ def write_jsonl(frame: pl.DataFrame, path: Path) -> None:
 def naive_tables(tables: BatchTables, releases: dict[str, int]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for setting, dataset in PTP_DATASET.items():
-        edits = tables.frame(releases[dataset], "ncci_ptp").select(
-            "column1", "column2", pl.col("modifier_indicator").cast(pl.String), "deletion_date")
-        out[f"ptp_{setting}"] = {(c1, c2): (mi, deleted) for c1, c2, mi, deleted in edits.iter_rows()}
+        edits = ptp_pairs_in_force(tables, releases[dataset])
+        out[f"ptp_{setting}"] = {(c1, c2): (mi, deleted.isoformat() if deleted else None)
+                                 for c1, c2, mi, deleted in edits.iter_rows()}
     for setting, dataset in MUE_DATASET.items():
         limits = tables.frame(releases[dataset], "ncci_mue").select("code", "units", "mai")
         out[f"mue_{setting}"] = {code: (limit, mai or "1") for code, limit, mai in limits.iter_rows()}
@@ -202,7 +233,7 @@ def naive_check(rows: list[tuple], dicts: dict[str, dict]) -> int:
         setting = lines[0][1]
         ptp, mue = dicts[f"ptp_{setting}"], dicts[f"mue_{setting}"]
         totals: dict[tuple, float] = {}
-        for _, _, _, code, mods, units, day in lines:
+        for _, _, _, code, _mods, units, day in lines:
             limit = mue.get(code)
             if limit is not None:
                 if limit[1] == "1":

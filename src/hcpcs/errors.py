@@ -44,6 +44,7 @@ class ClaimInputError(HcpcsError):
     """A claim or claim file is malformed; names the claim, line or segment."""
 
     def __init__(self, message: str, *, claim_id: str | None = None, location: str | None = None) -> None:
+        self.message = message
         self.claim_id = claim_id
         self.location = location
         parts = [p for p in (location, f"claim {claim_id}" if claim_id else None) if p]

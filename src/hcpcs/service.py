@@ -32,6 +32,10 @@ class Hcpcs:
     def releases(self) -> list[Release]:
         return list_releases(self.store.conn)
 
+    def refresh(self) -> None:
+        """Forget the release list read from the store (after an update wrote new releases)."""
+        self.__dict__.pop("releases", None)
+
     def release_by_id(self, release_id: int) -> Release:
         for release in self.releases:
             if release.id == release_id:

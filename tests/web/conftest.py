@@ -5,7 +5,6 @@ browser tests."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -50,14 +49,6 @@ def client_for(hc: Hcpcs | None = None, **settings: object) -> TestClient:
 @pytest.fixture(scope="session")
 def mini_client(mini_hc: Hcpcs) -> TestClient:
     return client_for(mini_hc)
-
-
-@pytest.fixture(scope="session")
-def loaded_home(cms_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ready = os.environ.get("HCPCS_TEST_HOME")
-    if ready and (Path(ready) / "hcpcs.sqlite").exists():
-        return Path(ready)
-    return _load(tmp_path_factory.mktemp("web-real"), cms_data)
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,7 @@ def test_code_page_locality_shows_amount(page: Any, live_server: str, real_hc: H
     expected = fees.fee("G6002", locality="01112-05", as_of="2025-06-01", hc=real_hc)["amount"]
     assert page.locator("#local-amount").inner_text().strip() == f"${expected:,.2f}"
     assert f"${expected:,.2f}" in page.locator(".glance").inner_text()
-    assert page.locator("svg.chart").count() == 2
+    assert page.locator("svg.chart.wide").count() == 2 and page.locator("svg.chart.wide").first.is_visible()
     page.screenshot(path=str(ARTIFACTS / "code-page-g6002-locality.png"), full_page=True)
 
 

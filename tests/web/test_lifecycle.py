@@ -17,8 +17,8 @@ from hcpcs.service import Hcpcs
 from hcpcs.web import app as web_app
 from hcpcs.web.app import create_app
 from hcpcs.web.security import Settings
-from tests.web.conftest import _load
 from tests.unit import mini_cms
+from tests.web.conftest import _load
 
 
 @pytest.fixture()

@@ -60,7 +60,7 @@ def test_code_page_fees_and_locality_fixture(mini_client: TestClient, mini_hc: H
     cell = re.search(r'id="local-amount">([^<]+)<', html)
     assert cell and cell.group(1) == f"${expected:,.2f}"
     assert '<option value="09902-01" selected>' in html
-    assert '<svg class="chart"' in html and 'role="img"' in html
+    assert '<svg class="chart wide"' in html and 'role="img"' in html
 
 
 def test_code_page_redirects_lower_case(mini_client: TestClient) -> None:
@@ -147,7 +147,7 @@ def test_g6002_locality_amount_and_charts(real_client: TestClient, real_hc: Hcpc
     html = page(real_client, "/code/G6002", params={"as_of": "2025-06-01", "locality": "01112-05"})
     expected = fees.fee("G6002", locality="01112-05", as_of="2025-06-01", hc=real_hc)["amount"]
     assert re.search(r'id="local-amount">([^<]+)<', html).group(1) == f"${expected:,.2f}"
-    assert html.count('<svg class="chart"') == 2
+    assert html.count('<svg class="chart wide"') == 2 and html.count('<svg class="chart narrow"') == 2
     assert "Payment by locality" in html and "Amount in each loaded fee-schedule release" in html
     assert "RADONC_IGRT_BUNDLED_INTO_DELIVERY" in html  # the policy pack rule that mentions G6002
 

@@ -137,12 +137,15 @@ def test_concurrent_requests_do_not_block(mini_hc: Hcpcs) -> None:
             with anyio.fail_after(20):
                 responses = []
 
-                async def one(code: str) -> None:
-                    responses.append(await client.get(f"/api/lookup/{code}", params={"as_of": "2099-05-01"}))
+                async def one(url: str) -> None:
+                    responses.append(await client.get(url))
 
+                urls = ["/api/lookup/Z9991?as_of=2099-05-01", "/api/edits/Z9901?as_of=2024-08-12",
+                        "/api/search?q=fixture", "/api/similar/Z9991", "/api/fee/Z9991?as_of=2030-05-01&all_localities=true",
+                        "/code/Z9991?as_of=2030-05-01"]
                 async with anyio.create_task_group() as group:
                     for i in range(60):
-                        group.start_soon(one, ("Z9990", "Z9991", "Z9992")[i % 3])
+                        group.start_soon(one, f"{urls[i % len(urls)]}{'&' if '?' in urls[i % len(urls)] else '?'}n={i}")
         assert [r.status_code for r in responses] == [200] * 60
 
     anyio.run(main)

@@ -304,8 +304,13 @@ class BatchContext:
         """Some columns of the lines meeting the conditions (and `where`, a release's rows)."""
         predicates = [c for c in (*conditions, where) if c is not None]
         used = [name for p in predicates for name in p.meta.root_names()]
-        frame = self.lines.select(list(dict.fromkeys([*columns, *used])))
-        return frame.filter(*predicates).select(list(columns)) if predicates else frame
+        stored = [c for c in columns if c != "code"]
+        frame = self.lines.select(list(dict.fromkeys([*stored, *used, *(["cid"] if "code" in columns else [])])))
+        if predicates:
+            frame = frame.filter(*predicates)
+        if "code" in columns:
+            frame = frame.with_columns(code=self.code_of())
+        return frame.select(list(columns))
 
     def day_pairs(self, rows: pl.DataFrame, *, upper: bool) -> pl.DataFrame:
         """For each row of `rows` (with `r`, `gstart`, `glen`), the rows `j` of its claim day: those after
@@ -317,7 +322,32 @@ class BatchContext:
     def at(self, column: str, rows: str | pl.Expr) -> pl.Expr:
         """A column of `lines` at the row positions of another column."""
         index = pl.col(rows) if isinstance(rows, str) else rows
+        if column == "code":
+            return self.code_of(pl.lit(self.lines["cid"]).gather(index))
         return pl.lit(self.lines[column]).gather(index)
+
+    def code_of(self, cids: pl.Expr | str = "cid") -> pl.Expr:
+        """The code (text) of code numbers."""
+        return pl.lit(self.codes).gather(pl.col(cids) if isinstance(cids, str) else cids)
+
+
+def _claim_runs(frame: pl.DataFrame) -> tuple[pl.Series, bool]:
+    """The claim ids in order of first appearance, and whether each claim's lines are together: true when
+    the ids of the runs of equal ids are unique (sorted, as two runs in a row always differ, or with
+    distinct hashes)."""
+    runs = frame.select(pl.col("claim_id").filter(pl.col("claim_id").ne_missing(pl.col("claim_id").shift())))
+    claim_ids = runs["claim_id"]
+    if claim_ids.is_sorted() or claim_ids.hash().is_unique().all():
+        return claim_ids, True
+    return claim_ids.unique(maintain_order=True), False
+
+
+def _claim_number(claim_ids: pl.Series, together: bool) -> pl.Expr:
+    """Each line's claim number (`cp`): the claim's position in order of first appearance."""
+    if together:
+        return pl.col("claim_id").rle_id().cast(pl.Int64)
+    return pl.col("claim_id").replace_strict(claim_ids, pl.int_range(claim_ids.len(), eager=True),
+                                             return_dtype=pl.Int64)
 
 
 def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchTables | None = None,
@@ -332,14 +362,8 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
         ctx = BatchContext(hc, tables, frame, empty, empty, 0, want_notices)
         ctx.cache["dks"] = []
         return ctx
-    starts = frame.select(pl.col("claim_id").filter(pl.col("claim_id").ne_missing(pl.col("claim_id").shift())))
-    claim_ids = starts["claim_id"]
-    if claim_ids.hash().is_unique().all():  # each claim's lines are together (hashes differ: ids differ)
-        frame = frame.with_columns(cp=pl.col("claim_id").rle_id().cast(pl.Int64))
-    else:
-        claim_ids = claim_ids.unique(maintain_order=True)
-        frame = frame.with_columns(cp=pl.col("claim_id").replace_strict(
-            claim_ids, pl.int_range(claim_ids.len(), eager=True), return_dtype=pl.Int64))
+    claim_ids, together = _claim_runs(frame)
+    frame = frame.with_columns(cp=_claim_number(claim_ids, together))
     codes = frame["code"].unique().sort()
     origin = frame.select(pl.col("dos").min().cast(pl.Int32)).item()
     frame = frame.with_columns(
@@ -350,7 +374,8 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
     if frame.select(pl.col("day").max()).item() >= _DAY_SPAN:
         raise InvalidInputError("the dates of service of one batch must lie within 5,000 years of each other")
     frame = frame.with_columns(gkey=pl.col("cp") * _DAY_SPAN + pl.col("day"),
-                               dk=pl.col("day") * 2 + pl.col("prof").cast(pl.Int64)).drop("day", "claim_id", "setting")
+                               dk=pl.col("day") * 2 + pl.col("prof").cast(pl.Int64),
+                               nmods=pl.col("modifiers").list.len()).drop("day", "claim_id", "setting", "code")
     # Claim days must be contiguous and lines in order within them: re-sort only the claims that are not.
     step = pl.col("gkey").diff()
     ordered = (step > 0) | ((step == 0) & (pl.col("line").diff() > 0)) | step.is_null()
@@ -390,12 +415,16 @@ def _meaning(frame: pl.DataFrame, column: str, key: str, *, otherwise: str | Non
     return mapped if otherwise is None else mapped.fill_null(otherwise)
 
 
-def _num_g(column: str) -> pl.Expr:
-    """format(value, "g") of a numeric column, as the rules print units."""
+def _with_g(frame: pl.DataFrame, column: str, name: str) -> pl.DataFrame:
+    """Adds `name`: format(value, "g") of a numeric column, as the rules print units."""
     value = pl.col(column).cast(pl.Float64)
     whole = (value == value.floor()) & (value.abs() < 1e6)
-    return (pl.when(whole).then(value.cast(pl.Int64).cast(pl.String))
-            .otherwise(value.map_elements(lambda v: format(v, "g"), return_dtype=pl.String)))
+    frame = frame.with_columns(pl.when(whole).then(value.cast(pl.Int64).cast(pl.String)).alias(name))
+    rest = frame.select(pl.arg_where(pl.col(name).is_null() & pl.col(column).is_not_null()))[:, 0]
+    if rest.len():
+        texts = pl.Series([format(v, "g") for v in frame[column].gather(rest).to_list()], dtype=pl.String)
+        frame = frame.with_columns(frame[name].scatter(rest, texts))
+    return frame
 
 
 def _json(**fields: pl.Expr | tuple[str, pl.Expr]) -> pl.Expr:
@@ -440,6 +469,12 @@ def _concat(frames: Iterable[pl.DataFrame | None]) -> pl.DataFrame | None:
     return pl.concat(kept, how="diagonal_relaxed") if kept else None
 
 
+def _all(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """One rule's findings made in parts."""
+    found = _concat(frames)
+    return _empty() if found is None else found
+
+
 def _subset(frame: pl.DataFrame, where: pl.Expr | None) -> pl.DataFrame:
     return frame if where is None else frame.filter(where)
 
@@ -469,14 +504,15 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
     level2_keys = ctx.by_day_key("hcpcs").with_columns(dsk=pl.col("dk") * 2 + 1)
     cpt_keys = ctx.by_day_key(lambda prof: "mpfs" if prof else "opps").with_columns(dsk=pl.col("dk") * 2)
     keys = pl.concat([level2_keys, cpt_keys])
-    lines = ctx.lines.select("r", "cp", "line", "cid", "code", "dos", "prof",
+    lines = ctx.lines.select("r", "cp", "line", "cid", "dos", "prof",
                              dsk=pl.col("dk") * 2 + pl.lit(ctx.level2).gather(pl.col("cid")).cast(pl.Int64))
     ctx.request(lines, keys, "dsk", rule, pl.col("line"))
     level2_cids = [i for i, flag in enumerate(ctx.level2.to_list()) if flag]
     cpt_cids = [i for i, flag in enumerate(ctx.level2.to_list()) if not flag]
     found = []
-    groups = keys.with_columns(dataset=pl.col("qid").map_elements(lambda q: ctx.queries[q].dataset,
-                                                                  return_dtype=pl.String))
+    qids = keys["qid"].unique().to_list()
+    groups = keys.with_columns(dataset=pl.col("qid").replace_strict(
+        qids, [ctx.queries[q].dataset for q in qids], return_dtype=pl.String))
     for (dataset, release_id), part in groups.partition_by("dataset", "release_id", as_dict=True).items():
         cids = level2_cids if dataset == "hcpcs" else cpt_cids
         if not cids:
@@ -493,7 +529,7 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
     if hits is None:
         return _empty()
     hits = hits.sort("cp", "line").unique(["cp", "cid", "dos"], keep="first", maintain_order=True).with_columns(
-        iso=_iso())
+        iso=_iso(), code=ctx.code_of())
     not_yet = pl.col("added_date").is_not_null() & (pl.col("iso") < pl.col("added_date"))
     ended = pl.col("termination_date").is_not_null() & (pl.col("iso") > pl.col("termination_date"))
     hits = hits.with_columns(verdict=pl.when(pl.col("verdict") != "dated").then(pl.col("verdict"))
@@ -650,9 +686,9 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
         pairs = _subset(ctx.pairs, where).select("r", "j", pid=pid.gather(pl.col("cid")),
                                                  pid_j=pid.gather(pl.col("cid_j")))
         pairs = pairs.filter(pl.col("pid").is_not_null() & pl.col("pid_j").is_not_null()
-                             & (pl.col("pid") != pl.col("pid_j"))).with_columns(
-            pair=pl.min_horizontal("pid", "pid_j") * PAIR_SHIFT + pl.max_horizontal("pid", "pid_j"))
-        pairs = pairs.filter(pl.col("pair").is_in(index.pairs["pair"].implode()))
+                             & (pl.col("pid") != pl.col("pid_j")))
+        low, high = pl.min_horizontal("pid", "pid_j"), pl.max_horizontal("pid", "pid_j")
+        pairs = pairs.filter(index.has_pair(low, high)).with_columns(pair=low * PAIR_SHIFT + high)
         if not pairs.height:
             continue
         at = index.pairs["pair"].search_sorted(pairs["pair"])
@@ -678,15 +714,18 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
         cp=ctx.at("cp", "r1"), line1=ctx.at("line", "r1"), line2=ctx.at("line", "r2"),
         day_rank=ctx.at("day_rank", "r1"), prof=ctx.at("prof", "r1"),
         modifier_indicator=pl.col("modifier_indicator").cast(pl.String), rationale=pl.col("rationale").cast(pl.String),
-        bypass=pl.concat_list(ctx.at("modifiers", "r1"), ctx.at("modifiers", "r2")),
-    )
-    with_modifiers = matched.filter(pl.col("bypass").list.len() > 0).with_columns(
-        pl.col("bypass").list.eval(pl.element().filter(pl.element().is_in(associated)).unique().sort()))
-    matched = pl.concat([matched.filter(pl.col("bypass").list.len() == 0), with_modifiers]).with_columns(
+        modified=(ctx.at("nmods", "r1") + ctx.at("nmods", "r2")) > 0)
+    # The PTP-associated modifiers on either line (most lines have no modifier at all).
+    plain = matched.filter(~pl.col("modified")).with_columns(
+        bypass=pl.lit([], pl.List(pl.String)), outcome=pl.lit("bundled"), mods=pl.lit(""))
+    modified = matched.filter(pl.col("modified")).with_columns(
+        bypass=pl.concat_list(ctx.at("modifiers", "r1"), ctx.at("modifiers", "r2"))
+        .list.eval(pl.element().filter(pl.element().is_in(associated)).unique().sort()))
+    modified = modified.with_columns(
         mods=pl.col("bypass").list.join(", "),
         outcome=pl.when(pl.col("bypass").list.len() == 0).then(pl.lit("bundled"))
-        .when(pl.col("modifier_indicator") == "0").then(pl.lit("not_bypassable")).otherwise(pl.lit("bypassed")),
-    )
+        .when(pl.col("modifier_indicator") == "0").then(pl.lit("not_bypassable")).otherwise(pl.lit("bypassed")))
+    matched = pl.concat([plain, modified], how="diagonal")
     ctx.cache["ptp"] = matched
     return matched
 
@@ -714,11 +753,6 @@ def ptp_bundled(ctx: BatchContext) -> pl.DataFrame:
     if pairs is None:
         return _empty()
     c1, c2, mi = pl.col("column1"), pl.col("column2"), pl.col("modifier_indicator")
-    fix = pl.when(mi == "1").then(pl.format(
-        "If {} was a distinct service (different session, site, organ system, incision or encounter), append "
-        "a PTP-associated modifier such as XE, XS, XP, XU or 59 to {} and keep the documentation; otherwise "
-        "remove {}.", c2, c2, c2)).otherwise(pl.format(
-            "Remove {}: no modifier makes it payable with {} on the same date of service.", c2, c1))
     setting = pl.when(pl.col("prof")).then(pl.lit("practitioner")).otherwise(pl.lit("hospital"))
     rationale = pl.when(pl.col("rationale").is_not_null() & (pl.col("rationale") != "")).then(
         pl.format("; rationale: {}", "rationale")).otherwise(pl.lit(""))
@@ -726,7 +760,16 @@ def ptp_bundled(ctx: BatchContext) -> pl.DataFrame:
         "{} (column 2) is bundled into {} (column 1) on {} by the NCCI {} PTP edit in {} (modifier indicator "
         "{}: {}){}. {} will be denied.", c2, c1, "iso", setting, "release_label", mi,
         _mapped(pairs, "modifier_indicator", describe_indicator), rationale, c2)
-    return _ptp_finding(pairs, "PTP_BUNDLED", "error", message, fix, mi)
+    bypassable = pairs.filter(mi == "1")
+    fixed = pairs.filter(mi != "1")
+    return _all([
+        _ptp_finding(bypassable, "PTP_BUNDLED", "error", message, pl.format(
+            "If {} was a distinct service (different session, site, organ system, incision or encounter), append "
+            "a PTP-associated modifier such as XE, XS, XP, XU or 59 to {} and keep the documentation; otherwise "
+            "remove {}.", c2, c2, c2), mi),
+        _ptp_finding(fixed, "PTP_BUNDLED", "error", message, pl.format(
+            "Remove {}: no modifier makes it payable with {} on the same date of service.", c2, c1), mi),
+    ])
 
 
 def ptp_not_bypassable(ctx: BatchContext) -> pl.DataFrame:
@@ -785,21 +828,25 @@ def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
     hits = _concat(found)
     if hits is None:
         return _empty()
-    hits = hits.with_columns(iso=_iso(), units_text=_num_g("units"), total_text=_num_g("total"))
+    hits = _with_g(_with_g(hits.with_columns(iso=_iso()), "units", "units_text"), "total", "total_text")
     hits = hits.with_columns(meaning=_meaning(hits, "mai", "ncci_mai", otherwise=None))
-    message = pl.when(pl.col("mai") == "1").then(pl.format(
-        "{} is billed with {} units on line {}; its MUE is {} (MAI 1: {}), in {}. The line will be denied.",
-        "code", "units_text", pl.col("line") + 1, "mue", "meaning", "release_label")).otherwise(pl.format(
-            "{} is billed with {} units in all on {}; its MUE is {} per date of service (MAI {}: {}), in {}.",
-            "code", "total_text", "iso", "mue", "mai", "meaning", "release_label"))
     fixes = mue_rule._FIX
-    return _findings(
-        hits, rule, severity=mue_rule.SEVERITY, codes=pl.concat_list("code"), lines=pl.col("lines"),
-        message=message, fix=pl.col("mai").replace_strict(list(fixes), list(fixes.values()), default=None,
-                                                          return_dtype=pl.String),
-        dataset=_dataset_of_setting(MUE_DATASET), release=pl.col("release_label"), row=pl.col("mue_line"),
-        extra=_json(mue=("int", pl.col("mue")), mai=pl.col("mai")),
-        order=(pl.col("day_rank"), pl.col("first"), pl.col("line")))
+    common = dict(severity=mue_rule.SEVERITY, codes=pl.concat_list("code"), lines=pl.col("lines"),
+                  dataset=_dataset_of_setting(MUE_DATASET), release=pl.col("release_label"), row=pl.col("mue_line"),
+                  extra=_json(mue=("int", pl.col("mue")), mai=pl.col("mai")),
+                  order=(pl.col("day_rank"), pl.col("first"), pl.col("line")))
+    per_line = hits.filter(pl.col("mai") == "1")
+    per_day = hits.filter(pl.col("mai") != "1")
+    return _all([
+        _findings(per_line, rule, message=pl.format(
+            "{} is billed with {} units on line {}; its MUE is {} (MAI 1: {}), in {}. The line will be denied.",
+            "code", "units_text", pl.col("line") + 1, "mue", "meaning", "release_label"), fix=fixes.get("1"), **common),
+        _findings(per_day, rule, message=pl.format(
+            "{} is billed with {} units in all on {}; its MUE is {} per date of service (MAI {}: {}), in {}.",
+            "code", "total_text", "iso", "mue", "mai", "meaning", "release_label"),
+            fix=pl.col("mai").replace_strict(list(fixes), list(fixes.values()), default=None, return_dtype=pl.String),
+            **common),
+    ])
 
 
 # -- add-on codes ------------------------------------------------------------------------------------
@@ -871,36 +918,34 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
         + pl.when(count > 12).then(pl.format(" and {} more", count - 12)).otherwise(pl.lit("")),
         kind=pl.when(pl.col("edit_type") == "1").then(pl.lit(1))
         .when((pl.col("edit_type") == "2") | (count == 0)).then(pl.lit(2)).otherwise(pl.lit(3)))
-    code, kind = pl.col("code"), pl.col("kind")
-    message = (pl.when(kind == 1).then(pl.format(
-        "{} is an add-on code (edit type 1: {}) billed on {} without any of its primary codes ({}); {}. It will "
-        "be denied.", code, "meaning", "iso", "listed", "release_label"))
-        .when(kind == 2).then(pl.format(
+    code = pl.col("code")
+    common = dict(codes=pl.concat_list("code"), lines=pl.concat_list("line"), dataset="ncci_aoc",
+                  release=pl.col("release_label"), row=pl.col("aoc_line"), extra=_json(edit_type=pl.col("edit_type")),
+                  order=(pl.col("day_rank"), pl.col("line")))
+    return _all([
+        _findings(hits.filter(pl.col("kind") == 1), rule, severity="error", message=pl.format(
+            "{} is an add-on code (edit type 1: {}) billed on {} without any of its primary codes ({}); {}. It will "
+            "be denied.", code, "meaning", "iso", "listed", "release_label"), fix=pl.format(
+            "Bill {} with the primary procedure it adds to ({}) on the same date, by the same practitioner, or "
+            "remove it.", code, "listed"), **common),
+        _findings(hits.filter(pl.col("kind") == 2), rule, severity="warning", message=pl.format(
             "{} is an add-on code whose primary codes CMS does not list (edit type 2: {}); {}. Your Medicare "
-            "contractor decides which primary codes are eligible.", code, "meaning", "release_label"))
-        .otherwise(pl.format(
+            "contractor decides which primary codes are eligible.", code, "meaning", "release_label"), fix=pl.format(
+            "Check your contractor's policy and bill {} with an eligible primary procedure.", code), **common),
+        _findings(hits.filter(pl.col("kind") == 3), rule, severity="warning", message=pl.format(
             "{} is an add-on code billed on {} without any listed primary code ({}) (edit type 3: {}); {}. Your "
-            "Medicare contractor may allow other primaries.", code, "iso", "listed", "meaning", "release_label")))
-    fix = (pl.when(kind == 1).then(pl.format(
-        "Bill {} with the primary procedure it adds to ({}) on the same date, by the same practitioner, or "
-        "remove it.", code, "listed"))
-        .when(kind == 2).then(pl.format(
-            "Check your contractor's policy and bill {} with an eligible primary procedure.", code))
-        .otherwise(pl.format(
-            "Bill {} with one of its primary codes, or confirm your contractor accepts the primary billed.", code)))
-    return _findings(
-        hits, rule, severity=pl.when(kind == 1).then(pl.lit("error")).otherwise(pl.lit("warning")),
-        codes=pl.concat_list("code"), lines=pl.concat_list("line"), message=message, fix=fix,
-        dataset="ncci_aoc", release=pl.col("release_label"), row=pl.col("aoc_line"),
-        extra=_json(edit_type=pl.col("edit_type")), order=(pl.col("day_rank"), pl.col("line")))
+            "Medicare contractor may allow other primaries.", code, "iso", "listed", "meaning", "release_label"),
+            fix=pl.format("Bill {} with one of its primary codes, or confirm your contractor accepts the primary "
+                          "billed.", code), **common),
+    ])
 
 
 # -- modifiers 26 and TC -----------------------------------------------------------------------------
 
 
 def _modifier_not_allowed(ctx: BatchContext, modifier: str, rule: str) -> pl.DataFrame:
-    lines = ctx.lines.filter(pl.col("prof") & pl.col("modifiers").list.contains(modifier)).select(
-        "cp", "line", "cid", "code", "dk")
+    lines = ctx.rows(["cp", "line", "cid", "dk", "modifiers"], pl.col("prof"), pl.col("nmods") > 0)
+    lines = lines.filter(pl.col("modifiers").list.contains(modifier)).with_columns(code=ctx.code_of())
     if not lines.height:
         return _empty()
     keys = ctx.by_day_key("mpfs")
@@ -1071,7 +1116,7 @@ def data_not_covered(ctx: BatchContext) -> pl.DataFrame:
         lines=pl.lit([], pl.List(pl.Int64)),
         message=pl.format("Edits from this dataset were not checked for {}: {}.", _iso(), "reason"),
         fix=NOT_COVERED_FIX, dataset=pl.col("dataset"),
-        order=(pl.col("dos").cast(pl.Int64),
+        order=(pl.col("dos").cast(pl.Int64) - ctx.origin,
                pl.col("dataset").replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)))
 
 
@@ -1088,6 +1133,25 @@ def notices(ctx: BatchContext) -> pl.DataFrame:
     texts = texts.unique(["cp", "notice"], keep="first", maintain_order=True)
     grouped = texts.group_by("cp", maintain_order=True).agg(notices=pl.col("notice"))
     return grouped.select(claim_id=ctx.claim_ids.gather(grouped["cp"]), notices="notices")
+
+
+_KEY_BITS = (12, 12, 23, 12)  # widths of k1..k4 when packed into one integer
+
+
+def _sorted(found: pl.DataFrame) -> pl.DataFrame:
+    """Findings by claim, rule, and the rule's own order: on two packed integer keys when the order keys
+    fit (lines below 4096, PTP rows below 2**23), else on all six."""
+    limits = found.select(*(pl.col(k).max().alias(k) for k in _ORDER_KEYS),
+                          low=pl.min_horizontal(*(pl.col(k).min() for k in _ORDER_KEYS))).row(0, named=True)
+    fits = found.height and (limits["low"] or 0) >= 0 and all(
+        (limits[k] or 0) < (1 << bits) for k, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True))
+    if not fits:
+        return found.sort("cp", "rank", *_ORDER_KEYS, maintain_order=True)
+    packed = pl.lit(0, pl.Int64)
+    for key, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True):
+        packed = packed * (1 << bits) + pl.col(key)
+    keys = found.select(a=pl.col("cp") * 16 + pl.col("rank"), b=packed)
+    return found[keys.select(pl.arg_sort_by("a", "b", maintain_order=True))["a"]]
 
 
 @dataclass
@@ -1113,12 +1177,37 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
     found = _concat(frames)
     if found is None:
         found = _empty()
-    found = found.sort("cp", "rank", *_ORDER_KEYS, maintain_order=True)
+    found = _sorted(found)
     findings = found.select(claim_id=ctx.claim_ids.gather(found["cp"]),
                             **{c: pl.col(c) for c in FINDING_SCHEMA if c != "claim_id"})
     note_frame = notices(ctx) if with_notices else pl.DataFrame(schema={"claim_id": pl.String,
                                                                          "notices": pl.List(pl.String)})
     return BatchResult(findings.cast(FINDING_SCHEMA), note_frame, ctx.claim_ids)  # type: ignore[arg-type]
+
+
+def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk_claims: int = 200_000,
+                     as_of: date | str | None = None, tables: BatchTables | None = None,
+                     with_notices: bool = False) -> Iterator[BatchResult]:
+    """`check_batch_result` on successive chunks of `chunk_claims` claims (a claim's lines never split),
+    so that memory stays bounded by the chunk: the tables are loaded once."""
+    if chunk_claims < 1:
+        raise InvalidInputError("chunk_claims must be at least 1")
+    frame = claims if isinstance(claims, pl.DataFrame) else claims_frame(claims)
+    tables = tables or BatchTables(hc)
+    if "claim_id" not in frame.columns:
+        raise InvalidInputError("claim lines frame lacks column claim_id")
+    frame = frame.with_columns(pl.col("claim_id").cast(pl.String))
+    claim_ids, together = _claim_runs(frame)
+    if together:
+        runs = frame.select(pl.col("claim_id").rle_id())["claim_id"]
+        bounds = [0, *(runs.search_sorted(k, side="left") for k in range(chunk_claims, claim_ids.len(), chunk_claims)),
+                  frame.height]
+        parts: Iterable[pl.DataFrame] = (frame.slice(a, b - a) for a, b in zip(bounds, bounds[1:], strict=False))
+    else:
+        numbered = frame.with_columns(chunk=_claim_number(claim_ids, together) // chunk_claims)
+        parts = (part.drop("chunk") for _, part in numbered.group_by("chunk", maintain_order=True))
+    for part in parts:
+        yield check_batch_result(part, hc, as_of=as_of, tables=tables, with_notices=with_notices)
 
 
 def check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: date | str | None = None,

@@ -77,6 +77,7 @@ CODE_COLUMN: dict[str, str] = {
 
 _FETCH_ROWS = 200_000
 PAIR_SHIFT = 1 << 32  # a pair of code positions as one integer: min * PAIR_SHIFT + max
+_BITMAP_LIMIT = 1 << 31  # code pairs of a PTP release kept as a bitmap (up to 256 MB; 21 MB in 2024)
 
 
 def default_cache_dir(store: Store) -> Path:
@@ -166,6 +167,13 @@ class PtpIndex:
     codes: pl.Series
     edits: pl.DataFrame
     pairs: pl.DataFrame
+    present: pl.Series | None  # bitmap: is there an edit between codes lo < hi, at lo * len(codes) + hi
+
+    def has_pair(self, low: pl.Expr, high: pl.Expr) -> pl.Expr:
+        """Whether codes at positions `low` < `high` have an edit (either way round)."""
+        if self.present is None:
+            return (low * PAIR_SHIFT + high).is_in(self.pairs["pair"].implode())
+        return pl.lit(self.present).gather(low * self.codes.len() + high)
 
 
 PTP_INDEX_SCHEMA: dict[str, pl.DataType] = {
@@ -194,7 +202,12 @@ def ptp_index_of(codes: pl.Series, edits: pl.DataFrame) -> PtpIndex:
     runs = edits.select(pl.col("pair").rle()).unnest("pair")
     pairs = runs.select(pair=pl.col("value"), start=pl.col("len").cum_sum().cast(pl.Int64) - pl.col("len"),
                         count=pl.col("len").cast(pl.Int64))
-    return PtpIndex(codes.rename("code"), edits, pairs)
+    size = codes.len()
+    present = None
+    if size * size <= _BITMAP_LIMIT:
+        present = pl.repeat(False, size * size, eager=True)
+        present.scatter(pairs.select(pl.col("pair") // PAIR_SHIFT * size + pl.col("pair") % PAIR_SHIFT)["pair"], True)
+    return PtpIndex(codes.rename("code"), edits, pairs, present)
 
 
 def _index_paths(cache_dir: Path, release: Release) -> tuple[Path, Path]:

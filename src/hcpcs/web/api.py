@@ -90,10 +90,13 @@ def _field_of(exc: HcpcsError, default: str | None, default_in: str) -> tuple[st
 
 
 async def call(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str | None = None,
-               where: str = "query", **kwargs: Any) -> Any:
-    """Run a library call (given `hc=` the worker's connection) in the worker pool; its typed errors
-    become problems naming the parameter."""
+               where: str = "query", inline: bool = False, **kwargs: Any) -> Any:
+    """Run a library call (given `hc=` the connection of the thread it runs on) in the worker pool, or
+    on the event loop when `inline` (short, bounded calls); its typed errors become problems naming the
+    parameter."""
     try:
+        if inline:
+            return ctx.run.inline(lambda: fn(*args, hc=ctx.hc, **kwargs))
         return await ctx.run(lambda: fn(*args, hc=ctx.hc, **kwargs))
     except HcpcsError as exc:
         name, place = _field_of(exc, field, where)
@@ -101,13 +104,13 @@ async def call(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str |
 
 
 async def answer(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str | None = None,
-                 where: str = "query", **kwargs: Any) -> Response:
+                 where: str = "query", inline: bool = False, **kwargs: Any) -> Response:
     """The JSON answer of a read-only library call, from the response cache when it was asked before
     (with the same arguments, on the same day: no date means today)."""
     key = (fn.__module__, fn.__qualname__, args, tuple(sorted(kwargs.items())), date.today())
     body = ctx.cache.get(key)
     if body is None:
-        data = await call(ctx, fn, *args, field=field, where=where, **kwargs)
+        data = await call(ctx, fn, *args, field=field, where=where, inline=inline, **kwargs)
         body = JSONBody(None).render(data)
         ctx.cache.put(key, body)
     return Response(body, media_type="application/json")
@@ -139,7 +142,7 @@ async def api_lookup(request: Request, code: str = CodePath, as_of: str | None =
     ctx = context(request)
     code = valid_code(code)
     day = valid_date(as_of, "as_of")
-    return await answer(ctx, lookup, code, day, field="code", where="path")
+    return await answer(ctx, lookup, code, day, field="code", where="path", inline=True)
 
 
 @router.get("/search", summary="Search codes by words, code, prefix (774*) or range (G6001-G6017)",
@@ -174,7 +177,7 @@ async def api_history(request: Request, code: str = CodePath) -> Response:
     from hcpcs.reference import history
 
     ctx = context(request)
-    return await answer(ctx, history, valid_code(code), field="code", where="path")
+    return await answer(ctx, history, valid_code(code), field="code", where="path", inline=True)
 
 
 @router.get("/diff", summary="What changed between two releases of one dataset", responses=problems(422, 503))
@@ -234,9 +237,9 @@ async def api_fee(
         return await answer(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting,
                             field="code", where="path")
     if opps:
-        return await answer(ctx, fees.opps_fee, code, day, field="code", where="path")
+        return await answer(ctx, fees.opps_fee, code, day, field="code", where="path", inline=True)
     return await answer(ctx, fees.fee, code, modifier, locality=locality, state=state, county=county,
-                        national=national, setting=setting, as_of=day, field="code", where="path")
+                        national=national, setting=setting, as_of=day, field="code", where="path", inline=True)
 
 
 @router.get("/edits/{code}", summary="Every NCCI edit naming a code on a date, both directions",
@@ -257,6 +260,7 @@ _CONTENT_FORMATS = {
     "application/jsonlines": "jsonl", "text/csv": "csv", "application/csv": "csv", "application/edi-x12": "x12",
     "application/edi": "x12", "application/x12": "x12",
 }
+INLINE_CHECK_BYTES = 8192  # a body this small holds a claim or two: checked without a thread hand-off
 _CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "2024-08-12",
                   "lines": [{"code": "77373"}, {"code": "G6002"}]}
 
@@ -264,10 +268,7 @@ _CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "202
 def _claim_error(exc: ClaimInputError, prefix: str) -> ClaimError:
     """A ClaimError from claim_from_dict's exception, its location under `prefix` (claims[3])."""
     location = exc.location or ""
-    head = ", ".join(p for p in (location, f"claim {exc.claim_id}" if exc.claim_id else None) if p)
-    message = str(exc)
-    if head and message.startswith(head + ": "):
-        message = message[len(head) + 2:]
+    message = exc.message
     full = f"{prefix}.{location}" if prefix and location else (prefix or location or "claim")
     return ClaimError(exc.claim_id, full, message)
 
@@ -385,7 +386,10 @@ async def api_check(
     pack_ids = resolve_pack_ids(ctx, packs)
     body = await request.body()
     fmt = format or _CONTENT_FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
-    single, results = await ctx.run(read_and_check, ctx, pack_ids, body, fmt)
+    if len(body) <= INLINE_CHECK_BYTES and (fmt == "json" or body.lstrip()[:1] == b"{"):
+        single, results = ctx.run.inline(read_and_check, ctx, pack_ids, body, fmt)  # one small claim
+    else:
+        single, results = await ctx.run(read_and_check, ctx, pack_ids, body, fmt)
     return JSONBody(results[0] if single else results)
 
 

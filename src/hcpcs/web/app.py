@@ -6,6 +6,7 @@ hcpcs.web.app:create_app` works too (the store is then $HCPCS_HOME or the per-us
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -145,10 +146,8 @@ class HcpcsPool:
     def _discard(self, hc: Hcpcs) -> None:
         with self._lock:
             self._opened -= 1
-        try:
+        with contextlib.suppress(Exception):  # closing a stale read-only connection cannot lose anything
             hc.close()
-        except Exception:  # noqa: BLE001 - closing a stale read-only connection cannot lose anything
-            pass
 
     def renew(self) -> None:
         """The store changed: connections in use finish their call, then every one is reopened."""
@@ -187,10 +186,8 @@ class Runner:
         """The connection of the call running in this thread (None outside a call)."""
         return getattr(self._local, "hc", None)
 
-    def _work(self, fn: Callable[..., T], deadline: float, args: tuple, kwargs: dict) -> T:
+    def _call(self, fn: Callable[..., T], deadline: float, hc: Hcpcs | None, args: tuple, kwargs: dict) -> T:
         self._local.deadline = deadline
-        pool = self.pool
-        hc, generation = pool.acquire(deadline - time.monotonic()) if pool is not None else (None, 0)
         self._local.hc = hc
         try:
             return fn(*args, **kwargs)
@@ -210,19 +207,47 @@ class Runner:
         finally:
             self._local.deadline = None
             self._local.hc = None
+
+    def _work(self, fn: Callable[..., T], deadline: float, args: tuple, kwargs: dict) -> T:
+        pool = self.pool
+        hc, generation = pool.acquire(deadline - time.monotonic()) if pool is not None else (None, 0)
+        try:
+            return self._call(fn, deadline, hc, args, kwargs)
+        finally:
             if hc is not None and pool is not None:
                 pool.release(hc, generation)
 
+    def _timeout(self) -> Problem:
+        return Problem(503, "request-timeout", f"the request took longer than {self.timeout:g} s and was stopped",
+                       headers={"Retry-After": "1"})
+
     async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` in a worker thread with a pooled connection."""
         deadline = time.monotonic() + self.timeout
         try:
             with anyio.fail_after(self.timeout + 0.25):
                 return await anyio.to_thread.run_sync(self._work, fn, deadline, args, kwargs,
                                                       abandon_on_cancel=True)
         except (TimeoutError, RequestTimeout):
-            raise Problem(503, "request-timeout",
-                          f"the request took longer than {self.timeout:g} s and was stopped",
-                          headers={"Retry-After": "1"}) from None
+            raise self._timeout() from None
+
+    def inline(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a short, bounded call (one lookup, one small claim) on the event loop's own thread and
+        connection: no thread hand-off, which costs more than such a call. Its SQL still stops at the
+        deadline."""
+        pool = self.pool
+        hc = None
+        if pool is not None:  # the connection of this thread (the event loop's), never shared
+            own = getattr(self._local, "own", None)
+            if own is None or own[1] != pool.generation:
+                if own is not None:
+                    own[0].close()
+                own = self._local.own = (pool._open(), pool.generation)
+            hc = own[0]
+        try:
+            return self._call(fn, time.monotonic() + self.timeout, hc, args, kwargs)
+        except RequestTimeout:
+            raise self._timeout() from None
 
 
 class ResponseCache:
@@ -321,7 +346,7 @@ class AppContext:
             self._data_version = version
         elif version != self._data_version:
             self._data_version = version
-            self.hc_or_none.__dict__.pop("releases", None)  # functools.cached_property
+            self.hc_or_none.refresh()
             if self.run.pool is not None:
                 self.run.pool.renew()
             with self.lock:
@@ -387,7 +412,10 @@ def _docs_page() -> tuple[HTMLResponse, str]:
     script by hash."""
     page = get_swagger_ui_html(openapi_url="/openapi.json", title="hcpcs API",
                                swagger_ui_parameters={"defaultModelsExpandDepth": 0})
-    html = bytes(page.body).decode()
+    html = bytes(page.body).decode().replace(
+        '<div id="swagger-ui">',
+        '<p id="docs-offline">The interactive documentation loads Swagger UI from cdn.jsdelivr.net; if it does not '
+        'appear, the API description is at <a href="/openapi.json">/openapi.json</a>.</p><div id="swagger-ui">', 1)
     hashes = []
     for script in re.findall(r"<script>(.*?)</script>", html, flags=re.S):
         digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()

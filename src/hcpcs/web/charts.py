@@ -30,13 +30,13 @@ class LocalityAmount:
 
 
 def locality_bars(items: list[LocalityAmount], *, chosen: str | None = None, national: float | None = None,
-                  chart_id: str = "loc-chart", width: int = 720, height: int = 190) -> str:
+                  chart_id: str = "loc-chart", width: int = 720, height: int = 190, css_class: str = "") -> str:
     """The amount in every locality as thin bars sorted from lowest to highest, with the median and the
     national amount as lines and the chosen locality highlighted; each bar has a tooltip."""
     priced = sorted((i for i in items if i.amount is not None), key=lambda i: (i.amount, i.id))
     if not priced:
         return ""
-    left, right, top, bottom = 8, 150, 14, 26
+    left, right, top, bottom = 8, (150 if width >= 600 else 118), 14, 26
     plot_w, plot_h = width - left - right, height - top - bottom
     lo_value, hi_value = priced[0].amount, priced[-1].amount
     mid = median(i.amount for i in priced)
@@ -57,8 +57,8 @@ def locality_bars(items: list[LocalityAmount], *, chosen: str | None = None, nat
         rank = priced.index(chosen_item) + 1
         summary += f"; {chosen_item.name} {_money(chosen_item.amount)}, {rank} of {len(priced)} from the lowest"
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
-        f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
+        f'<svg class="chart {css_class}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-t">Payment by locality, sorted from lowest to highest</title>',
         f'<desc id="{chart_id}-d">{escape(summary)}</desc>',
         f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>',
@@ -106,7 +106,7 @@ class ReleasePoint:
 
 
 def release_line(points: list[ReleasePoint], *, chart_id: str = "rel-chart", width: int = 720,
-                 height: int = 200) -> str:
+                 height: int = 200, css_class: str = "") -> str:
     """The amount in each fee-schedule release, oldest first, as a line with labelled points; a release
     where the code is not priced breaks the line and is marked on the axis."""
     if not any(p.amount is not None for p in points):
@@ -131,8 +131,8 @@ def release_line(points: list[ReleasePoint], *, chart_id: str = "rel-chart", wid
     summary = (f"{first.label} {_money(first.amount)} to {last.label} {_money(last.amount)} "
                f"({change:+.1f}%); lowest {_money(lo_value)}, highest {_money(hi_value)}")
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
-        f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
+        f'<svg class="chart {css_class}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-t">Amount in each loaded fee-schedule release</title>',
         f'<desc id="{chart_id}-d">{escape(summary)}</desc>',
         f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>',
@@ -151,7 +151,7 @@ def release_line(points: list[ReleasePoint], *, chart_id: str = "rel-chart", wid
     for seg in segments:
         if len(seg) > 1:
             parts.append(f'<polyline class="line" points="{" ".join(seg)}"/>')
-    label_every = max(1, round(len(points) / 8))
+    label_every = max(1, round(len(points) / max(2, width // 90)))
     for index, point in enumerate(points):
         xx = x(index)
         anchor = "start" if index == 0 and len(points) > 1 else "end" if index == len(points) - 1 and len(points) > 1 else "middle"
@@ -167,7 +167,17 @@ def release_line(points: list[ReleasePoint], *, chart_id: str = "rel-chart", wid
         yy = y(point.amount)
         tip = f"{point.label} (from {point.effective}): {_money(point.amount)}"
         parts.append(f'<circle class="point" cx="{xx:.1f}" cy="{yy:.1f}" r="4"><title>{escape(tip)}</title></circle>')
-        parts.append(f'<text class="label value" x="{xx:.1f}" y="{yy - 8:.1f}" text-anchor="{anchor}">'
-                     f'{_money(point.amount)}</text>')
+        if index % label_every == 0 or index == len(points) - 1:
+            parts.append(f'<text class="label value" x="{xx:.1f}" y="{yy - 8:.1f}" text-anchor="{anchor}">'
+                         f'{_money(point.amount)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def responsive(draw: object, **kwargs: object) -> str:
+    """A chart twice: wide for screens and print, narrow (larger text for its size) for phones; the
+    stylesheet shows one."""
+    chart_id = str(kwargs.pop("chart_id", "chart"))
+    wide = draw(chart_id=chart_id, width=720, css_class="wide", **kwargs)  # type: ignore[operator]
+    narrow = draw(chart_id=f"{chart_id}-n", width=380, css_class="narrow", **kwargs)  # type: ignore[operator]
+    return wide + narrow if wide else ""

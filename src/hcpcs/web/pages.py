@@ -4,11 +4,11 @@ search-as-you-type and submits the code page's pickers when they change)."""
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
@@ -253,8 +253,8 @@ def _fee_block(ctx: AppContext, code: str, day: date, data: dict[str, Any], loca
             items = [charts.LocalityAmount(i["locality"]["id"], place(i["locality"]["name"]), i["locality"]["state"],
                                            i["amount"])
                      for i in spread["localities"] if i["amount"] is not None]
-            locality_chart = charts.locality_bars(items, chosen=chosen.id if chosen else None,
-                                                  national=base.get("amount"))
+            locality_chart = charts.responsive(charts.locality_bars, items=items, chart_id="loc-chart",
+                                               chosen=chosen.id if chosen else None, national=base.get("amount"))
             table = sorted(items, key=lambda i: -i.amount)
     history_note = None
     history = None
@@ -271,7 +271,7 @@ def _fee_block(ctx: AppContext, code: str, day: date, data: dict[str, Any], loca
     return {
         "release": mpfs["release"], "rows": rows, "localities": locs, "locality_note": loc_note,
         "locality_error": locality_error, "chosen": chosen, "setting": setting,
-        "locality_chart": locality_chart, "locality_table": table, "history_chart": charts.release_line(points),
+        "locality_chart": locality_chart, "locality_table": table, "history_chart": charts.responsive(charts.release_line, points=points, chart_id="rel-chart"),
         "history_points": points, "history_note": history_note,
         "history_place": short_place(chosen.name) if chosen is not None and history_note is None else "National",
         "conversion_factor": mpfs.get("conversion_factor"),
