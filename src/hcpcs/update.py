@@ -103,6 +103,7 @@ def run_update(store: Store, source: str | None = None, *, verify: bool = True,
         report.loaded = write_releases(store, parsed(), on_rows=on_rows)
         if report.loaded:
             store.conn.execute("PRAGMA optimize")
+        _refresh_table_cache(store, report, progress)
         progress.done()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -111,3 +112,15 @@ def run_update(store: Store, source: str | None = None, *, verify: bool = True,
 
 
 ProgressFactory = Callable[[], Progress]
+
+
+def _refresh_table_cache(store: Store, report: UpdateReport, progress: Progress) -> None:
+    """Drop the columnar cache files (Arrow IPC beside the database, read by the batch checker) of
+    releases no longer stored. The batch checker writes a release's files the first time it reads the
+    release from the database, so an update does not pay for tables nobody checks claims against."""
+    from hcpcs.edits.batch_tables import prune_table_cache
+
+    try:
+        prune_table_cache(store)
+    except OSError as exc:
+        report.warnings.append(f"old columnar cache files could not be removed ({exc})")

@@ -15,10 +15,21 @@ import pytest
 
 from hcpcs.claims.model import Claim, ClaimLine
 from hcpcs.edits import batch
-from hcpcs.edits.batch_tables import BatchTables, read_from_cache, read_from_store, write_table_cache
+from hcpcs.edits.batch_tables import (
+    FRAME_SPECS,
+    BatchTables,
+    build_ptp_index,
+    index_file_frame,
+    read_from_cache,
+    read_from_store,
+    read_ptp_index,
+    write_table_cache,
+)
 from hcpcs.edits.engine import check_claim
 from hcpcs.edits.tables import EditTables
+from hcpcs.errors import InvalidInputError
 from hcpcs.service import Hcpcs
+from hcpcs.store.releases import Release
 
 pytestmark = pytest.mark.realdata
 
@@ -172,22 +183,34 @@ def test_generated_claims_match_single_engine(hc: Hcpcs, tables: BatchTables) ->
     assert_same(single, many)
 
 
-def test_frame_input_and_check_batch_columns(hc: Hcpcs, tables: BatchTables) -> None:
-    claims = make_claims(hc, 120, seed=7)
-    frame = batch.claims_frame(claims)
-    found = batch.check_batch(frame.reverse(), hc, tables=tables)  # any row order
-    assert list(found.columns) == list(batch.FINDING_SCHEMA)
+def test_frame_input_in_any_row_order(hc: Hcpcs, tables: BatchTables) -> None:
+    claims = make_claims(hc, 150, seed=7)
     by_claims = batch.check_batch(claims, hc, tables=tables)
-    reordered = frame.reverse().select(pl.col("claim_id").unique(maintain_order=True))["claim_id"].to_list()
-    assert set(found["claim_id"]) == set(by_claims["claim_id"])
-    for claim_id in reordered[:40]:
-        assert found.filter(pl.col("claim_id") == claim_id).equals(
-            by_claims.filter(pl.col("claim_id") == claim_id)), claim_id
+    assert list(by_claims.columns) == list(batch.FINDING_SCHEMA)
     expected = [f for r in single_results(hc, claims) for f in r["findings"]]
     assert by_claims.height == len(expected)
     assert by_claims["rule"].to_list() == [f["rule"] for f in expected]
     assert by_claims["lines"].to_list() == [f["lines"] for f in expected]
     assert by_claims["message"].to_list() == [f["message"] for f in expected]
+    frame = batch.claims_frame(claims)
+    # Lines in reverse order (claims together, days and lines out of order), then rows shuffled (claims apart).
+    for reordered in (frame.reverse(), frame.sample(fraction=1.0, shuffle=True, seed=3)):
+        found = batch.check_batch(reordered, hc, tables=tables)
+        order = reordered["claim_id"].unique(maintain_order=True).to_list()
+        assert found["claim_id"].unique(maintain_order=True).to_list() == [
+            c for c in order if c in set(by_claims["claim_id"])]
+        for claim_id in order:
+            assert found.filter(pl.col("claim_id") == claim_id).equals(
+                by_claims.filter(pl.col("claim_id") == claim_id)), claim_id
+
+
+def test_chunks_give_the_same_findings(hc: Hcpcs, tables: BatchTables) -> None:
+    frame = batch.claims_frame(make_claims(hc, 200, seed=5))
+    whole = batch.check_batch_result(frame, hc, tables=tables)
+    parts = list(batch.iter_check_batch(frame, hc, tables=tables, chunk_claims=37, with_notices=True))
+    assert len(parts) == 6
+    assert pl.concat([p.findings for p in parts]).equals(whole.findings)
+    assert pl.concat([p.notices for p in parts]).equals(whole.notices)
 
 
 def test_as_of_date(hc: Hcpcs, tables: BatchTables) -> None:
@@ -196,6 +219,17 @@ def test_as_of_date(hc: Hcpcs, tables: BatchTables) -> None:
     single = [check_claim(c, hc, tables=edit_tables, as_of=date(2024, 8, 1)).to_dict() for c in claims]
     many = list(batch.result_dicts(batch.check_batch_result(claims, hc, tables=tables, as_of="2024-08-01"), hc))
     assert_same(single, many)
+
+
+def test_bad_frames_are_refused(hc: Hcpcs, tables: BatchTables) -> None:
+    frame = batch.claims_frame(radiation_claims())
+    with pytest.raises(InvalidInputError, match="lacks column"):
+        batch.check_batch(frame.drop("units"), hc, tables=tables)
+    with pytest.raises(InvalidInputError, match="setting 'dental'"):
+        batch.check_batch(frame.with_columns(setting=pl.lit("dental")), hc, tables=tables)
+    with pytest.raises(InvalidInputError, match="without code"):
+        batch.check_batch(frame.with_columns(code=pl.lit(None, pl.String)), hc, tables=tables)
+    assert batch.check_batch(frame.head(0), hc, tables=tables).height == 0
 
 
 def test_table_cache_round_trip(hc: Hcpcs, tmp_path: Path) -> None:
@@ -209,3 +243,29 @@ def test_table_cache_round_trip(hc: Hcpcs, tmp_path: Path) -> None:
     assert cached_tables.loaded_from[(release.id, "ncci_mue")] == "cache"
     written[0].write_bytes(b"not arrow")
     assert read_from_cache(written[0], release, "ncci_mue") is None
+    assert BatchTables(hc, cache_dir=tmp_path).frame(release.id, "ncci_mue").equals(cached)
+
+
+def test_ptp_index_round_trip(tmp_path: Path) -> None:
+    """The PTP index of made-up edits: pairs keyed either way round, indicator 9 left out, cached."""
+    frame = pl.DataFrame({
+        "column1": ["Z0001", "Z0001", "Z0002", "Z0003", "Z0001"],
+        "column2": ["Z0002", "Z0003", "Z0001", "Z0001", "Z0002"],
+        "effective_date": [None] * 5, "deletion_date": [None, None, None, None, date(2020, 1, 1)],
+        "modifier_indicator": ["0", "9", "1", "1", "1"], "rationale": ["R"] * 5, "source_line": [2, 3, 4, 5, 6],
+    }, schema=FRAME_SPECS["ncci_ptp"].columns)
+    index = build_ptp_index(frame)
+    assert index.codes.to_list() == ["Z0001", "Z0002", "Z0003"]
+    assert index.edits.height == 4
+    assert index.pairs["count"].to_list() == [3, 1]  # Z0001/Z0002 (three rows), Z0001/Z0003
+    pairs = pl.DataFrame({"a": [0, 0, 1], "b": [1, 2, 2]})
+    assert pairs.select(index.has_pair(pl.col("a"), pl.col("b")))[:, 0].to_list() == [True, True, False]
+    release = Release(1, "ncci_ptp_practitioner", "PTP test", date(2024, 7, 1), date(2024, 9, 30), False, [],
+                      "f" * 64, {"ncci_ptp": 5}, {}, "")
+    edits_path = tmp_path / f"{'f' * 64}.ncci_ptp_index.arrow"
+    index_file_frame(index).write_ipc(edits_path)
+    (tmp_path / f"{'f' * 64}.ncci_ptp_codes.arrow").write_bytes(b"")
+    assert read_ptp_index(tmp_path, release) is None  # a broken codes file
+    index.codes.to_frame("code").write_ipc(tmp_path / f"{'f' * 64}.ncci_ptp_codes.arrow")
+    cached = read_ptp_index(tmp_path, release)
+    assert cached is not None and cached.edits.equals(index.edits) and cached.pairs.equals(index.pairs)

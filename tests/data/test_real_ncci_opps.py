@@ -65,7 +65,7 @@ def test_ptp_practitioner_2024q3(ptp_practitioner) -> None:
     assert len(edits) == 1
     column1, column2, prior, effective, deletion, modifier, rationale, _ = edits[0]
     assert (column1, column2, deletion, modifier) == ("77373", "G6002", None, "0")
-    assert prior == 0 and effective is None  # not kept in the derived table
+    assert prior is None and effective is None  # not kept in the derived table
     assert rationale == "Standards of medical/surgical practice"
     assert indicator("ncci_modifier_indicator").meaning(modifier).startswith("Not allowed")
 

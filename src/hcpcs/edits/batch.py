@@ -17,17 +17,26 @@ single engine's per-claim dicts.
 
 How it works:
 
-- Lines are numbered by claim (``cp``, order of first appearance) and kept sorted by claim, date and line,
-  so that the lines of one claim and date of service (a *claim day*, ``gkey``) are contiguous; pairs of
-  lines of a claim day are generated from row ranges (`BatchContext.day_pairs`), not by a self-join.
-- Codes are numbered once (``cid``, position in `BatchContext.codes`); what a rule needs per code from a
-  release is a *dense* column indexed by ``cid`` (a broadcast join), gathered by every line.
+- Lines are numbered by claim (``cp``, order of first appearance) and kept sorted by claim, date and line
+  (only the claims that are not get re-sorted), so that the lines of one claim and date of service (a
+  *claim day*, ``gkey``) are contiguous; pairs of lines of a claim day are generated from row ranges
+  (`BatchContext.day_pairs`), not by a self-join.
+- Codes are numbered once (``cid``, position in `CodeBook.codes`); what a rule needs per code from a
+  release is a small table keyed by ``cid`` or a *dense* column indexed by it (a broadcast join),
+  gathered by every line, and kept in the `CodeBook` for the next chunk of the same run.
 - The release of a dataset is chosen with `choose_release` (through `Hcpcs.release_for`, as
   `EditTables.choice` does) once per distinct (dataset, date): per claim-day key ``dk`` (date and
   setting). Every choice gets a query id (``qid``); the rules record which claim asked for which ``qid``
   (only when that choice carries a notice or no release covers it), which gives DATA_NOT_COVERED and the
   notices in the order the single engine meets them.
-- PTP edits are joined on the unordered code pair (`hcpcs.edits.batch_tables.PtpIndex`)."""
+- PTP edits are looked up by the unordered code pair: a bitmap says which pairs have edits, a sorted
+  array where their rows are (`hcpcs.edits.batch_tables.PtpIndex`).
+- Findings carry per-rule order keys and are sorted once at the end. `iter_check_batch` runs a large
+  frame in chunks of claims so that memory stays bounded (messages are long: about 0.5 KB a finding).
+
+Spark: every step is a column expression, a filter, a join with a small (broadcast) table, a group-by or
+an explode of row ranges, so each rule maps onto DataFrame operations; the row-position gathers
+(`BatchContext.at`) would become joins on a line key there."""
 
 from __future__ import annotations
 
@@ -164,21 +173,38 @@ class _Query:
     reason: str | None
 
 
+class CodeBook:
+    """The codes of a batch, numbered once (a line's `cid` is its code's position in `codes`), with what
+    the rules work out per code from the edit tables (`memo`), kept across the chunks of one run."""
+
+    def __init__(self, codes: pl.Series) -> None:
+        self.codes = codes.unique().sort().rename("code")
+        self.enum = pl.Enum(self.codes)
+        self.level2 = pl.Series("level2", [kind_of(c) == "level2" for c in self.codes.to_list()])
+        self._memo: dict[Any, Any] = {}
+
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+
 @dataclass
 class BatchContext:
     """The prepared lines of a batch and what the rules share: release choices (`queries`), the requests
     that lead to DATA_NOT_COVERED or notices, and cached intermediate frames.
 
     `lines` has one row per claim line, sorted by claim day and line: ``r`` (row position), ``cp``,
-    ``line``, ``code``, ``cid``, ``prof`` (professional claim), ``dos``, ``units``, ``modifiers``,
-    ``gkey`` (claim day), ``dk`` (date and setting: `day_key`), ``gstart``/``glen`` (rows of the claim
-    day), ``day_rank`` (first line of the claim day, the single engine's order of days)."""
+    ``line``, ``cid`` (the code's number; `code_of` gives the code), ``prof`` (professional claim),
+    ``dos``, ``units``, ``modifiers``, ``nmods``, ``gkey`` (claim day), ``dk`` (date and setting: the key
+    of `by_day_key`), ``gstart``/``glen`` (rows of the claim day), ``day_rank`` (first line of the claim
+    day, the single engine's order of days)."""
 
     hc: Hcpcs
     tables: BatchTables
     lines: pl.DataFrame
     claim_ids: pl.Series
-    codes: pl.Series
+    book: CodeBook
     origin: int  # the day number (days since 1970-01-01) of dk 0
     want_notices: bool = True
     queries: list[_Query] = field(default_factory=list)
@@ -189,15 +215,26 @@ class BatchContext:
     # -- codes ---------------------------------------------------------------------------------------
 
     @property
+    def codes(self) -> pl.Series:
+        return self.book.codes
+
+    @property
     def n_codes(self) -> int:
-        return self.codes.len()
+        return self.book.codes.len()
+
+    @property
+    def level2(self) -> pl.Series:
+        """Whether each code is a HCPCS Level II code (`hcpcs.codes.kind_of`)."""
+        return self.book.level2
+
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        """Something worked out per code of the batch (kept for the following chunks)."""
+        return self.book.memo(key, make)
 
     def with_cid(self, frame: pl.DataFrame, column: str, name: str = "cid") -> pl.DataFrame:
         """The rows of a table whose `column` is a code of this batch, with that code's number."""
-        if "enum" not in self.cache:
-            self.cache["enum"] = pl.Enum(self.codes)
         return frame.filter(pl.col(column).is_in(self.codes.implode())).with_columns(
-            pl.col(column).cast(self.cache["enum"]).to_physical().cast(pl.Int64).alias(name))
+            pl.col(column).cast(self.book.enum).to_physical().cast(pl.Int64).alias(name))
 
     def dense(self, frame: pl.DataFrame, column: str) -> pl.Series:
         """A column of a frame keyed by `cid` spread over every code of the batch (null where absent)."""
@@ -205,13 +242,6 @@ class BatchContext:
         if frame.height:
             out.scatter(frame["cid"], frame[column])
         return out
-
-    @property
-    def level2(self) -> pl.Series:
-        """Whether each code is a HCPCS Level II code (`hcpcs.codes.kind_of`)."""
-        if "level2" not in self.cache:
-            self.cache["level2"] = pl.Series("level2", [kind_of(c) == "level2" for c in self.codes.to_list()])
-        return self.cache["level2"]
 
     # -- releases ------------------------------------------------------------------------------------
 
@@ -351,7 +381,7 @@ def _claim_number(claim_ids: pl.Series, together: bool) -> pl.Expr:
 
 
 def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchTables | None = None,
-            as_of: date | str | None = None, want_notices: bool = True) -> BatchContext:
+            as_of: date | str | None = None, want_notices: bool = True, book: CodeBook | None = None) -> BatchContext:
     """Normalize and index the claim lines of a batch."""
     day = parse_date(as_of, "as-of date") if as_of else None
     frame = claims if isinstance(claims, pl.DataFrame) else claims_frame(claims, as_of=day)
@@ -359,37 +389,49 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
     tables = tables or BatchTables(hc)
     if frame.height == 0:
         empty = pl.DataFrame(schema={"claim_id": pl.String})["claim_id"]
-        ctx = BatchContext(hc, tables, frame, empty, empty, 0, want_notices)
+        ctx = BatchContext(hc, tables, frame, empty, book or CodeBook(empty), 0, want_notices)
         ctx.cache["dks"] = []
         return ctx
     claim_ids, together = _claim_runs(frame)
-    frame = frame.with_columns(cp=_claim_number(claim_ids, together))
-    codes = frame["code"].unique().sort()
-    origin = frame.select(pl.col("dos").min().cast(pl.Int32)).item()
-    frame = frame.with_columns(
-        cid=pl.col("code").cast(pl.Enum(codes)).to_physical().cast(pl.Int64),
-        prof=pl.col("setting") == "professional",
-        day=pl.col("dos").cast(pl.Int32).cast(pl.Int64) - origin,
-    )
-    if frame.select(pl.col("day").max()).item() >= _DAY_SPAN:
+    book = book or CodeBook(frame["code"])
+    first, last = frame.select(pl.col("dos").min().cast(pl.Int32).alias("first"),
+                               pl.col("dos").max().cast(pl.Int32).alias("last")).row(0)
+    if last - first >= _DAY_SPAN:
         raise InvalidInputError("the dates of service of one batch must lie within 5,000 years of each other")
-    frame = frame.with_columns(gkey=pl.col("cp") * _DAY_SPAN + pl.col("day"),
-                               dk=pl.col("day") * 2 + pl.col("prof").cast(pl.Int64),
-                               nmods=pl.col("modifiers").list.len()).drop("day", "claim_id", "setting", "code")
+    origin = first
+    day = pl.col("dos").cast(pl.Int32).cast(pl.Int64) - origin
+    prof = pl.col("setting") == "professional"
+    try:
+        frame = frame.select(
+            "line", "modifiers", "units", "dos",
+            cp=_claim_number(claim_ids, together),
+            cid=pl.col("code").cast(book.enum).to_physical().cast(pl.Int64),
+            prof=prof,
+            gkey=_claim_number(claim_ids, together) * _DAY_SPAN + day,
+            dk=day * 2 + prof.cast(pl.Int64),
+            nmods=pl.col("modifiers").list.len(),
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInputError("the claim lines hold a code that is not in the batch's code book") from exc
     # Claim days must be contiguous and lines in order within them: re-sort only the claims that are not.
-    step = pl.col("gkey").diff()
-    ordered = (step > 0) | ((step == 0) & (pl.col("line").diff() > 0)) | step.is_null()
+    # A row is in order when its claim day comes after every earlier row's, or it follows a line of the same
+    # claim day with a lower line number; the rows of claims with all rows in order are already sorted.
+    gkey, line = pl.col("gkey"), pl.col("line")
+    before = gkey.cum_max().shift(1)
+    ordered = (before.is_null() | (gkey > before)
+               | ((gkey == gkey.shift(1)) & (gkey == before) & (line > line.shift(1))))
     unordered = frame.filter(~ordered)["cp"].unique()
     if unordered.len():
         moved = pl.col("cp").is_in(unordered.implode())
-        frame = pl.concat([frame.filter(~moved), frame.filter(moved).sort("gkey", "line")])
-    frame = frame.with_row_index("r").with_columns(pl.col("r").cast(pl.Int64))
-    runs = frame.select(pl.col("gkey").rle().struct.field("len").cast(pl.Int64).alias("n"))["n"]
-    group = frame.select(pl.col("gkey").rle_id().alias("g"))["g"]
-    run_starts = runs.cum_sum() - runs
-    frame = frame.with_columns(gstart=run_starts.gather(group), glen=runs.gather(group))
-    frame = frame.with_columns(day_rank=pl.col("line").gather(pl.col("gstart")))
-    ctx = BatchContext(hc, tables, frame, claim_ids, codes, origin, want_notices)
+        frame = pl.concat([frame.filter(~moved), frame.filter(moved).sort("gkey", "line")]).rechunk()
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    starts = pl.col("gkey").ne_missing(pl.col("gkey").shift())
+    ends = pl.col("gkey").ne_missing(pl.col("gkey").shift(-1))
+    gstart = pl.when(starts).then(row).forward_fill()
+    frame = frame.with_columns(
+        r=row, gstart=gstart, glen=pl.when(ends).then(row).backward_fill() - gstart + 1,
+        day_rank=pl.when(starts).then(pl.col("line")).forward_fill())
+    ctx = BatchContext(hc, tables, frame, claim_ids, book, origin, want_notices)
     ctx.cache["dks"] = sorted(frame["dk"].unique().to_list())
     return ctx
 
@@ -509,23 +551,24 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
     ctx.request(lines, keys, "dsk", rule, pl.col("line"))
     level2_cids = [i for i, flag in enumerate(ctx.level2.to_list()) if flag]
     cpt_cids = [i for i, flag in enumerate(ctx.level2.to_list()) if not flag]
-    found = []
     qids = keys["qid"].unique().to_list()
     groups = keys.with_columns(dataset=pl.col("qid").replace_strict(
         qids, [ctx.queries[q].dataset for q in qids], return_dtype=pl.String))
+    verdicts = []
     for (dataset, release_id), part in groups.partition_by("dataset", "release_id", as_dict=True).items():
         cids = level2_cids if dataset == "hcpcs" else cpt_cids
-        if not cids:
-            continue
-        verdicts = _validity(ctx, dataset, release_id, cids)
-        if verdicts is None:
-            continue
-        candidates = lines.filter(pl.col("dsk").is_in(part["dsk"].implode())
-                                  & pl.col("cid").is_in(verdicts["cid"].implode()))
-        found.append(candidates.join(verdicts, on="cid").with_columns(
-            dataset=pl.lit(dataset if release_id is not None else None, pl.String),
-            release_label=pl.lit(ctx.release_label(release_id) if release_id is not None else None, pl.String)))
-    hits = _concat(found)
+        found = ctx.memo(("validity", dataset, release_id),
+                         lambda d=dataset, r=release_id, c=cids: _validity(ctx, d, r, c)) if cids else None
+        if found is not None:
+            verdicts.append((part["dsk"], found.with_columns(
+                dataset=pl.lit(dataset if release_id is not None else None, pl.String),
+                release_label=pl.lit(ctx.release_label(release_id) if release_id is not None else None, pl.String))))
+    if not verdicts:
+        return _empty()
+    suspect = pl.concat([found["cid"] for _, found in verdicts]).unique().implode()
+    candidates = lines.filter(pl.col("cid").is_in(suspect))
+    hits = _concat([candidates.filter(pl.col("dsk").is_in(dsks.implode())).join(found, on="cid")
+                    for dsks, found in verdicts])
     if hits is None:
         return _empty()
     hits = hits.sort("cp", "line").unique(["cp", "cid", "dos"], keep="first", maintain_order=True).with_columns(
@@ -642,22 +685,22 @@ def _other_releases(ctx: BatchContext, table: str, frame: pl.DataFrame) -> pl.Da
 
 def _rvu_rows(ctx: BatchContext, release_id: int) -> pl.DataFrame:
     """Fee-schedule rows of the batch's codes by (code, modifier), the last loaded winning (`EditTables.rvu`)."""
-    key = ("rvu_rows", release_id)
-    if key not in ctx.cache:
+    def make() -> pl.DataFrame:
         rows = ctx.tables.frame(release_id, "mpfs_rvu").rename({"hcpcs": "code"})
-        ctx.cache[key] = rows.filter(pl.col("code").is_in(ctx.codes.implode())).unique(
+        return rows.filter(pl.col("code").is_in(ctx.codes.implode())).unique(
             ["code", "modifier"], keep="last", maintain_order=True)
-    return ctx.cache[key]
+
+    return ctx.memo(("rvu_rows", release_id), make)
 
 
 def _rvu_base(ctx: BatchContext, release_id: int) -> pl.DataFrame:
     """The fee-schedule row the rules read for a code: the global row (modifier ''), else the first by
     modifier (the store's index order)."""
-    key = ("rvu_base", release_id)
-    if key not in ctx.cache:
+    def make() -> pl.DataFrame:
         rows = _rvu_rows(ctx, release_id).sort("code", pl.col("modifier") != "", "modifier", maintain_order=True)
-        ctx.cache[key] = rows.unique("code", keep="first", maintain_order=True)
-    return ctx.cache[key]
+        return rows.unique("code", keep="first", maintain_order=True)
+
+    return ctx.memo(("rvu_base", release_id), make)
 
 
 # -- PTP ---------------------------------------------------------------------------------------------
@@ -680,22 +723,21 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
     found = []
     for release_id, where in ctx.releases(keys):
         index = ctx.tables.ptp_index(release_id)
-        ids = ctx.with_cid(index.codes.to_frame("code").with_row_index("pid").with_columns(
-            pl.col("pid").cast(pl.Int64)), "code")
-        pid = pl.lit(ctx.dense(ids, "pid"))
-        pairs = _subset(ctx.pairs, where).select("r", "j", pid=pid.gather(pl.col("cid")),
-                                                 pid_j=pid.gather(pl.col("cid_j")))
-        pairs = pairs.filter(pl.col("pid").is_not_null() & pl.col("pid_j").is_not_null()
-                             & (pl.col("pid") != pl.col("pid_j")))
+        pid = pl.lit(ctx.memo(("ptp", release_id), lambda index=index: ctx.dense(ctx.with_cid(
+            index.codes.to_frame("code").with_row_index("pid").with_columns(pl.col("pid").cast(pl.Int64)), "code"),
+            "pid")))
         low, high = pl.min_horizontal("pid", "pid_j"), pl.max_horizontal("pid", "pid_j")
-        pairs = pairs.filter(index.has_pair(low, high)).with_columns(pair=low * PAIR_SHIFT + high)
+        pairs = (ctx.pairs.lazy().filter(where if where is not None else pl.lit(True))
+                 .select("r", "j", pid=pid.gather(pl.col("cid")), pid_j=pid.gather(pl.col("cid_j")))
+                 .filter(pl.col("pid").is_not_null() & pl.col("pid_j").is_not_null() & (pl.col("pid") != pl.col("pid_j")))
+                 .filter(index.has_pair(low, high)).with_columns(pair=low * PAIR_SHIFT + high).collect())
         if not pairs.height:
             continue
         at = index.pairs["pair"].search_sorted(pairs["pair"])
         pairs = pairs.with_columns(start=index.pairs["start"].gather(at), count=index.pairs["count"].gather(at))
         pairs = pairs.with_columns(e=pl.int_ranges("start", pl.col("start") + pl.col("count"), dtype=pl.Int64)
                                    ).explode("e").drop("start", "count", "pair", "pid_j")
-        matched = pl.concat([pairs, index.edits.drop("pair")[pairs["e"]]], how="horizontal")
+        matched = pl.concat([pairs, index.edits[pairs["e"]]], how="horizontal")
         found.append(matched.with_columns(
             column1=index.codes.gather(matched["k1"]), column2=index.codes.gather(matched["k2"]),
             release_label=pl.lit(ctx.release_label(release_id))))
@@ -718,9 +760,12 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
     # The PTP-associated modifiers on either line (most lines have no modifier at all).
     plain = matched.filter(~pl.col("modified")).with_columns(
         bypass=pl.lit([], pl.List(pl.String)), outcome=pl.lit("bundled"), mods=pl.lit(""))
-    modified = matched.filter(pl.col("modified")).with_columns(
-        bypass=pl.concat_list(ctx.at("modifiers", "r1"), ctx.at("modifiers", "r2"))
-        .list.eval(pl.element().filter(pl.element().is_in(associated)).unique().sort()))
+    modified = matched.filter(pl.col("modified")).with_row_index("m")
+    on_lines = pl.concat([modified.select("m", mod=ctx.at("modifiers", rows)).explode("mod") for rows in ("r1", "r2")])
+    bypass = on_lines.filter(pl.col("mod").is_in(associated)).unique().sort("m", "mod").group_by(
+        "m", maintain_order=True).agg(bypass=pl.col("mod"))
+    modified = modified.join(bypass, on="m", how="left").drop("m").with_columns(
+        pl.col("bypass").fill_null(pl.lit([], pl.List(pl.String))))
     modified = modified.with_columns(
         mods=pl.col("bypass").list.join(", "),
         outcome=pl.when(pl.col("bypass").list.len() == 0).then(pl.lit("bundled"))
@@ -741,8 +786,8 @@ def _ptp_findings(ctx: BatchContext, outcome: str) -> pl.DataFrame | None:
 def _ptp_finding(pairs: pl.DataFrame, rule: str, severity: str, message: pl.Expr, fix: pl.Expr | None,
                  indicator: pl.Expr) -> pl.DataFrame:
     return _findings(
-        pairs, rule, severity=severity, codes=pl.concat_list("column1", "column2"),
-        lines=pl.concat_list("line1", "line2"), message=message, fix=fix, dataset=_dataset_of_setting(PTP_DATASET),
+        pairs, rule, severity=severity, codes=pl.concat_arr("column1", "column2").arr.to_list(),
+        lines=pl.concat_arr("line1", "line2").arr.to_list(), message=message, fix=fix, dataset=_dataset_of_setting(PTP_DATASET),
         release=pl.col("release_label"), row=pl.col("source_line"),
         extra=_json(edit=pl.format("{}/{}", "column1", "column2"), modifier_indicator=indicator),
         order=(pl.col("day_rank"), pl.col("line1"), pl.col("edit_order"), pl.col("line2")))
@@ -799,16 +844,21 @@ def ptp_bypassed_by_modifier(ctx: BatchContext) -> pl.DataFrame:
 # -- MUE ---------------------------------------------------------------------------------------------
 
 
+def _mue_limits(ctx: BatchContext, release_id: int) -> tuple[pl.DataFrame, pl.Series]:
+    """The MUE of each code of the batch (`EditTables.mue`: the first row) and the limit by `cid`."""
+    limits = ctx.with_cid(ctx.tables.frame(release_id, "ncci_mue"), "code").unique(
+        "cid", keep="first", maintain_order=True).select(
+            "cid", mue="units", mai=pl.col("mai").fill_null("1"), mue_line="source_line")
+    return limits, ctx.dense(limits, "mue")
+
+
 def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
     rule = mue_rule.RULE_ID
     keys = ctx.by_day_key(_by_setting(MUE_DATASET))
     ctx.request(ctx.claim_days, keys, "dk", rule, pl.col("day_rank"))
     found = []
     for release_id, where in ctx.releases(keys):
-        limits = ctx.with_cid(ctx.tables.frame(release_id, "ncci_mue"), "code").unique(
-            "cid", keep="first", maintain_order=True).select(
-                "cid", mue="units", mai=pl.col("mai").fill_null("1"), mue_line="source_line")
-        limit = ctx.dense(limits, "mue")
+        limits, limit = ctx.memo(("mue", release_id), lambda release_id=release_id: _mue_limits(ctx, release_id))
         over = ctx.rows(["r", "cp", "line", "code", "cid", "prof", "dos", "units", "day_rank"],
                         pl.col("units") > pl.lit(limit).gather(pl.col("cid")), where=where)
         repeated = _subset(ctx.repeated.with_columns(dk=ctx.at("dk", "r"), cid=ctx.at("cid", "r")), where)
@@ -891,7 +941,8 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
     ctx.request(ctx.claim_days, keys, "dk", rule, pl.col("day_rank"))
     found = []
     for release_id, where in ctx.releases(keys):
-        edits = ctx.with_cid(ctx.tables.frame(release_id, "ncci_aoc").with_row_index("edit_order"), "addon_code")
+        edits = ctx.memo(("aoc", release_id), lambda release_id=release_id: ctx.with_cid(
+            ctx.tables.frame(release_id, "ncci_aoc").with_row_index("edit_order"), "addon_code"))
         if not edits.height:
             continue
         candidates = ctx.rows(["r", "cp", "line", "cid", "code", "dos", "gstart", "glen", "day_rank"],
@@ -904,6 +955,8 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
             "r", "cid", "dos", pcid=ctx.at("cid", "j"))
         met = pairs.join(primaries, on=["cid", "pcid"]).with_columns(iso=_iso()).filter(_aoc_in_force())
         candidates = candidates.join(met.select("r").unique(), on="r", how="anti")
+        if not candidates.height:
+            continue
         # What the message says about the add-on's edits in force on the day.
         summary = _aoc_summary(candidates.select("cid", "dos").unique(), edits)
         missing = candidates.join(summary, on=["cid", "dos"])
@@ -990,10 +1043,11 @@ def status_not_payable(ctx: BatchContext) -> pl.DataFrame:
     passed = sorted(status_rule.PAYABLE | status_rule.DELETED)
     found = []
     for release_id, where in ctx.releases(keys):
-        rows = _rvu_rows(ctx, release_id).filter(pl.col("status").is_null() | ~pl.col("status").is_in(passed))
+        rows = ctx.memo(("status", release_id), lambda release_id=release_id: ctx.with_cid(
+            _rvu_rows(ctx, release_id).filter(pl.col("status").is_null() | ~pl.col("status").is_in(passed)),
+            "code").select("cid", "modifier", "status", "source_line"))
         if not rows.height:
             continue
-        rows = ctx.with_cid(rows, "code").select("cid", "modifier", "status", "source_line")
         candidates = ctx.rows(["cp", "line", "cid", "code", "modifiers"], pl.col("prof"),
                               pl.col("cid").is_in(rows["cid"].implode()), where=where)
         candidates = candidates.with_columns(modifier=pl.when(pl.col("modifiers").list.contains("26")).then(
@@ -1025,9 +1079,12 @@ def opps_packaged(ctx: BatchContext) -> pl.DataFrame:
     packaged, not_paid = sorted(opps_rule.PACKAGED), sorted(opps_rule.NOT_PAID)
     found = []
     for release_id, where in ctx.releases(keys):
-        rows = ctx.tables.frame(release_id, "opps_addendum_b").unique("hcpcs", keep="first", maintain_order=True)
-        rows = ctx.with_cid(rows.filter(pl.col("status_indicator").is_in(packaged + not_paid)), "hcpcs").select(
-            "cid", "status_indicator", "source_line")
+        def signalled(release_id: int = release_id) -> pl.DataFrame:
+            rows = ctx.tables.frame(release_id, "opps_addendum_b").unique("hcpcs", keep="first", maintain_order=True)
+            return ctx.with_cid(rows.filter(pl.col("status_indicator").is_in(packaged + not_paid)), "hcpcs").select(
+                "cid", "status_indicator", "source_line")
+
+        rows = ctx.memo(("opps", release_id), signalled)
         hits = ctx.rows(["cp", "line", "cid", "code"], ~pl.col("prof"), pl.col("cid").is_in(rows["cid"].implode()),
                         where=where)
         found.append(hits.join(rows, on="cid").with_columns(release_label=pl.lit(ctx.release_label(release_id))))
@@ -1146,12 +1203,12 @@ def _sorted(found: pl.DataFrame) -> pl.DataFrame:
     fits = found.height and (limits["low"] or 0) >= 0 and all(
         (limits[k] or 0) < (1 << bits) for k, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True))
     if not fits:
-        return found.sort("cp", "rank", *_ORDER_KEYS, maintain_order=True)
+        return found.rechunk().sort("cp", "rank", *_ORDER_KEYS, maintain_order=True)
     packed = pl.lit(0, pl.Int64)
     for key, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True):
         packed = packed * (1 << bits) + pl.col(key)
     keys = found.select(a=pl.col("cp") * 16 + pl.col("rank"), b=packed)
-    return found[keys.select(pl.arg_sort_by("a", "b", maintain_order=True))["a"]]
+    return found.rechunk()[keys.select(pl.arg_sort_by("a", "b", maintain_order=True))["a"]]
 
 
 @dataclass
@@ -1163,9 +1220,10 @@ class BatchResult:
 
 def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: date | str | None = None,
                        tables: BatchTables | None = None, with_notices: bool = True,
-                       only: Iterable[str] | None = None) -> BatchResult:
-    """Findings and (when `with_notices`) per-claim notices of a batch; `only` limits the rules run."""
-    ctx = prepare(claims, hc, tables=tables, as_of=as_of, want_notices=with_notices)
+                       only: Iterable[str] | None = None, book: CodeBook | None = None) -> BatchResult:
+    """Findings and (when `with_notices`) per-claim notices of a batch; `only` limits the rules run;
+    `book` (the codes of a larger run this batch is a part of) lets parts share per-code work."""
+    ctx = prepare(claims, hc, tables=tables, as_of=as_of, want_notices=with_notices, book=book)
     wanted = set(only) if only is not None else None
     frames = []
     if ctx.lines.height:
@@ -1185,7 +1243,7 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
     return BatchResult(findings.cast(FINDING_SCHEMA), note_frame, ctx.claim_ids)  # type: ignore[arg-type]
 
 
-def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk_claims: int = 200_000,
+def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk_claims: int = 250_000,
                      as_of: date | str | None = None, tables: BatchTables | None = None,
                      with_notices: bool = False) -> Iterator[BatchResult]:
     """`check_batch_result` on successive chunks of `chunk_claims` claims (a claim's lines never split),
@@ -1197,6 +1255,7 @@ def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk
     if "claim_id" not in frame.columns:
         raise InvalidInputError("claim lines frame lacks column claim_id")
     frame = frame.with_columns(pl.col("claim_id").cast(pl.String))
+    book = CodeBook(frame["code"].cast(pl.String)) if "code" in frame.columns else None
     claim_ids, together = _claim_runs(frame)
     if together:
         runs = frame.select(pl.col("claim_id").rle_id())["claim_id"]
@@ -1207,7 +1266,7 @@ def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk
         numbered = frame.with_columns(chunk=_claim_number(claim_ids, together) // chunk_claims)
         parts = (part.drop("chunk") for _, part in numbered.group_by("chunk", maintain_order=True))
     for part in parts:
-        yield check_batch_result(part, hc, as_of=as_of, tables=tables, with_notices=with_notices)
+        yield check_batch_result(part, hc, as_of=as_of, tables=tables, with_notices=with_notices, book=book)
 
 
 def check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: date | str | None = None,

@@ -9,9 +9,11 @@ PTP dates are polars dates (ISO text elsewhere, compared as text as the single e
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,13 +82,59 @@ PAIR_SHIFT = 1 << 32  # a pair of code positions as one integer: min * PAIR_SHIF
 _BITMAP_LIMIT = 1 << 31  # code pairs of a PTP release kept as a bitmap (up to 256 MB; 21 MB in 2024)
 
 
+# Bumped whenever the cached frames' layout or the parsers' output changes: the cache key is the release's
+# content sha, which does not change when the software does.
+CACHE_FORMAT = 1
+
+
 def default_cache_dir(store: Store) -> Path:
-    """Where the sidecar cache of a store lives: a `cache` folder next to the SQLite file."""
-    return store.path.parent / "cache"
+    """Where the sidecar cache of a store lives: a `cache/v<format>-s<schema>` folder next to the SQLite
+    file."""
+    return store.path.parent / "cache" / f"v{CACHE_FORMAT}-s{store.schema_version}"
 
 
 def cache_path(cache_dir: Path, release: Release, table: str) -> Path:
     return cache_dir / f"{release.content_sha256}.{table}.arrow"
+
+
+def _typed(frame: pl.DataFrame, table: str, where: str) -> pl.DataFrame:
+    """String-typed columns of a table's frame converted to FRAME_SPECS types (dates parsed)."""
+    spec = FRAME_SPECS[table]
+    dates = [name for name, dtype in spec.columns.items() if dtype == _DATE]
+    try:
+        frame = frame.with_columns(pl.col(dates).str.to_date("%Y-%m-%d", strict=True))
+    except pl.exceptions.PolarsError as exc:
+        raise HcpcsError(f"{table} rows of {where} hold a date that is not YYYY-MM-DD ({exc}); reload the "
+                         "release with `hcpcs update`") from exc
+    return frame.cast(spec.columns)  # type: ignore[arg-type]
+
+
+def frame_from_rows(table: str, columns: Sequence[str], rows: Sequence[tuple], where: str) -> pl.DataFrame:
+    """A table's frame built from parsed rows (store column order `columns`), in chunks so that a
+    2.5-million-row table never exists twice as Python objects."""
+    spec = FRAME_SPECS[table]
+    positions = [columns.index(name) for name in spec.columns]
+    schema = {name: (pl.String if dtype in (_CATEGORY, _DATE) else dtype) for name, dtype in spec.columns.items()}
+    chunks = [
+        pl.DataFrame([tuple(row[i] for i in positions) for row in rows[start:start + _FETCH_ROWS]],
+                     schema=schema, orient="row")
+        for start in range(0, len(rows), _FETCH_ROWS)
+    ]
+    frame = pl.concat(chunks) if chunks else pl.DataFrame(schema=schema)
+    return _typed(frame, table, where)
+
+
+def write_frame_cache(directory: Path, content_sha256: str, table: str, frame: pl.DataFrame) -> list[Path]:
+    """Write one table's cache files (and the PTP index) for the release with this content sha."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [_write_ipc(frame, directory / f"{content_sha256}.{table}.arrow")]
+    if table == "ncci_ptp":
+        index = build_ptp_index(frame)
+        edits_path = directory / f"{content_sha256}.ncci_ptp_index.arrow"
+        codes_path = directory / f"{content_sha256}.ncci_ptp_codes.arrow"
+        written.append(_write_ipc(index_file_frame(index), edits_path))
+        written.append(_write_ipc(index.codes.to_frame("code"), codes_path))
+    return written
 
 
 def read_from_store(conn: sqlite3.Connection, release: Release, table: str) -> pl.DataFrame:
@@ -101,13 +149,7 @@ def read_from_store(conn: sqlite3.Connection, release: Release, table: str) -> p
     while rows := cursor.fetchmany(_FETCH_ROWS):
         chunks.append(pl.DataFrame(rows, schema=schema, orient="row"))
     frame = pl.concat(chunks) if chunks else pl.DataFrame(schema=schema)
-    dates = [name for name, dtype in spec.columns.items() if dtype == _DATE]
-    try:
-        frame = frame.with_columns(pl.col(dates).str.to_date("%Y-%m-%d", strict=True))
-    except pl.exceptions.PolarsError as exc:
-        raise HcpcsError(f"{table} rows of {release.label} in {release.dataset} hold a date that is not "
-                         f"YYYY-MM-DD ({exc}); reload the release with `hcpcs update`") from exc
-    return frame.cast(spec.columns)  # type: ignore[arg-type]
+    return _typed(frame, table, f"{release.label} in {release.dataset}")
 
 
 def read_from_cache(path: Path, release: Release, table: str) -> pl.DataFrame | None:
@@ -128,26 +170,26 @@ def write_table_cache(store: Store, release: Release, cache_dir: Path | None = N
     """Write the sidecar cache files of one release (every edit table it fills); call after an update
     has committed the release. Files are replaced atomically; returns their paths."""
     directory = cache_dir or default_cache_dir(store)
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
     for table in DATASET_TABLES.get(release.dataset, ()):
         frame = read_from_store(store.conn, release, table)
-        written.append(_write_ipc(frame, cache_path(directory, release, table)))
-        if table == "ncci_ptp":
-            index = build_ptp_index(frame)
-            edits_path, codes_path = _index_paths(directory, release)
-            written.append(_write_ipc(index.edits, edits_path))
-            written.append(_write_ipc(index.codes.to_frame("code"), codes_path))
+        written.extend(write_frame_cache(directory, release.content_sha256, table, frame))
     return written
 
 
 def prune_table_cache(store: Store, cache_dir: Path | None = None) -> list[Path]:
     """Delete cache files of releases no longer in the store; returns the deleted paths."""
     directory = cache_dir or default_cache_dir(store)
+    removed: list[Path] = []
+    if cache_dir is None and directory.parent.is_dir():
+        # Caches of other formats or schema versions are never read again.
+        for stale in directory.parent.iterdir():
+            if stale.is_dir() and stale != directory:
+                removed.extend(stale.glob("*"))
+                shutil.rmtree(stale, ignore_errors=True)
     if not directory.is_dir():
-        return []
+        return removed
     live = {r[0] for r in store.conn.execute("SELECT content_sha256 FROM release")}
-    removed = []
     for path in directory.glob("*.arrow"):
         if path.name.split(".", 1)[0] not in live:
             path.unlink(missing_ok=True)
@@ -161,8 +203,8 @@ class PtpIndex:
     distinct codes (sorted); `edits` are its rows whose modifier indicator is not 9 (never applied), with
     `k1`, `k2` the positions of the column 1 and column 2 codes in `codes`, `pair` the unordered pair
     min(k1, k2) * 2**32 + max(k1, k2), and `edit_order` the row's position in the release, sorted by
-    (pair, edit_order); `pairs` holds each distinct `pair` (sorted) with the `start` and `count` of its
-    rows in `edits`."""
+    (pair, edit_order) (the `pair` column itself is dropped once `pairs` is made); `pairs` holds each
+    distinct `pair` (sorted) with the `start` and `count` of its rows in `edits`."""
 
     codes: pl.Series
     edits: pl.DataFrame
@@ -199,15 +241,23 @@ def build_ptp_index(frame: pl.DataFrame) -> PtpIndex:
 
 
 def ptp_index_of(codes: pl.Series, edits: pl.DataFrame) -> PtpIndex:
+    """The index of edits sorted by (pair, edit_order) (`PTP_INDEX_SCHEMA`); `edits` keeps no `pair`."""
     runs = edits.select(pl.col("pair").rle()).unnest("pair")
-    pairs = runs.select(pair=pl.col("value"), start=pl.col("len").cum_sum().cast(pl.Int64) - pl.col("len"),
-                        count=pl.col("len").cast(pl.Int64))
+    pairs = runs.select(pair=pl.col("value"), start=(pl.col("len").cum_sum() - pl.col("len")).cast(pl.Int32),
+                        count=pl.col("len").cast(pl.Int32))
     size = codes.len()
     present = None
     if size * size <= _BITMAP_LIMIT:
         present = pl.repeat(False, size * size, eager=True)
         present.scatter(pairs.select(pl.col("pair") // PAIR_SHIFT * size + pl.col("pair") % PAIR_SHIFT)["pair"], True)
-    return PtpIndex(codes.rename("code"), edits, pairs, present)
+    return PtpIndex(codes.rename("code").rechunk(), edits.drop("pair").rechunk(), pairs.rechunk(), present)
+
+
+def index_file_frame(index: PtpIndex) -> pl.DataFrame:
+    """The edits of an index as cached (`PTP_INDEX_SCHEMA`: with the `pair` of each row)."""
+    pair = pl.int_ranges(pl.col("start"), pl.col("start") + pl.col("count"))
+    rows = index.pairs.select("pair", e=pair).explode("e")
+    return index.edits.with_columns(pair=rows["pair"]).select(list(PTP_INDEX_SCHEMA))
 
 
 def _index_paths(cache_dir: Path, release: Release) -> tuple[Path, Path]:
@@ -259,15 +309,30 @@ class BatchTables:
             self.loaded_from[key] = "cache" if frame is not None else "sqlite"
             if frame is None:
                 frame = read_from_store(self.hc.store.conn, release, table)
-            self._frames[key] = frame
+                self._write_cache(release, table, frame)
+            self._frames[key] = frame.rechunk()
         return self._frames[key]
+
+    def _write_cache(self, release: Release, table: str, frame: pl.DataFrame) -> None:
+        """Keep what was just read from the database as the release's cache files, so that the next
+        batch loads it in a fraction of a second. A read-only data folder simply gets no cache."""
+        with contextlib.suppress(OSError, pl.exceptions.PolarsError):
+            write_frame_cache(self.cache_dir, release.content_sha256, table, frame)
+
+    def frames_loaded(self) -> dict[tuple[int, str], pl.DataFrame]:
+        """The frames loaded so far, by (release id, table)."""
+        return dict(self._frames)
 
     def ptp_index(self, release_id: int) -> PtpIndex:
         """The PTP index of a release: from the sidecar cache, else built from the release's rows."""
         if release_id not in self._ptp:
-            index = read_ptp_index(self.cache_dir, self.hc.release_by_id(release_id))
+            release = self.hc.release_by_id(release_id)
+            index = read_ptp_index(self.cache_dir, release)
             self.loaded_from[(release_id, "ncci_ptp_index")] = "cache" if index is not None else "built"
-            self._ptp[release_id] = index or build_ptp_index(self.frame(release_id, "ncci_ptp"))
+            if index is None:
+                frame = self.frame(release_id, "ncci_ptp")  # also writes the index files when it can
+                index = read_ptp_index(self.cache_dir, release) or build_ptp_index(frame)
+            self._ptp[release_id] = index
         return self._ptp[release_id]
 
     def frames(self, release_ids: Iterable[int], table: str) -> pl.DataFrame:

@@ -48,23 +48,24 @@ def pair_outcomes(ctx: ClaimContext) -> list[PairOutcome]:
             continue
         iso = day.isoformat()
         for first in views:
-            edits = ctx.tables.ptp_as_column1(choice.release, first.code)
-            if not edits:
+            edits_by_column2 = ctx.tables.ptp_as_column1(choice.release, first.code)
+            if not edits_by_column2:
                 continue
-            for edit in edits:
-                if edit.column2 not in codes or edit.column2 == first.code or not edit.in_force(iso):
+            found: list[PairOutcome] = []
+            for second in views:
+                if second.code == first.code:
                     continue
-                if edit.modifier_indicator == "9":
-                    continue
-                for second in views:
-                    if second.code != edit.column2:
+                for edit in edits_by_column2.get(second.code, ()):
+                    if edit.modifier_indicator == "9" or not edit.in_force(iso):
                         continue
                     bypass = tuple(sorted((first.modifiers | second.modifiers) & associated))
                     if edit.modifier_indicator == "0":
                         outcome = "not_bypassable" if bypass else "bundled"
                     else:
                         outcome = "bypassed" if bypass else "bundled"
-                    outcomes.append(PairOutcome(outcome, edit, first, second, bypass, choice.release))
+                    found.append(PairOutcome(outcome, edit, first, second, bypass, choice.release))
+            # In the order of the edit file, as a reader of the table would meet them.
+            outcomes.extend(sorted(found, key=lambda o: o.edit.source_line or 0))
     ctx.cache["ptp"] = outcomes
     return outcomes
 

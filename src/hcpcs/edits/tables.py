@@ -63,7 +63,7 @@ class EditTables:
     def __init__(self, hc: Hcpcs) -> None:
         self.hc = hc
         self._choices: dict[tuple[str, date], ReleaseChoice | Exception] = {}
-        self._ptp: dict[tuple[int, str], tuple[PtpEdit, ...]] = {}
+        self._ptp: dict[tuple[int, str], dict[str, tuple[PtpEdit, ...]]] = {}
         self._mue: dict[tuple[int, str], MueValue | None] = {}
         self._aoc: dict[tuple[int, str], tuple[AocEdit, ...]] = {}
         self._rvu: dict[tuple[int, str], dict[str, Any]] = {}
@@ -87,13 +87,17 @@ class EditTables:
         value = self._choices.get((dataset, day))
         return str(value) if isinstance(value, Exception) else None
 
-    def ptp_as_column1(self, release: Release, code: str) -> tuple[PtpEdit, ...]:
+    def ptp_as_column1(self, release: Release, code: str) -> dict[str, tuple[PtpEdit, ...]]:
+        """The edits of a release with `code` in column 1, by column 2 code (file order kept)."""
         key = (release.id, code)
         if key not in self._ptp:
             rows = self.hc.store.conn.execute(
                 "SELECT column1, column2, modifier_indicator, effective_date, deletion_date, rationale, "
-                "source_line FROM ncci_ptp WHERE release_id = ? AND column1 = ?", key).fetchall()
-            self._ptp[key] = tuple(PtpEdit(*r) for r in rows)
+                "source_line FROM ncci_ptp WHERE release_id = ? AND column1 = ? ORDER BY rowid", key).fetchall()
+            by_column2: dict[str, list[PtpEdit]] = {}
+            for row in rows:
+                by_column2.setdefault(row[1], []).append(PtpEdit(*row))
+            self._ptp[key] = {column2: tuple(edits) for column2, edits in by_column2.items()}
         return self._ptp[key]
 
     def mue(self, release: Release, code: str) -> MueValue | None:
@@ -156,9 +160,19 @@ class EditTables:
         return [r for r in self.hc.releases if r.id in ids]
 
 
+_FILES: dict[tuple[int, str, str], list[str]] = {}
+
+
+def source_files(release: Release, kind: str) -> list[str]:
+    """The names of a release's files of one kind (all its files when none is of that kind)."""
+    key = (release.id, release.content_sha256, kind)
+    if key not in _FILES:
+        _FILES[key] = sorted({f["name"] for f in release.source_files if f.get("kind") == kind}) or sorted(
+            {f["name"] for f in release.source_files})
+    return _FILES[key]
+
+
 def source(release: Release, row: int | None, table: str, **extra: Any) -> dict[str, Any]:
-    files = sorted({f["name"] for f in release.source_files if f.get("kind") == table}) or sorted(
-        {f["name"] for f in release.source_files})
-    out = {"dataset": release.dataset, "release": release.label, "row": row, "files": files}
+    out = {"dataset": release.dataset, "release": release.label, "row": row, "files": list(source_files(release, table))}
     out.update(extra)
     return out

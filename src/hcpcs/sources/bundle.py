@@ -53,20 +53,25 @@ def _parser(kind: str, source: SourceFile) -> Callable[[SourceFile], ParsedTable
     return table[kind]
 
 
-def _normal(value: object) -> object:
-    if isinstance(value, float):
-        return round(value, 6)
-    if isinstance(value, str):
-        return " ".join(value.split()) or None
-    return value
-
-
 def fingerprint(table: ParsedTable, ignore: set[str] | frozenset[str] = frozenset()) -> str:
     """A digest of a table's data, blind to what differs between encodings of the same data: source line
-    numbers, row order, surrounding and repeated whitespace, number formatting."""
-    keep = [i for i, c in enumerate(table.columns) if c != "source_line" and c not in ignore]
-    rows = sorted(repr(tuple(_normal(row[i]) for i in keep)) for row in table.rows)
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    numbers, row order, surrounding and repeated whitespace, number formatting (6 decimals)."""
+    import polars as pl
+
+    keep = [c for c in table.columns if c != "source_line" and c not in ignore]
+    frame = pl.DataFrame(table.rows, schema=list(table.columns), orient="row", infer_schema_length=None)
+    normal = []
+    for name in keep:
+        column = pl.col(name)
+        dtype = frame.schema[name]
+        if dtype == pl.String:
+            column = column.str.replace_all(r"\s+", " ").str.strip_chars()
+            column = pl.when(column == "").then(None).otherwise(column)
+        elif dtype.is_float():
+            column = column.round(6)
+        normal.append(column.cast(pl.String).fill_null("\x00").alias(name))
+    rows = frame.select(pl.concat_str(normal, separator="\x1f").alias("row")).get_column("row").sort()
+    return hashlib.sha256("\x1e".join(rows.to_list()).encode()).hexdigest()
 
 
 def _first_difference(a: ParsedTable, b: ParsedTable) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from hcpcs.sources.bundle import ParsedRelease
 from hcpcs.store.db import Store
-from hcpcs.store.schema import TABLE_COLUMNS
+from hcpcs.store.schema import BULK_INDEXES, BULK_ROWS, TABLE_COLUMNS
 
 BATCH = 50_000
 
@@ -27,6 +27,7 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
     """Insert every release (replacing an earlier load of the same dataset and label), all or nothing."""
     conn = store.conn
     written: list[str] = []
+    dropped: set[str] = set()
     conn.execute("BEGIN IMMEDIATE")
     try:
         for parsed in releases:
@@ -51,6 +52,10 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
             release_id = cursor.lastrowid
             for table in parsed.tables:
                 columns = TABLE_COLUMNS[table.table]
+                if table.table in BULK_INDEXES and len(table.rows) >= BULK_ROWS and table.table not in dropped:
+                    for name in BULK_INDEXES[table.table]:
+                        conn.execute(f"DROP INDEX IF EXISTS {name}")
+                    dropped.add(table.table)
                 if tuple(table.columns) != columns:
                     raise AssertionError(f"parser for {table.table} returned columns {table.columns}")
                 sql = (f"INSERT INTO {table.table} (release_id, {', '.join(columns)}) "
@@ -61,6 +66,9 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
                     if on_rows:
                         on_rows(plan.label, min(BATCH, len(rows) - start))
             written.append(plan.label)
+        for table_name in dropped:
+            for statement in BULK_INDEXES[table_name].values():
+                conn.execute(statement)
         if written:
             index_descriptors(store)
         conn.execute("COMMIT")
