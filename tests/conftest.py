@@ -28,23 +28,27 @@ def fixtures() -> Path:
     return FIXTURES
 
 
+def load_store(home: Path, source: Path) -> Path:
+    """Load the CMS files (or fixture files) under `source` into a new store at `home`."""
+    from hcpcs.store.db import open_store
+    from hcpcs.update import run_update
+
+    store = open_store(home, readonly=False)
+    try:
+        run_update(store, str(source))
+    finally:
+        store.close()
+    return home
+
+
 @pytest.fixture(scope="session")
 def loaded_home(cms_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store loaded from the real CMS files once per test session (about a minute). HCPCS_TEST_HOME may
     name a store already loaded from them, to skip the load while developing."""
-    from hcpcs.store.db import open_store
-    from hcpcs.update import run_update
-
     ready = os.environ.get("HCPCS_TEST_HOME")
     if ready and (Path(ready) / "hcpcs.sqlite").exists():
         return Path(ready)
-    home = tmp_path_factory.mktemp("hcpcs-home")
-    store = open_store(home, readonly=False)
-    try:
-        run_update(store, str(cms_data))
-    finally:
-        store.close()
-    return home
+    return load_store(tmp_path_factory.mktemp("hcpcs-home"), cms_data)
 
 
 @pytest.fixture(scope="session")

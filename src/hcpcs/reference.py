@@ -10,10 +10,10 @@ from typing import Any
 
 from hcpcs import indicators
 from hcpcs.codes import AMA_NOTICE, kind_of, normalize
-from hcpcs.errors import DataNotLoadedError, NotCoveredError, UnknownCodeError
+from hcpcs.errors import NotCoveredError, UnknownCodeError
 from hcpcs.service import Hcpcs, parse_date
 from hcpcs.store import queries
-from hcpcs.store.releases import Release, ReleaseChoice
+from hcpcs.store.releases import Release
 
 PTP_PREVIEW = 10
 
@@ -56,18 +56,6 @@ class _Sources:
             self.items.append(entry)
 
 
-def _choose(hc: Hcpcs, dataset: str, day: date, notices: list[str]) -> ReleaseChoice | None:
-    if not hc.has_dataset(dataset):
-        return None
-    try:
-        choice = hc.release_for(dataset, day)
-    except (NotCoveredError, DataNotLoadedError) as exc:
-        notices.append(str(exc))
-        return None
-    notices.extend(choice.notices)
-    return choice
-
-
 def _rvu_row_dict(row: sqlite3.Row) -> dict[str, Any]:
     na = {"nonfacility": row["nonfac_na"] or None, "facility": row["fac_na"] or None}
     return {
@@ -96,7 +84,7 @@ def pctc_allows(pctc: str | None, modifier: str) -> bool | None:
 
 
 def mpfs_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any] | None:
-    choice = _choose(hc, "mpfs", day, notices)
+    choice = hc.choose("mpfs", day, notices)
     if choice is None:
         return None
     release = choice.release
@@ -132,7 +120,7 @@ def mpfs_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _
 
 
 def opps_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any] | None:
-    choice = _choose(hc, "opps", day, notices)
+    choice = hc.choose("opps", day, notices)
     if choice is None:
         return None
     row = queries.addendum_b_row(hc.store.conn, choice.release.id, code)
@@ -156,7 +144,7 @@ def mue_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _S
     out: dict[str, Any] = {}
     for setting in ("practitioner", "hospital", "dme"):
         dataset = f"ncci_mue_{setting}"
-        choice = _choose(hc, dataset, day, notices)
+        choice = hc.choose(dataset, day, notices)
         if choice is None:
             if setting != "dme":
                 out[setting] = None
@@ -174,7 +162,7 @@ def mue_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _S
 
 
 def addon_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any] | None:
-    choice = _choose(hc, "ncci_aoc", day, notices)
+    choice = hc.choose("ncci_aoc", day, notices)
     if choice is None:
         return None
     conn = hc.store.conn
@@ -196,7 +184,7 @@ def ptp_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _S
     out: dict[str, Any] = {}
     conn = hc.store.conn
     for setting in ("practitioner", "hospital"):
-        choice = _choose(hc, f"ncci_ptp_{setting}", day, notices)
+        choice = hc.choose(f"ncci_ptp_{setting}", day, notices)
         if choice is None:
             out[setting] = None
             continue
@@ -252,7 +240,7 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
         first = min(coded, key=lambda r: r.effective_start)
         raise NotCoveredError(f"{day} is before every loaded HCPCS and fee-schedule release (the earliest is "
                               f"{first.label}, effective {first.effective_start})")
-    hcpcs_choice = _choose(hc, "hcpcs", day, notices)
+    hcpcs_choice = hc.choose("hcpcs", day, notices)
     row = None
     row_release: Release | None = None
     if hcpcs_choice is not None:

@@ -7,7 +7,7 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-from hcpcs.errors import InvalidInputError
+from hcpcs.errors import DataNotLoadedError, InvalidInputError, NotCoveredError
 from hcpcs.store.db import Store, open_store
 from hcpcs.store.releases import Release, ReleaseChoice, choose_release, list_releases
 
@@ -44,6 +44,19 @@ class Hcpcs:
 
     def release_for(self, dataset: str, day: date) -> ReleaseChoice:
         return choose_release(self.releases, dataset, day)
+
+    def choose(self, dataset: str, day: date, notices: list[str]) -> ReleaseChoice | None:
+        """The release of a dataset for a day, its notices appended to `notices`; None (with the reason
+        appended) when the dataset is not loaded or no release can answer for the day."""
+        if not self.has_dataset(dataset):
+            return None
+        try:
+            choice = self.release_for(dataset, day)
+        except (NotCoveredError, DataNotLoadedError) as exc:
+            notices.append(str(exc))
+            return None
+        notices.extend(choice.notices)
+        return choice
 
     def has_dataset(self, dataset: str) -> bool:
         return any(r.dataset == dataset for r in self.releases)

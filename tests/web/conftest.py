@@ -15,26 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hcpcs.service import Hcpcs
-from hcpcs.store.db import open_store
-from hcpcs.update import run_update
 from hcpcs.web.app import create_app
 from hcpcs.web.security import Settings
+from tests.conftest import load_store
 from tests.unit import mini_cms
-
-
-def _load(home: Path, source: Path) -> Path:
-    store = open_store(home, readonly=False)
-    try:
-        run_update(store, str(source))
-    finally:
-        store.close()
-    return home
 
 
 @pytest.fixture(scope="session")
 def mini_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("web-mini")
-    return _load(root / "home", mini_cms.build(root / "cms"))
+    return load_store(root / "home", mini_cms.build(root / "cms"))
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ from hcpcs.service import Hcpcs
 from hcpcs.web import app as web_app
 from hcpcs.web.app import create_app
 from hcpcs.web.security import Settings
+from tests.conftest import load_store
 from tests.unit import mini_cms
-from tests.web.conftest import _load
 
 
 @pytest.fixture()
@@ -72,7 +72,7 @@ def test_store_created_after_start(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     home = tmp_path / "home"
     client = TestClient(create_app(home=home, settings=Settings()))
     assert client.get("/api/releases").status_code == 503
-    _load(home, mini_cms.build(tmp_path / "cms"))
+    load_store(home, mini_cms.build(tmp_path / "cms"))
     response = client.get("/api/releases")
     assert response.status_code == 200 and "RVU30B" in response.text
     assert client.get("/api/lookup/Z9991", params={"as_of": "2099-05-01"}).status_code == 200

@@ -8,7 +8,6 @@ from typing import Any
 
 from hcpcs import indicators
 from hcpcs.codes import normalize
-from hcpcs.errors import DataNotLoadedError, NotCoveredError
 from hcpcs.service import Hcpcs, parse_date
 from hcpcs.store import queries
 
@@ -24,17 +23,8 @@ def edits_for_code(code: str, *, as_of: str | date | None = None, setting: str =
     notices: list[str] = []
     out: dict[str, Any] = {"code": code, "as_of": day.isoformat(), "setting": setting, "notices": notices}
 
-    def choose(dataset: str):  # noqa: ANN202
-        try:
-            choice = hc.release_for(dataset, day)
-        except (NotCoveredError, DataNotLoadedError) as exc:
-            notices.append(str(exc))
-            return None
-        notices.extend(choice.notices)
-        return choice
-
     conn = hc.store.conn
-    ptp = choose(f"ncci_ptp_{who}")
+    ptp = hc.choose(f"ncci_ptp_{who}", day, notices)
     if ptp:
         def rows(column: int) -> list[dict[str, Any]]:
             return [{
@@ -47,13 +37,13 @@ def edits_for_code(code: str, *, as_of: str | date | None = None, setting: str =
         out["ptp"] = {"release": ptp.release.label, "as_column1": rows(1), "as_column2": rows(2)}
     else:
         out["ptp"] = None
-    mue = choose(f"ncci_mue_{who}")
+    mue = hc.choose(f"ncci_mue_{who}", day, notices)
     if mue:
         row = queries.mue_row(conn, mue.release.id, code)
         out["mue"] = None if row is None else {
             "units": row["units"], "mai": indicators.decode("ncci_mai", row["mai"]), "rationale": row["rationale"],
             "release": mue.release.label, "source_line": row["source_line"]}
-    aoc = choose("ncci_aoc")
+    aoc = hc.choose("ncci_aoc", day, notices)
     if aoc:
         out["addon"] = {
             "release": aoc.release.label,
