@@ -271,9 +271,12 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
     if row is not None and row_release is not None:
         sources.add(row_release, "HCPCS descriptors and indicators", "hcpcs_anweb")
         valid, reason = is_valid_on(row, day)
-        if row_release is not (hcpcs_choice.release if hcpcs_choice else None):
+        in_force = hcpcs_choice.release if hcpcs_choice else None
+        if in_force is not None and row_release.id != in_force.id and row_release.effective_start < in_force.effective_start:
+            # Dropped from the file in force: not a code on that date. (A code found only in a later
+            # file is judged by that file's dates: the HCPCS file is cumulative.)
             valid = False
-            reason = f"not in {hcpcs_choice.release.label if hcpcs_choice else 'the HCPCS release in force'}"
+            reason = f"not in {in_force.label}, the HCPCS release in force on {day}"
         note_number = row["processing_note"]
         result.update({
             "short_description": row["short_description"],
@@ -332,9 +335,11 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
             "short_description": description,
             "long_description": None,
             "descriptor_source": "your imported fee-schedule file (PPRRVU)" if description else None,
-            "valid_on_date": in_force,
+            # CPT codes are not in the HCPCS file: the fee schedule in force says whether they exist.
+            "valid_on_date": in_force if mpfs else None,
             "validity": (f"in {mpfs['release']} on {day}" if in_force
-                         else "not in the fee-schedule release in force" if mpfs else "no fee-schedule release covers the date"),
+                         else "not in the fee-schedule release in force" if mpfs
+                         else "unknown: no fee-schedule release loaded covers the date"),
             "added_date": None, "action_effective_date": None, "termination_date": None, "action": None,
         })
         notices.append(AMA_NOTICE)

@@ -101,3 +101,18 @@ def test_policy_pack(hc: Hcpcs) -> None:
     assert "RADONC_IMRT_DELIVERY_USE_G_CODES" in found
     g6017 = checker.check(claim({"code": "G6017", "modifiers": ["26"]}))
     assert "RADONC_G6017_NO_26" in {f["rule"] for f in g6017["findings"]}
+
+
+def test_codes_added_after_the_release_in_force_are_dated_by_the_later_file(hc: Hcpcs) -> None:
+    """HCPCS 2020 answers for 2024 (no later file loaded before 2026), but A2001, added 2022-01-01, is
+    dated by the cumulative 2026 file: valid in 2024, not yet valid in 2021. Both engines agree."""
+    from hcpcs.edits.batch import check_batch_result, result_dicts
+    from hcpcs.edits.check import as_claim
+
+    claims = [claim({"code": "A2001"}, dos="2024-08-12"), claim({"code": "A2001"}, dos="2021-06-01")]
+    claims[1]["id"] = "t2"
+    single = [check(c, hc=hc) for c in claims]
+    assert "CODE_NOT_VALID_ON_DOS" not in {f["rule"] for f in single[0]["findings"]}
+    early = [f for f in single[1]["findings"] if f["rule"] == "CODE_NOT_VALID_ON_DOS"]
+    assert early and "added 2022-01-01" in early[0]["message"] and early[0]["source"]["release"] == "HCPCS 2026 Jan"
+    assert list(result_dicts(check_batch_result([as_claim(c) for c in claims], hc), hc)) == single

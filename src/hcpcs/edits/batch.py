@@ -562,7 +562,8 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
         if found is not None:
             verdicts.append((part["dsk"], found.with_columns(
                 dataset=pl.lit(dataset if release_id is not None else None, pl.String),
-                release_label=pl.lit(ctx.release_label(release_id) if release_id is not None else None, pl.String))))
+                release_label=pl.coalesce(pl.col("label_override"), pl.lit(
+                    ctx.release_label(release_id) if release_id is not None else None, pl.String)))))
     if not verdicts:
         return _empty()
     suspect = pl.concat([found["cid"] for _, found in verdicts]).unique().implode()
@@ -623,7 +624,8 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: lis
     codes = ctx.codes.gather(cids)
     frame = pl.DataFrame({"cid": pl.Series(cids, dtype=pl.Int64), "code": codes})
     schema = {"cid": pl.Int64, "verdict": pl.String, "added_date": pl.String, "termination_date": pl.String,
-              "action_code": pl.String, "status": pl.String, "source_line": pl.Int64, "others": pl.String}
+              "action_code": pl.String, "status": pl.String, "source_line": pl.Int64, "others": pl.String,
+              "label_override": pl.String}
     if release_id is None:
         if dataset == "hcpcs":
             return None
@@ -637,12 +639,16 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: lis
         dated = frame.filter(pl.col("has_row") & (pl.col("added_date").is_not_null()
                                                   | pl.col("termination_date").is_not_null()))
         absent = frame.filter(~pl.col("has_row")).select("cid", "code")
+        # The HCPCS file is cumulative: a later file that carries the code dates it (the newest one).
+        later = _later_hcpcs_rows(ctx, release_id, absent)
+        absent = absent.filter(~pl.col("cid").is_in(later["cid"].implode()))
         others = _other_releases(ctx, "hcpcs_code", absent)
         absent = absent.join(others, on="code", how="left")
         known = ctx.tables.known_codes(absent.filter(pl.col("others").is_null())["code"].to_list())
         out = _concat([
             dated.select("cid", "added_date", "termination_date", "action_code", "source_line",
                          verdict=pl.lit("dated")),
+            later,
             absent.filter(pl.col("others").is_not_null()).select("cid", "others", verdict=pl.lit("elsewhere")),
             absent.filter(pl.col("others").is_null() & ~pl.col("code").is_in(list(known))).select(
                 "cid", verdict=pl.lit("unknown")),
@@ -670,6 +676,29 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: lis
     if out is None or not out.height:
         return None
     return out.select([pl.col(c).cast(t) if c in out.columns else pl.lit(None, t).alias(c) for c, t in schema.items()])
+
+
+def _later_hcpcs_rows(ctx: BatchContext, release_id: int, absent: pl.DataFrame) -> pl.DataFrame:
+    """For codes (`cid`, `code`) missing from the HCPCS release in force, the row of the newest later HCPCS
+    release that carries them (verdict `dated`, `label_override` naming that release)."""
+    schema = {"cid": pl.Int64, "added_date": pl.String, "termination_date": pl.String, "action_code": pl.String,
+              "source_line": pl.Int64, "verdict": pl.String, "label_override": pl.String}
+    current = ctx.hc.release_by_id(release_id)
+    later = sorted((r for r in ctx.hc.releases if r.dataset == "hcpcs" and r.effective_start > current.effective_start),
+                   key=lambda r: (r.effective_start, r.id), reverse=True)
+    found = []
+    remaining = absent
+    for release in later:
+        if not remaining.height:
+            break
+        rows = ctx.tables.frame(release.id, "hcpcs_code").filter(pl.col("record_kind") == "procedure").unique(
+            "code", keep="first", maintain_order=True).drop("record_kind")
+        hit = remaining.join(rows, on="code", how="inner")
+        if hit.height:
+            found.append(hit.select("cid", "added_date", "termination_date", "action_code", "source_line",
+                                    verdict=pl.lit("dated"), label_override=pl.lit(release.label)))
+            remaining = remaining.filter(~pl.col("cid").is_in(hit["cid"].implode()))
+    return pl.concat(found).cast(schema) if found else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
 
 
 def _other_releases(ctx: BatchContext, table: str, frame: pl.DataFrame) -> pl.DataFrame:

@@ -26,6 +26,7 @@ from hcpcs.codes import kind_of
 from hcpcs.edits.engine import ClaimContext, LineView
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.tables import source
+from hcpcs.store.releases import Release
 
 RULE_ID = "CODE_NOT_VALID_ON_DOS"
 SEVERITY = "error"
@@ -37,31 +38,43 @@ def _finding(view: LineView, message: str, fix: str | None, src: dict | None) ->
                    fix=fix, source=src)
 
 
+def _dated(view: LineView, row: object, release: Release) -> Finding | None:
+    """Judge a code by the added and termination dates of its HCPCS row (inclusive)."""
+    iso = view.day.isoformat()
+    src = source(release, row["source_line"], "hcpcs_anweb")
+    if row["added_date"] and iso < row["added_date"]:
+        return _finding(view, f"{view.code} is not valid on {view.day}: it was added {row['added_date']} "
+                              f"({release.label}).", "Use the code that was in force on the date of service.", src)
+    if row["termination_date"] and iso > row["termination_date"]:
+        action = (indicators.meaning("hcpcs_action_code", row["action_code"]) or "").rstrip(".")
+        return _finding(
+            view,
+            f"{view.code} is not valid on {view.day}: it was terminated {row['termination_date']} "
+            f"(action {row['action_code']}: {action}; {release.label}).",
+            "Report the code that replaced it for dates of service after the termination date.", src)
+    return None
+
+
 def _level2(ctx: ClaimContext, view: LineView) -> Finding | None:
-    day: date = view.day
-    choice = ctx.release("hcpcs", day)
+    choice = ctx.release("hcpcs", view.day)
     if choice is None:
         return None
     release = choice.release
     row = ctx.tables.hcpcs(release, view.code)
-    iso = day.isoformat()
     if row is not None:
-        src = source(release, row["source_line"], "hcpcs_anweb")
-        if row["added_date"] and iso < row["added_date"]:
-            return _finding(view, f"{view.code} is not valid on {day}: it was added {row['added_date']} "
-                                  f"({release.label}).", "Use the code that was in force on the date of service.", src)
-        if row["termination_date"] and iso > row["termination_date"]:
-            action = (indicators.meaning("hcpcs_action_code", row["action_code"]) or "").rstrip(".")
-            return _finding(
-                view,
-                f"{view.code} is not valid on {day}: it was terminated {row['termination_date']} "
-                f"(action {row['action_code']}: {action}; {release.label}).",
-                "Report the code that replaced it for dates of service after the termination date.", src)
-        return None
+        return _dated(view, row, release)
     others = ctx.tables.other_releases_with("hcpcs", view.code)
+    # The HCPCS file is cumulative: a later file that carries the code dates it, also for dates before
+    # that file's release (a code added after the release in force, which is older than the date).
+    later = [r for r in others if r.effective_start > release.effective_start]
+    if later:
+        newest = max(later, key=lambda r: (r.effective_start, r.id))
+        later_row = ctx.tables.hcpcs(newest, view.code)
+        if later_row is not None:
+            return _dated(view, later_row, newest)
     if others:
         labels = ", ".join(r.label for r in others)
-        return _finding(view, f"{view.code} is not in {release.label}, the HCPCS release in force on {day} "
+        return _finding(view, f"{view.code} is not in {release.label}, the HCPCS release in force on {view.day} "
                               f"(it appears in {labels}).", "Check the code against the HCPCS file of the date of service.",
                         source(release, None, "hcpcs_anweb"))
     if not ctx.tables.in_any_release(view.code):
