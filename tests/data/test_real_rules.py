@@ -116,3 +116,14 @@ def test_codes_added_after_the_release_in_force_are_dated_by_the_later_file(hc: 
     early = [f for f in single[1]["findings"] if f["rule"] == "CODE_NOT_VALID_ON_DOS"]
     assert early and "added 2022-01-01" in early[0]["message"] and early[0]["source"]["release"] == "HCPCS 2026 Jan"
     assert list(result_dicts(check_batch_result([as_claim(c) for c in claims], hc), hc)) == single
+
+
+def test_status_severity_follows_cms_meaning(hc: Hcpcs) -> None:
+    # Venipuncture (status X) is paid under the clinical laboratory fee schedule, not the PFS: a warning.
+    result = check(claim({"code": "99213"}, {"code": "36415"}), hc=hc)
+    statuses = [(f["rule"], f["severity"]) for f in result["findings"]]
+    assert statuses == [("STATUS_NOT_PAYABLE", "warning")]
+    assert "another fee schedule" in result["findings"][0]["message"]
+    # 77385 (status I): Medicare uses another code; an error.
+    assert [(f["rule"], f["severity"]) for f in check(claim({"code": "77385"}), hc=hc)["findings"]] == [
+        ("STATUS_NOT_PAYABLE", "error")]

@@ -1087,13 +1087,19 @@ def status_not_payable(ctx: BatchContext) -> pl.DataFrame:
     if hits is None:
         return _empty()
     label = pl.when(pl.col("modifier") != "").then(pl.format("{}-{}", "code", "modifier")).otherwise(pl.col("code"))
-    fix = pl.when(pl.col("status").is_in(["I", "G"])).then(pl.lit(
-        "Report the code Medicare uses for this service instead.")).otherwise(pl.lit(
-            "Do not bill it separately to Medicare; it is not paid under the physician fee schedule."))
+    status = pl.col("status")
+    other = status.is_in(sorted(status_rule.OTHER_FEE_SCHEDULE))
+    reporting = status.is_in(sorted(status_rule.REPORTING_ONLY))
+    severity = pl.when(other).then(pl.lit("warning")).when(reporting).then(pl.lit("info")).otherwise(pl.lit("error"))
+    fix = (pl.when(status.is_in(["I", "G"])).then(pl.lit(status_rule.fix_for("I")))
+           .when(other).then(pl.lit(status_rule.fix_for("X")))
+           .when(reporting).then(pl.lit(status_rule.fix_for("M")))
+           .otherwise(pl.lit(status_rule.fix_for(None))))
+    note = pl.when(other).then(pl.lit(status_rule.OTHER_FEE_SCHEDULE_NOTE)).otherwise(pl.lit(""))
     return _findings(
-        hits, rule, severity=status_rule.SEVERITY, codes=pl.concat_list("code"), lines=pl.concat_list("line"),
-        message=pl.format("{} has fee-schedule status {} in {}: {}", label, pl.col("status").fill_null("None"),
-                          "release_label", _meaning(hits, "status", "mpfs_status")),
+        hits, rule, severity=severity, codes=pl.concat_list("code"), lines=pl.concat_list("line"),
+        message=pl.format("{} has fee-schedule status {} in {}: {}{}", label, status.fill_null("None"),
+                          "release_label", _meaning(hits, "status", "mpfs_status"), note),
         fix=fix, dataset="mpfs", release=pl.col("release_label"), row=pl.col("source_line"),
         extra=_json(status=pl.col("status")), order=(pl.col("line"),))
 
