@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixture_files import cms_fixtures
+
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = cms_fixtures()
 CMS_DATA = Path(os.environ.get("HCPCS_TEST_DATA", REPO.parent / "shared" / "data" / "cms"))
 
 

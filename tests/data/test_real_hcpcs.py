@@ -11,7 +11,7 @@ import pytest
 
 from hcpcs.indicators import indicator
 from hcpcs.sources.base import ParsedTable, SourceFile
-from hcpcs.sources.hcpcs_anweb import parse_anweb_txt, parse_anweb_xlsx
+from hcpcs.sources.hcpcs_file import parse_anweb_txt, parse_anweb_xlsx
 from hcpcs.sources.proc_notes import parse_proc_notes
 
 pytestmark = pytest.mark.realdata

@@ -14,9 +14,9 @@ from hcpcs.indicators import indicator
 from hcpcs.sources.anes import parse_anes
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.gpci import parse_gpci
-from hcpcs.sources.locco import parse_locco
+from hcpcs.sources.locality_county import parse_locco
+from hcpcs.sources.mpfs_rvu import parse_pprrvu, rvu_fingerprint
 from hcpcs.sources.oppscap import parse_oppscap
-from hcpcs.sources.pprrvu import parse_pprrvu, rvu_fingerprint
 from hcpcs.store.schema import TABLE_COLUMNS
 
 pytestmark = pytest.mark.realdata

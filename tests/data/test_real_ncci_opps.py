@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from hcpcs.indicators import indicator
-from hcpcs.sources.addendum_b import parse_addendum_b_derived_csv, parse_addendum_b_xlsx
 from hcpcs.sources.base import SourceFile
 from hcpcs.sources.edit_table import parse_edit_table
 from hcpcs.sources.ncci_aoc import parse_aoc_xlsx
+from hcpcs.sources.opps_addendum import parse_addendum_b_derived_csv, parse_addendum_b_xlsx
 
 pytestmark = pytest.mark.realdata
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from tests.fixture_files import cms_fixtures
+
+FIXTURES = cms_fixtures()
 
 FILES = [
     "hcpcs/HCPC2099_APR_ANWEB_fixture.txt",

@@ -10,7 +10,7 @@ import pytest
 from hcpcs.errors import SourceFormatError
 from hcpcs.indicators import indicator
 from hcpcs.sources.base import SourceFile
-from hcpcs.sources.hcpcs_anweb import parse_anweb_txt, parse_anweb_xlsx, release_info
+from hcpcs.sources.hcpcs_file import parse_anweb_txt, parse_anweb_xlsx, release_info
 from hcpcs.sources.proc_notes import parse_proc_notes
 from hcpcs.store.schema import TABLE_COLUMNS
 

@@ -17,8 +17,9 @@ from hcpcs.sources.ncci_aoc import aoc_release_info, parse_aoc_xlsx
 from hcpcs.sources.ncci_mue import mue_file_info, parse_mue_csv
 from hcpcs.sources.ncci_ptp import parse_ptp_txt, ptp_file_info, version_quarter
 from hcpcs.store.schema import TABLE_COLUMNS
+from tests.fixture_files import cms_fixtures
 
-NCCI = Path(__file__).resolve().parents[1] / "fixtures" / "ncci"
+NCCI = cms_fixtures() / "ncci"
 PTP_FIXTURE = NCCI / "ccipra-v302r0-f1.txt"
 MUE_FIXTURE = NCCI / "MCR_MUE_PractitionerServices_Eff_07-01-2024.csv"
 

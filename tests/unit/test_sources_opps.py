@@ -10,15 +10,16 @@ import pytest
 
 from hcpcs.errors import SourceFormatError
 from hcpcs.indicators import indicator
-from hcpcs.sources.addendum_b import (
+from hcpcs.sources.base import SourceFile
+from hcpcs.sources.opps_addendum import (
     addendum_b_release_info,
     parse_addendum_b_derived_csv,
     parse_addendum_b_xlsx,
 )
-from hcpcs.sources.base import SourceFile
 from hcpcs.store.schema import TABLE_COLUMNS
+from tests.fixture_files import cms_fixtures
 
-OPPS = Path(__file__).resolve().parents[1] / "fixtures" / "opps"
+OPPS = cms_fixtures() / "opps"
 
 HEADER = [
     "HCPCS Code", "Short Descriptor", " SI", "APC ", "Relative Weight ", "Payment Rate",

@@ -15,7 +15,7 @@ from typing import Any
 from hcpcs.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.gpci import locality_name
-from hcpcs.sources.pprrvu import (
+from hcpcs.sources.mpfs_rvu import (
     Grid,
     cell_code,
     cell_number,

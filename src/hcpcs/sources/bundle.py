@@ -21,34 +21,34 @@ _TXT_TRUNCATED = {"anes": {"locality_name"}, "locco": {"counties", "state", "fee
 
 def _parser(kind: str, source: SourceFile) -> Callable[[SourceFile], ParsedTable]:
     from hcpcs.sources import (
-        addendum_b,
         anes,
         edit_table,
         gpci,
-        hcpcs_anweb,
-        locco,
+        hcpcs_file,
+        locality_county,
+        mpfs_rvu,
         ncci_aoc,
         ncci_mue,
         ncci_ptp,
+        opps_addendum,
         oppscap,
-        pprrvu,
         proc_notes,
     )
 
     if kind == "hcpcs_anweb":
-        return hcpcs_anweb.parse_anweb_xlsx if source.suffix == ".xlsx" else hcpcs_anweb.parse_anweb_txt
+        return hcpcs_file.parse_anweb_xlsx if source.suffix == ".xlsx" else hcpcs_file.parse_anweb_txt
     table: dict[str, Callable[[SourceFile], ParsedTable]] = {
         "hcpcs_notes": proc_notes.parse_proc_notes,
-        "pprrvu": pprrvu.parse_pprrvu,
+        "pprrvu": mpfs_rvu.parse_pprrvu,
         "gpci": gpci.parse_gpci,
-        "locco": locco.parse_locco,
+        "locco": locality_county.parse_locco,
         "anes": anes.parse_anes,
         "oppscap": oppscap.parse_oppscap,
         "aoc": ncci_aoc.parse_aoc_xlsx,
         "ptp": ncci_ptp.parse_ptp_txt,
         "mue": ncci_mue.parse_mue_csv,
         "edit_table": edit_table.parse_edit_table,
-        "addendum_b": addendum_b.parse_addendum_b_xlsx,
+        "addendum_b": opps_addendum.parse_addendum_b_xlsx,
     }
     return table[kind]
 

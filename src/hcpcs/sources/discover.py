@@ -126,7 +126,7 @@ def _quarter_start(year: int, quarter: int) -> date:
 
 def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
     """Group found files into releases, naming each by what the files say about themselves."""
-    from hcpcs.sources import addendum_b, edit_table, hcpcs_anweb, ncci_aoc, ncci_mue, ncci_ptp, pprrvu
+    from hcpcs.sources import edit_table, hcpcs_file, mpfs_rvu, ncci_aoc, ncci_mue, ncci_ptp, opps_addendum
 
     plans: dict[tuple[str, str], ReleasePlan] = {}
 
@@ -142,7 +142,7 @@ def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
     hcpcs_by_container: dict[str, ReleasePlan] = {}
     for f in found:
         if f.kind == "pprrvu":
-            info = pprrvu.release_info(f.source)
+            info = mpfs_rvu.release_info(f.source)
             year, month = info["year"], info.get("quarter_month") or 1
             start = date(year, month, 1)
             label = f"RVU{year % 100:02d}{QUARTER_LETTER[month]}"
@@ -150,7 +150,7 @@ def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
             p.add(f)
             container_release[f.container] = p
         elif f.kind == "hcpcs_anweb":
-            info = hcpcs_anweb.release_info(f.source)
+            info = hcpcs_file.release_info(f.source)
             start = date(info["year"], info["month"], 1)
             p = plan("hcpcs", info["label"], start, None, date(info["year"], 12, 31), True)
             p.add(f)
@@ -206,7 +206,7 @@ def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
             p = plan(dataset, label, start, _quarter_end(start), _quarter_end(start), False)
             p.add(f)
         elif f.kind == "addendum_b":
-            info = info_of(f, addendum_b.addendum_b_release_info(f.source.name))
+            info = info_of(f, opps_addendum.addendum_b_release_info(f.source.name))
             start = date(info["year"], info["month"], 1)
             month_name = start.strftime("%b")
             plan("opps", f"OPPS Addendum B {info['year']} {month_name}", start, date(info["year"], 12, 31),
