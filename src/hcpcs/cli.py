@@ -472,11 +472,13 @@ def _check(file: Path, output: str, input_format: str | None, as_of: str | None,
     hc = _service(home)
     if engine == "batch" or (engine == "auto" and not policy and len(claims) >= BATCH_FROM_CLAIMS):
         # The vectorised engine: the same CMS rules and findings, as joins over the edit tables.
-        from hcpcs.edits.batch import check_batch_result, result_dicts
+        from hcpcs.edits.batch import iter_check_batch, result_dicts
         from hcpcs.service import parse_date
 
         day = parse_date(as_of, "as-of date") if as_of else None
-        results = list(result_dicts(check_batch_result(claims, hc, as_of=day), hc))
+        # In chunks of claims, so that memory stays bounded however large the file.
+        results = [result for part in iter_check_batch(claims, hc, as_of=day, with_notices=True)
+                   for result in result_dicts(part, hc)]
     else:
         checker = Checker(hc, packs=policy, as_of=as_of)
         results = [checker.check(c) for c in claims]

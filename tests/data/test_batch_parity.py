@@ -199,9 +199,11 @@ def test_frame_input_in_any_row_order(hc: Hcpcs, tables: BatchTables) -> None:
         order = reordered["claim_id"].unique(maintain_order=True).to_list()
         assert found["claim_id"].unique(maintain_order=True).to_list() == [
             c for c in order if c in set(by_claims["claim_id"])]
-        for claim_id in order:
-            assert found.filter(pl.col("claim_id") == claim_id).equals(
-                by_claims.filter(pl.col("claim_id") == claim_id)), claim_id
+        positions = dict(zip(order, range(len(order)), strict=True))
+        assert found["claim"].to_list() == [positions[c] for c in found["claim_id"].to_list()]
+        for claim_id in order:  # the same findings (`claim`, the claim's position in the input, aside)
+            assert found.filter(pl.col("claim_id") == claim_id).drop("claim").equals(
+                by_claims.filter(pl.col("claim_id") == claim_id).drop("claim")), claim_id
 
 
 def test_chunks_give_the_same_findings(hc: Hcpcs, tables: BatchTables) -> None:
@@ -209,8 +211,27 @@ def test_chunks_give_the_same_findings(hc: Hcpcs, tables: BatchTables) -> None:
     whole = batch.check_batch_result(frame, hc, tables=tables)
     parts = list(batch.iter_check_batch(frame, hc, tables=tables, chunk_claims=37, with_notices=True))
     assert len(parts) == 6
-    assert pl.concat([p.findings for p in parts]).equals(whole.findings)
-    assert pl.concat([p.notices for p in parts]).equals(whole.notices)
+    # `claim` is the position in each part's own claim_ids.
+    for part in parts:
+        assert part.findings["claim_id"].to_list() == part.claim_ids.gather(part.findings["claim"]).to_list()
+    assert pl.concat([p.findings for p in parts]).drop("claim").equals(whole.findings.drop("claim"))
+    assert pl.concat([p.notices for p in parts]).drop("claim").equals(whole.notices.drop("claim"))
+
+
+def test_claim_objects_stay_apart(hc: Hcpcs, tables: BatchTables) -> None:
+    """Two Claim objects with the same id are two claims (77373 on one, G6002 on the other: no PTP edit
+    between them), and a claim without lines is still listed, as the single engine does."""
+    def claim(claim_id: str, *codes: str) -> Claim:
+        return Claim(id=claim_id, setting="professional", date_of_service=date(2024, 8, 12),
+                     lines=tuple(ClaimLine(code=code) for code in codes))
+
+    claims = [claim("A", "77373"), claim("A", "G6002"), claim("B"), claim("C", "77373", "G6002")]
+    many = batch_results(hc, claims, tables)
+    assert_same(single_results(hc, claims), many)
+    assert [[f["rule"] for f in r["findings"]] for r in many] == [[], [], [], ["PTP_BUNDLED"]]
+    chunked = [r for part in batch.iter_check_batch(claims, hc, tables=tables, chunk_claims=3, with_notices=True)
+               for r in batch.result_dicts(part, hc)]
+    assert chunked == many
 
 
 def test_as_of_date(hc: Hcpcs, tables: BatchTables) -> None:
@@ -269,3 +290,22 @@ def test_ptp_index_round_trip(tmp_path: Path) -> None:
     index.codes.to_frame("code").write_ipc(tmp_path / f"{'f' * 64}.ncci_ptp_codes.arrow")
     cached = read_ptp_index(tmp_path, release)
     assert cached is not None and cached.edits.equals(index.edits) and cached.pairs.equals(index.pairs)
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_claim_days_made_contiguous(packed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of a claim whose days or lines are out of order are moved (whole claim, sorted by day and
+    line) after the rows already in order; both ways of telling them apart agree."""
+    if not packed:
+        monkeypatch.setattr(batch, "_PACKED_LIMIT", 0)
+    def order(cps: list[int], dks: list[int], lines: list[int]) -> list[int]:
+        frame = pl.DataFrame({"cp": cps, "dk": dks, "line": lines, "src": list(range(len(cps)))})
+        frame = frame.with_columns(gkey=pl.col("cp") * 1000 + pl.col("dk") // 2)
+        ordered = batch._in_claim_day_order(frame)
+        assert batch._in_claim_day_order(ordered)["src"].to_list() == ordered["src"].to_list()  # stable
+        return ordered["src"].to_list()
+
+    # claims 0 and 2 in order stay; claim 1 (its later day first) moves to the end, days sorted.
+    assert order([0, 0, 1, 1, 2, 2], [4, 4, 6, 2, 2, 2], [0, 1, 0, 1, 0, 1]) == [0, 1, 4, 5, 3, 2]
+    # claim 2's lines swapped, and a row of claim 0 after the other claims: every claim moves.
+    assert order([0, 0, 1, 1, 2, 2, 0], [4, 4, 6, 2, 2, 2, 4], [0, 1, 0, 1, 1, 0, 2]) == [0, 1, 6, 3, 2, 5, 4]

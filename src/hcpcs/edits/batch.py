@@ -11,7 +11,8 @@ single-claim rule module whose docstring states the policy.
 Input: a frame of claim lines with columns ``claim_id``, ``setting`` (professional | facility),
 ``line`` (0-based index of the line in its claim), ``code``, ``modifiers`` (list of str), ``units``,
 ``dos`` (the line's date of service), or an iterable of `Claim`. Output of `check_batch`: one row per
-finding (`FINDING_SCHEMA`), claims in input order; ``source_extra`` holds the JSON of the rule's own
+finding (`FINDING_SCHEMA`), claims in input order, ``claim`` the claim's position in the batch (its place in
+`BatchResult.claim_ids`; for `Claim` objects, the object's index); ``source_extra`` holds the JSON of the rule's own
 source fields (``edit``, ``modifier_indicator``, ``mue``...) so that `findings_to_dicts` can give the
 single engine's per-claim dicts.
 
@@ -72,10 +73,14 @@ LINE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
-    "claim_id": pl.String(), "rule": pl.String(), "severity": pl.String(), "codes": pl.List(pl.String()),
+    "claim_id": pl.String(), "claim": pl.Int64(), "rule": pl.String(), "severity": pl.String(),
+    "codes": pl.List(pl.String()),
     "lines": pl.List(pl.Int64()), "message": pl.String(), "fix": pl.String(), "source_dataset": pl.String(),
     "source_release": pl.String(), "source_row": pl.Int64(), "source_extra": pl.String(),
 }
+
+# Per-claim notices of a batch (claims without notices are absent).
+NOTICE_SCHEMA: dict[str, pl.DataType] = {"claim_id": pl.String(), "claim": pl.Int64(), "notices": pl.List(pl.String())}
 
 DATA_NOT_COVERED = "DATA_NOT_COVERED"
 NOT_COVERED_FIX = "Load the CMS release in force on that date (hcpcs update --from ...)."
@@ -84,11 +89,12 @@ NOT_COVERED_FIX = "Load the CMS release in force on that date (hcpcs update --fr
 # of one rule within a claim as the single engine lists them.
 _ORDER_KEYS = ("k1", "k2", "k3", "k4")
 _RULE_SCHEMA: dict[str, pl.DataType] = {
-    "cp": pl.Int64(), "rank": pl.Int64(), **{k: v for k, v in FINDING_SCHEMA.items() if k != "claim_id"},
+    "cp": pl.Int64(), "rank": pl.Int64(), **{k: v for k, v in FINDING_SCHEMA.items() if k not in ("claim_id", "claim")},
     **{k: pl.Int64() for k in _ORDER_KEYS},
 }
 _REQUEST_SCHEMA: dict[str, pl.DataType] = {"cp": pl.Int64(), "qid": pl.Int64(), "rank": pl.Int64(), "k": pl.Int64()}
 _DAY_SPAN = 1 << 21  # dates of service of one batch must lie within 2**21 days
+_PACKED_LIMIT = 1 << 62  # (claim day, line) packed into one integer below this
 
 
 def _rule_ids() -> list[str]:
@@ -105,8 +111,10 @@ def rule_rank(rule_id: str) -> int:
 # Input
 
 
-def claims_frame(claims: Iterable[Claim], *, as_of: date | None = None) -> pl.DataFrame:
-    """The claim-lines frame of `Claim` objects (each line's own date of service, else the claim's)."""
+def claims_frame(claims: Iterable[Claim], *, as_of: date | None = None, by_position: bool = False) -> pl.DataFrame:
+    """The claim-lines frame of `Claim` objects (each line's own date of service, else the claim's);
+    `by_position`: the claim_id column holds each claim's position in `claims` instead of its id (each
+    object is a claim of its own even when ids repeat)."""
     ids: list[str] = []
     settings: list[str] = []
     indexes: list[int] = []
@@ -114,11 +122,12 @@ def claims_frame(claims: Iterable[Claim], *, as_of: date | None = None) -> pl.Da
     modifiers: list[list[str]] = []
     units: list[float] = []
     days: list[date] = []
-    for claim in claims:
+    for position, claim in enumerate(claims):
         if not isinstance(claim, Claim):
             raise InvalidInputError(f"expected Claim objects, got {type(claim).__name__}")
+        key = str(position) if by_position else claim.id
         for index, line in enumerate(claim.lines):
-            ids.append(claim.id)
+            ids.append(key)
             settings.append(claim.setting)
             indexes.append(index)
             codes.append(line.code)
@@ -182,6 +191,7 @@ class CodeBook:
         self.enum = pl.Enum(self.codes)
         self.level2 = pl.Series("level2", [kind_of(c) == "level2" for c in self.codes.to_list()])
         self._memo: dict[Any, Any] = {}
+        self.choices: dict[tuple[str, date], _Query] = {}  # release choices, by (dataset, date)
 
     def memo(self, key: Any, make: Callable[[], Any]) -> Any:
         if key not in self._memo:
@@ -207,6 +217,7 @@ class BatchContext:
     book: CodeBook
     origin: int  # the day number (days since 1970-01-01) of dk 0
     want_notices: bool = True
+    modifiers: pl.Series | None = None  # the modifiers of each input row (a line's `src`)
     queries: list[_Query] = field(default_factory=list)
     query_ids: dict[tuple[str, date], int] = field(default_factory=dict)
     requests: list[pl.DataFrame] = field(default_factory=list)
@@ -251,12 +262,16 @@ class BatchContext:
     def query(self, dataset: str, day: date) -> int:
         key = (dataset, day)
         if key not in self.query_ids:
-            try:
-                chosen = self.hc.release_for(dataset, day)
-            except (NotCoveredError, DataNotLoadedError) as exc:
-                query = _Query(dataset, day, None, None, (), str(exc) or None)
-            else:
-                query = _Query(dataset, day, chosen.release.id, chosen.release.label, tuple(chosen.notices), None)
+            query = self.book.choices.get(key)
+            if query is None:
+                try:
+                    chosen = self.hc.release_for(dataset, day)
+                except (NotCoveredError, DataNotLoadedError) as exc:
+                    query = _Query(dataset, day, None, None, (), str(exc) or None)
+                else:
+                    query = _Query(dataset, day, chosen.release.id, chosen.release.label, tuple(chosen.notices),
+                                   None)
+                self.book.choices[key] = query
             self.query_ids[key] = len(self.queries)
             self.queries.append(query)
         return self.query_ids[key]
@@ -281,9 +296,9 @@ class BatchContext:
         flagged = keys.filter(pl.col("qid").is_in(list(self.flagged(keys["qid"].to_list()))))
         if not flagged.height or not frame.height:
             return
-        kept = frame.filter(pl.col(key).is_in(flagged[key].implode())).select(
+        kept = frame.select("cp", key, k=order.cast(pl.Int64)).filter(pl.col(key).is_in(flagged[key].implode())).select(
             "cp", qid=pl.col(key).replace_strict(flagged[key], flagged["qid"], return_dtype=pl.Int64),
-            rank=pl.lit(rule_rank(rule_id), pl.Int64), k=order.cast(pl.Int64))
+            rank=pl.lit(rule_rank(rule_id), pl.Int64), k="k")
         self.requests.append(kept)
 
     def releases(self, keys: pl.DataFrame, key: str = "dk") -> Iterator[tuple[int, pl.Expr | None]]:
@@ -291,9 +306,17 @@ class BatchContext:
         all rows of the batch)."""
         answered = keys.filter(pl.col("release_id").is_not_null())
         every = answered.height == keys.height
+        settings = {parity: {dk for dk in self.cache["dks"] if dk % 2 == parity} for parity in (0, 1)}
         for (release_id,), part in answered.partition_by("release_id", as_dict=True).items():
-            alone = every and part.height == keys.height
-            yield int(release_id), (None if alone else pl.col(key).is_in(part[key].implode()))
+            if every and part.height == keys.height:
+                yield int(release_id), None
+                continue
+            values = part[key]
+            # The usual case, one release per setting: a test of the setting bit of dk rather than a look-up.
+            parity = next((p for p, dks in settings.items() if key == "dk" and dks and set(values.to_list()) == dks),
+                          None)
+            yield int(release_id), (pl.col(key) % 2 == parity if parity is not None else pl.col(key).is_in(
+                values.implode()))
 
     def release_label(self, release_id: int) -> str:
         return self.hc.release_by_id(release_id).label
@@ -304,26 +327,38 @@ class BatchContext:
     def claim_days(self) -> pl.DataFrame:
         """One row per claim day: its first line."""
         if "claim_days" not in self.cache:
-            self.cache["claim_days"] = self.lines.filter(pl.col("r") == pl.col("gstart")).select(
-                "cp", "gkey", "dk", "dos", "prof", "day_rank", "gstart", "glen")
+            self.cache["claim_days"] = self.lines.select(
+                "r", "cp", "gkey", "dk", "dos", "prof", "day_rank", "gstart", "glen").filter(
+                pl.col("r") == pl.col("gstart")).drop("r")
         return self.cache["claim_days"]
 
-    @property
-    def pairs(self) -> pl.DataFrame:
-        """Every two lines of a claim day (`r` < `j`), with their codes (`cid`, `cid_j`) and `dk`."""
-        if "pairs" not in self.cache:
-            rows = self.lines.select("r", "gstart", "glen").filter(pl.col("glen") >= 2)
-            pairs = self.day_pairs(rows, upper=True).select("r", "j")
-            self.cache["pairs"] = pairs.with_columns(cid=self.at("cid", "r"), cid_j=self.at("cid", "j"),
-                                                     dk=self.at("dk", "r"))
-        return self.cache["pairs"]
+    def pairs_where(self, rows: pl.DataFrame, keep: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+        """The pairs of lines (`r`, `j`), r < j, of a claim day that `keep` keeps. The lines of a claim day are
+        contiguous, so its pairs are (r, r + d) for d = 1, 2, ... while r + d is in the claim day: a self-join
+        on claim day and line offset, one offset at a time on the rows left, each offset's pairs filtered by
+        `keep` at once so that the set of all pairs is never built. `rows`: the lines that may pair (`r` and
+        what `keep` reads; `j` is added)."""
+        rows = rows.join(self.lines.select("r", end=pl.col("gstart") + pl.col("glen")), on="r") \
+            if "end" not in rows.columns else rows
+        parts = []
+        offset = 1
+        while True:
+            rows = rows.filter(pl.col("r") + offset < pl.col("end"))
+            if not rows.height:
+                break
+            parts.append(keep(rows.with_columns(j=pl.col("r") + offset)).drop("end"))
+            offset += 1
+        return pl.concat(parts) if parts else keep(rows.with_columns(j=pl.col("r"))).drop("end")
 
     @property
     def repeated(self) -> pl.DataFrame:
         """Lines whose code is billed on another line of the same claim day: `r`, `same` (claim day and
         code), `first` (the first line of that code on that day)."""
         if "repeated" not in self.cache:
-            twins = self.pairs.filter(pl.col("cid") == pl.col("cid_j"))
+            cid = self.lines["cid"]
+            twins = self.pairs_where(
+                self.lines.select("r", "cid", end=pl.col("gstart") + pl.col("glen")),
+                lambda pairs: pairs.filter(pl.col("cid") == pl.lit(cid).gather(pl.col("j"))).select("r", "j", "end"))
             rows = pl.concat([twins["r"], twins["j"]]).unique().sort().to_frame("r")
             rows = rows.with_columns(line=self.at("line", "r"),
                                      same=self.at("gkey", "r") * self.n_codes + self.at("cid", "r"))
@@ -333,13 +368,15 @@ class BatchContext:
     def rows(self, columns: Iterable[str], *conditions: pl.Expr, where: pl.Expr | None = None) -> pl.DataFrame:
         """Some columns of the lines meeting the conditions (and `where`, a release's rows)."""
         predicates = [c for c in (*conditions, where) if c is not None]
-        used = [name for p in predicates for name in p.meta.root_names()]
-        stored = [c for c in columns if c != "code"]
-        frame = self.lines.select(list(dict.fromkeys([*stored, *used, *(["cid"] if "code" in columns else [])])))
-        if predicates:
-            frame = frame.filter(*predicates)
+        stored = [c for c in columns if c not in ("code", "modifiers")]
+        needed = [*(["cid"] if "code" in columns else []), *(["src"] if "modifiers" in columns else [])]
+        frame = self.lines.select(list(dict.fromkeys([*stored, *needed])))
+        if predicates:  # the rows' positions first, then only they are gathered (conditions are selective)
+            frame = frame[self.lines.select(pl.arg_where(pl.all_horizontal(predicates)))[:, 0]]
         if "code" in columns:
             frame = frame.with_columns(code=self.code_of())
+        if "modifiers" in columns:
+            frame = frame.with_columns(modifiers=pl.lit(self.modifiers).gather(pl.col("src")))
         return frame.select(list(columns))
 
     def day_pairs(self, rows: pl.DataFrame, *, upper: bool) -> pl.DataFrame:
@@ -354,6 +391,8 @@ class BatchContext:
         index = pl.col(rows) if isinstance(rows, str) else rows
         if column == "code":
             return self.code_of(pl.lit(self.lines["cid"]).gather(index))
+        if column == "modifiers":
+            return pl.lit(self.modifiers).gather(pl.lit(self.lines["src"]).gather(index))
         return pl.lit(self.lines[column]).gather(index)
 
     def code_of(self, cids: pl.Expr | str = "cid") -> pl.Expr:
@@ -402,46 +441,70 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
     day = pl.col("dos").cast(pl.Int32).cast(pl.Int64) - origin
     prof = pl.col("setting") == "professional"
     try:
-        frame = frame.select(
-            "line", "modifiers", "units", "dos",
+        lines = frame.select(
+            "line", "units",
             cp=_claim_number(claim_ids, together),
             cid=pl.col("code").cast(book.enum).to_physical().cast(pl.Int64),
-            prof=prof,
-            gkey=_claim_number(claim_ids, together) * _DAY_SPAN + day,
-            dk=day * 2 + prof.cast(pl.Int64),
-            nmods=pl.col("modifiers").list.len(),
-        )
+            dk=day * 2 + prof.cast(pl.Int64), nmods=pl.col("modifiers").list.len().cast(pl.Int64),
+            src=pl.int_range(pl.len(), dtype=pl.Int64),
+        ).with_columns(gkey=pl.col("cp") * _DAY_SPAN + pl.col("dk") // 2)
     except pl.exceptions.PolarsError as exc:
         raise InvalidInputError("the claim lines hold a code that is not in the batch's code book") from exc
-    # Claim days must be contiguous and lines in order within them: re-sort only the claims that are not.
-    # A row is in order when its claim day comes after every earlier row's, or it follows a line of the same
-    # claim day with a lower line number; the rows of claims with all rows in order are already sorted.
-    gkey, line = pl.col("gkey"), pl.col("line")
-    before = gkey.cum_max().shift(1)
-    ordered = (before.is_null() | (gkey > before)
-               | ((gkey == gkey.shift(1)) & (gkey == before) & (line > line.shift(1))))
-    unordered = frame.filter(~ordered)["cp"].unique()
-    if unordered.len():
-        moved = pl.col("cp").is_in(unordered.implode())
-        frame = pl.concat([frame.filter(~moved), frame.filter(moved).sort("gkey", "line")]).rechunk()
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
-    starts = pl.col("gkey").ne_missing(pl.col("gkey").shift())
-    ends = pl.col("gkey").ne_missing(pl.col("gkey").shift(-1))
-    gstart = pl.when(starts).then(row).forward_fill()
-    frame = frame.with_columns(
-        r=row, gstart=gstart, glen=pl.when(ends).then(row).backward_fill() - gstart + 1,
-        day_rank=pl.when(starts).then(pl.col("line")).forward_fill())
-    ctx = BatchContext(hc, tables, frame, claim_ids, book, origin, want_notices)
-    ctx.cache["dks"] = sorted(frame["dk"].unique().to_list())
+    # The columns worked out from others are added once the rows are in order (fewer columns to move).
+    lines = _in_claim_day_order(lines).with_columns(
+        prof=pl.col("dk") % 2 == 1, dos=(pl.col("dk") // 2 + origin).cast(pl.Int32).cast(pl.Date))
+    # Claim days as runs of rows: the start and length of each row's run, and the first line of its day.
+    runs = lines.select(pl.col("gkey").rle()).unnest("gkey").select(glen=pl.col("len").cast(pl.Int64))
+    runs = runs.with_columns(gstart=pl.col("glen").cum_sum() - pl.col("glen"))
+    run = lines.select(pl.col("gkey").rle_id())["gkey"]
+    lines = lines.with_columns(r=pl.int_range(pl.len(), dtype=pl.Int64), gstart=runs["gstart"].gather(run),
+                               glen=runs["glen"].gather(run))
+    lines = lines.with_columns(day_rank=pl.col("line").gather(pl.col("gstart")))
+    ctx = BatchContext(hc, tables, lines, claim_ids, book, origin, want_notices, frame["modifiers"])
+    ctx.cache["dks"] = _distinct_small(lines["dk"])
     return ctx
+
+
+def _distinct_small(values: pl.Series) -> list[int]:
+    """The distinct values (sorted) of a column of small non-negative integers, by marking them in a table
+    rather than hashing every row."""
+    seen = pl.repeat(False, (values.max() or 0) + 1, eager=True)
+    seen.scatter(values, True)
+    return seen.arg_true().to_list()
+
+
+def _in_claim_day_order(lines: pl.DataFrame) -> pl.DataFrame:
+    """The lines with each claim day's rows contiguous and in line order: the rows of claims that are not
+    already are re-sorted (moved after the others). A row is in order when its (claim day, line) comes
+    after every earlier row's; the rows in order then keep their order, and a claim with a row out of order
+    moves whole."""
+    low, high, top = lines.select(pl.col("line").min().alias("low"), pl.col("line").max().alias("high"),
+                                    pl.col("gkey").max().alias("top")).row(0)
+    span = high - low + 1
+    if (top + 1) * span < _PACKED_LIMIT:  # (claim day, line) as one integer
+        key = pl.col("gkey") * span + (pl.col("line") - low)
+        behind = key <= key.cum_max().shift(1)
+    else:
+        gkey, line = pl.col("gkey"), pl.col("line")
+        before = gkey.cum_max().shift(1)
+        behind = ~(before.is_null() | (gkey > before)
+                   | ((gkey == gkey.shift(1)) & (gkey == before) & (line > line.shift(1))))
+    unordered = lines.filter(behind)["cp"].unique()
+    if not unordered.len():
+        return lines
+    moved = pl.col("cp").is_in(unordered.implode())
+    return pl.concat([lines.filter(~moved), lines.filter(moved).sort("gkey", "line")]).rechunk()
 
 
 # ---------------------------------------------------------------------------------------------------
 # Expression helpers
 
 
-def _iso(column: str = "dos") -> pl.Expr:
-    return pl.col(column).dt.to_string("%Y-%m-%d")
+def _iso(frame: pl.DataFrame, column: str = "dos") -> pl.Expr:
+    """A date column of a frame as ISO text (mapped from its few distinct dates: faster than formatting
+    every row)."""
+    days = frame[column].unique().drop_nulls()
+    return pl.col(column).replace_strict(days, days.dt.to_string("%Y-%m-%d"), default=None, return_dtype=pl.String)
 
 
 def _mapped(frame: pl.DataFrame, column: str, function: Callable[[str], str]) -> pl.Expr:
@@ -479,7 +542,7 @@ def _json(**fields: pl.Expr | tuple[str, pl.Expr]) -> pl.Expr:
             text = value[1].cast(pl.String)
         else:
             text = pl.lit('"') + value.cast(pl.String) + pl.lit('"')
-        parts.append(pl.when(text.is_null()).then(pl.lit("null")).otherwise(text))
+        parts.append(text.fill_null("null"))
     parts.append(pl.lit("}"))
     return pl.concat_str(parts)
 
@@ -549,8 +612,8 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
     lines = ctx.lines.select("r", "cp", "line", "cid", "dos", "prof",
                              dsk=pl.col("dk") * 2 + pl.lit(ctx.level2).gather(pl.col("cid")).cast(pl.Int64))
     ctx.request(lines, keys, "dsk", rule, pl.col("line"))
-    level2_cids = [i for i, flag in enumerate(ctx.level2.to_list()) if flag]
-    cpt_cids = [i for i, flag in enumerate(ctx.level2.to_list()) if not flag]
+    level2_cids, cpt_cids = ctx.memo("cids by kind", lambda: (ctx.level2.arg_true().to_list(),
+                                                             (~ctx.level2).arg_true().to_list()))
     qids = keys["qid"].unique().to_list()
     groups = keys.with_columns(dataset=pl.col("qid").replace_strict(
         qids, [ctx.queries[q].dataset for q in qids], return_dtype=pl.String))
@@ -573,7 +636,7 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
     if hits is None:
         return _empty()
     hits = hits.sort("cp", "line").unique(["cp", "cid", "dos"], keep="first", maintain_order=True).with_columns(
-        iso=_iso(), code=ctx.code_of())
+        iso=_iso(hits), code=ctx.code_of())
     not_yet = pl.col("added_date").is_not_null() & (pl.col("iso") < pl.col("added_date"))
     ended = pl.col("termination_date").is_not_null() & (pl.col("iso") > pl.col("termination_date"))
     hits = hits.with_columns(verdict=pl.when(pl.col("verdict") != "dated").then(pl.col("verdict"))
@@ -749,23 +812,58 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
         several = ctx.lines.filter(pl.col("gkey").is_in(days["gkey"].implode())).group_by("gkey").agg(
             n=pl.col("cid").n_unique()).filter(pl.col("n") >= 2)
         ctx.request(days.join(several, on="gkey", how="semi"), keys, "dk", "PTP_BUNDLED", pl.col("day_rank"))
+    releases = list(ctx.releases(keys))
+    if not releases:
+        ctx.cache["ptp"] = None
+        return None
+    indexes = [ctx.tables.ptp_index(release_id) for release_id, _ in releases]
+    pids = [ctx.memo(("ptp", release_id), lambda index=index: ctx.dense(ctx.with_cid(
+        index.codes.to_frame("code").with_row_index("pid").with_columns(pl.col("pid").cast(pl.Int64)), "code"), "pid"))
+        for (release_id, _), index in zip(releases, indexes, strict=True)]
+    # Each line's PTP release (`slot`, by the line's date and setting) and its code's position among that
+    # release's codes (`pid`; null when the code has no edit in it).
+    if len(releases) == 1 and releases[0][1] is None:
+        slot: pl.Expr = pl.lit(0, pl.Int64)
+        pid: pl.Expr = pl.lit(pids[0]).gather(pl.col("cid"))
+    else:
+        slot = pid = pl.lit(None, pl.Int64)
+        for number in reversed(range(len(releases))):
+            where = releases[number][1]
+            assert where is not None
+            slot = pl.when(where).then(pl.lit(number, pl.Int64)).otherwise(slot)
+            pid = pl.when(where).then(pl.lit(pids[number]).gather(pl.col("cid"))).otherwise(pid)
+    lines = ctx.lines.select("r", slot=slot, pid=pid, end=pl.col("gstart") + pl.col("glen"))
+    line_pid = pl.lit(lines["pid"])
+    lines = lines.filter(pl.col("pid").is_not_null())
+    pid_j = line_pid.gather(pl.col("j"))
+    parts = []
+    for number, index in enumerate(indexes):
+        # The pairs of lines of a claim day (one release answers for all of them) whose codes have an edit: a
+        # bitmap look-up on the pair of code positions when the release has one (one bitmap at a time, so
+        # that it stays in the processor's cache as much as it can).
+        some = lines.filter(pl.col("slot") == number) if len(indexes) > 1 else lines
+        if index.present is not None:
+            present, size = pl.lit(index.present), index.codes.len()
+            # A partner without a pid reads the diagonal bit (never set): no null index, which gathers slowly.
+            parts.append(ctx.pairs_where(some, lambda pairs, p=present, n=size: pairs.filter(
+                p.gather(pl.col("pid") * n + pid_j.fill_null(pl.col("pid"))))))
+        else:
+            parts.append(ctx.pairs_where(some, lambda pairs, index=index: pairs.filter(
+                pid_j.is_not_null() & (pl.col("pid") != pid_j)).filter(index.has_pair(
+                    pl.min_horizontal("pid", pid_j), pl.max_horizontal("pid", pid_j)))))
+    candidates = pl.concat(parts).with_columns(pid_j=pid_j)
+    low, high = pl.min_horizontal("pid", "pid_j"), pl.max_horizontal("pid", "pid_j")
     found = []
-    for release_id, where in ctx.releases(keys):
-        index = ctx.tables.ptp_index(release_id)
-        pid = pl.lit(ctx.memo(("ptp", release_id), lambda index=index: ctx.dense(ctx.with_cid(
-            index.codes.to_frame("code").with_row_index("pid").with_columns(pl.col("pid").cast(pl.Int64)), "code"),
-            "pid")))
-        low, high = pl.min_horizontal("pid", "pid_j"), pl.max_horizontal("pid", "pid_j")
-        pairs = (ctx.pairs.lazy().filter(where if where is not None else pl.lit(True))
-                 .select("r", "j", pid=pid.gather(pl.col("cid")), pid_j=pid.gather(pl.col("cid_j")))
-                 .filter(pl.col("pid").is_not_null() & pl.col("pid_j").is_not_null() & (pl.col("pid") != pl.col("pid_j")))
-                 .filter(index.has_pair(low, high)).with_columns(pair=low * PAIR_SHIFT + high).collect())
+    for number, ((release_id, _), index) in enumerate(zip(releases, indexes, strict=True)):
+        pairs = candidates.filter(pl.col("slot") == number) if len(releases) > 1 else candidates
         if not pairs.height:
             continue
+        # Sorted first: the binary searches then walk the index in order (far fewer cache misses).
+        pairs = pairs.select("r", "j", "pid", pair=low * PAIR_SHIFT + high).sort("pair")
         at = index.pairs["pair"].search_sorted(pairs["pair"])
         pairs = pairs.with_columns(start=index.pairs["start"].gather(at), count=index.pairs["count"].gather(at))
         pairs = pairs.with_columns(e=pl.int_ranges("start", pl.col("start") + pl.col("count"), dtype=pl.Int64)
-                                   ).explode("e").drop("start", "count", "pair", "pid_j")
+                                   ).explode("e").drop("start", "count", "pair")
         matched = pl.concat([pairs, index.edits[pairs["e"]]], how="horizontal")
         found.append(matched.with_columns(
             column1=index.codes.gather(matched["k1"]), column2=index.codes.gather(matched["k2"]),
@@ -809,7 +907,7 @@ def _ptp_findings(ctx: BatchContext, outcome: str) -> pl.DataFrame | None:
     if pairs is None:
         return None
     pairs = pairs.filter(pl.col("outcome") == outcome)
-    return pairs.with_columns(iso=_iso()) if pairs.height else None
+    return pairs.with_columns(iso=_iso(pairs)) if pairs.height else None
 
 
 def _ptp_finding(pairs: pl.DataFrame, rule: str, severity: str, message: pl.Expr, fix: pl.Expr | None,
@@ -907,7 +1005,7 @@ def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
     hits = _concat(found)
     if hits is None:
         return _empty()
-    hits = _with_g(_with_g(hits.with_columns(iso=_iso()), "units", "units_text"), "total", "total_text")
+    hits = _with_g(_with_g(hits.with_columns(iso=_iso(hits)), "units", "units_text"), "total", "total_text")
     hits = hits.with_columns(meaning=_meaning(hits, "mai", "ncci_mai", otherwise=None))
     fixes = mue_rule._FIX
     common = dict(severity=mue_rule.SEVERITY, codes=pl.concat_list("code"), lines=pl.col("lines"),
@@ -949,7 +1047,8 @@ def _aoc_summary(days: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
     steady = ((starts.is_null() | (starts <= first_iso) | (starts > last_iso))
               & pl.all_horizontal([e.is_null() | (e < first_iso) | (e >= last_iso) for e in ends]))
     changing = edits.filter(~steady)["cid"].unique().implode()
-    each_day = days.filter(pl.col("cid").is_in(changing)).with_columns(iso=_iso())
+    each_day = days.filter(pl.col("cid").is_in(changing))
+    each_day = each_day.with_columns(iso=_iso(each_day))
     once = days.filter(~pl.col("cid").is_in(changing)).select("cid").unique().with_columns(iso=pl.lit(first_iso))
     listed = pl.col("primary_code") != CONTRACTOR_DEFINED
 
@@ -982,7 +1081,8 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
         primaries = ctx.with_cid(edits.filter(pl.col("primary_code") != CONTRACTOR_DEFINED), "primary_code", "pcid")
         pairs = ctx.day_pairs(candidates.select("r", "cid", "dos", "gstart", "glen"), upper=False).select(
             "r", "cid", "dos", pcid=ctx.at("cid", "j"))
-        met = pairs.join(primaries, on=["cid", "pcid"]).with_columns(iso=_iso()).filter(_aoc_in_force())
+        met = pairs.join(primaries, on=["cid", "pcid"])
+        met = met.with_columns(iso=_iso(met)).filter(_aoc_in_force())
         candidates = candidates.join(met.select("r").unique(), on="r", how="anti")
         if not candidates.height:
             continue
@@ -995,7 +1095,7 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
         return _empty()
     count = pl.col("primaries").list.len()
     hits = hits.with_columns(
-        iso=_iso(), meaning=_meaning(hits, "edit_type", "ncci_aoc_edit_type"),
+        iso=_iso(hits), meaning=_meaning(hits, "edit_type", "ncci_aoc_edit_type"),
         listed=pl.col("primaries").list.head(12).list.join(", ")
         + pl.when(count > 12).then(pl.format(" and {} more", count - 12)).otherwise(pl.lit("")),
         kind=pl.when(pl.col("edit_type") == "1").then(pl.lit(1))
@@ -1025,9 +1125,19 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
 # -- modifiers 26 and TC -----------------------------------------------------------------------------
 
 
+def _pctc_modified(ctx: BatchContext) -> pl.DataFrame:
+    """The lines of professional claims with modifier 26 or TC (`m26`, `mtc`), shared by both rules."""
+    if "pctc_modified" not in ctx.cache:
+        lines = ctx.rows(["cp", "line", "cid", "dk", "modifiers"], pl.col("prof"), pl.col("nmods") > 0)
+        ctx.cache["pctc_modified"] = lines.select(
+            "cp", "line", "cid", "dk", m26=pl.col("modifiers").list.contains("26"),
+            mtc=pl.col("modifiers").list.contains("TC")).filter(pl.col("m26") | pl.col("mtc"))
+    return ctx.cache["pctc_modified"]
+
+
 def _modifier_not_allowed(ctx: BatchContext, modifier: str, rule: str) -> pl.DataFrame:
-    lines = ctx.rows(["cp", "line", "cid", "dk", "modifiers"], pl.col("prof"), pl.col("nmods") > 0)
-    lines = lines.filter(pl.col("modifiers").list.contains(modifier)).with_columns(code=ctx.code_of())
+    lines = _pctc_modified(ctx).filter("m26" if modifier == "26" else "mtc").drop("m26", "mtc").with_columns(
+        code=ctx.code_of())
     if not lines.height:
         return _empty()
     keys = ctx.by_day_key("mpfs")
@@ -1160,7 +1270,7 @@ def duplicate_line(ctx: BatchContext) -> pl.DataFrame:
     positions = pl.col("lines").list.eval((pl.element() + 1).cast(pl.String)).list.join(", ")
     return _findings(
         groups, "DUPLICATE_LINE", severity=DUPLICATE_SEVERITY, codes=pl.concat_list("code"), lines=pl.col("lines"),
-        message=pl.format("{}{} is billed on {} lines ({}) for {}.", "code", mods, "n", positions, _iso()),
+        message=pl.format("{}{} is billed on {} lines ({}) for {}.", "code", mods, "n", positions, _iso(groups)),
         fix="Report the service once with the total units, or add modifier 76/77 (repeat procedure) or 91 "
             "(repeat test) to the repeat if it was a separate service.",
         order=(pl.col("lines").list.first(),))
@@ -1199,23 +1309,25 @@ def data_not_covered(ctx: BatchContext) -> pl.DataFrame:
     uncovered = _query_table(ctx, "reason")
     if not ctx.requests or not uncovered.height:
         return _empty()
+    width = len(ctx.queries)  # a (claim, query) pair as one integer: unique on one column is faster
     asked = pl.concat(ctx.requests).filter(pl.col("qid").is_in(uncovered["qid"].implode())).select(
-        "cp", "qid").unique()
+        pair=pl.col("cp") * width + pl.col("qid")).unique().select(
+        cp=pl.col("pair") // width, qid=pl.col("pair") % width)
     hits = asked.join(uncovered, on="qid")
     names = sorted(hits["dataset"].unique().to_list())
     return _findings(
         hits, DATA_NOT_COVERED, severity="info", codes=pl.lit([], pl.List(pl.String)),
         lines=pl.lit([], pl.List(pl.Int64)),
-        message=pl.format("Edits from this dataset were not checked for {}: {}.", _iso(), "reason"),
+        message=pl.format("Edits from this dataset were not checked for {}: {}.", _iso(hits), "reason"),
         fix=NOT_COVERED_FIX, dataset=pl.col("dataset"),
         order=(pl.col("dos").cast(pl.Int64) - ctx.origin,
                pl.col("dataset").replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)))
 
 
 def notices(ctx: BatchContext) -> pl.DataFrame:
-    """`claim_id`, `notices` (list[str]) of the claims whose release choices carry notices, in the order
-    the single engine meets them."""
-    schema = {"claim_id": pl.String, "notices": pl.List(pl.String)}
+    """`claim_id`, `claim`, `notices` (list[str]) of the claims whose release choices carry notices, in the
+    order the single engine meets them."""
+    schema = NOTICE_SCHEMA
     noted = _query_table(ctx, "notices")
     if not ctx.requests or not noted.height:
         return pl.DataFrame(schema=schema)
@@ -1224,7 +1336,7 @@ def notices(ctx: BatchContext) -> pl.DataFrame:
     texts = first.join(noted.select("qid", "notice"), on="qid", maintain_order="left").explode("notice")
     texts = texts.unique(["cp", "notice"], keep="first", maintain_order=True)
     grouped = texts.group_by("cp", maintain_order=True).agg(notices=pl.col("notice"))
-    return grouped.select(claim_id=ctx.claim_ids.gather(grouped["cp"]), notices="notices")
+    return grouped.select(claim_id=ctx.claim_ids.gather(grouped["cp"]), claim="cp", notices="notices")
 
 
 _KEY_BITS = (12, 12, 23, 12)  # widths of k1..k4 when packed into one integer
@@ -1238,26 +1350,41 @@ def _sorted(found: pl.DataFrame) -> pl.DataFrame:
     fits = found.height and (limits["low"] or 0) >= 0 and all(
         (limits[k] or 0) < (1 << bits) for k, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True))
     if not fits:
-        return found.rechunk().sort("cp", "rank", *_ORDER_KEYS, maintain_order=True)
-    packed = pl.lit(0, pl.Int64)
-    for key, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True):
-        packed = packed * (1 << bits) + pl.col(key)
-    keys = found.select(a=pl.col("cp") * 16 + pl.col("rank"), b=packed)
-    return found.rechunk()[keys.select(pl.arg_sort_by("a", "b", maintain_order=True))["a"]]
+        order = found.select(pl.arg_sort_by("cp", "rank", *_ORDER_KEYS, maintain_order=True))[:, 0]
+    else:
+        packed = pl.lit(0, pl.Int64)
+        for key, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True):
+            packed = packed * (1 << bits) + pl.col(key)
+        order = found.select(pl.arg_sort_by(pl.col("cp") * 16 + pl.col("rank"), packed, maintain_order=True))[:, 0]
+    return found.drop("rank", *_ORDER_KEYS)[order]
 
 
 @dataclass
 class BatchResult:
     findings: pl.DataFrame
     notices: pl.DataFrame  # claim_id, notices (list[str]); claims without notices are absent
-    claim_ids: pl.Series  # every claim of the batch, in input order
+    claim_ids: pl.Series  # every claim of the batch, in input order (the `claim` column indexes it)
 
 
 def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: date | str | None = None,
                        tables: BatchTables | None = None, with_notices: bool = True,
                        only: Iterable[str] | None = None, book: CodeBook | None = None) -> BatchResult:
     """Findings and (when `with_notices`) per-claim notices of a batch; `only` limits the rules run;
-    `book` (the codes of a larger run this batch is a part of) lets parts share per-code work."""
+    `book` (the codes of a larger run this batch is a part of) lets parts share per-code work. `Claim`
+    objects are checked one by one as the single engine does (two claims with the same id stay apart, and a
+    claim without lines is listed), a frame's lines are grouped by claim_id."""
+    if not isinstance(claims, pl.DataFrame):
+        claims = list(claims)
+        day = parse_date(as_of, "as-of date") if as_of else None
+        result = check_batch_result(claims_frame(claims, as_of=day, by_position=True), hc, as_of=as_of,
+                                    tables=tables, with_notices=with_notices, only=only, book=book)
+        ids = pl.Series("claim_id", [claim.id for claim in claims], dtype=pl.String)
+
+        def original(frame: pl.DataFrame) -> pl.DataFrame:  # claim: the position of the Claim object
+            position = pl.col("claim_id").cast(pl.Int64)
+            return frame.with_columns(claim_id=pl.lit(ids).gather(position), claim=position)
+
+        return BatchResult(original(result.findings), original(result.notices), ids)
     ctx = prepare(claims, hc, tables=tables, as_of=as_of, want_notices=with_notices, book=book)
     wanted = set(only) if only is not None else None
     frames = []
@@ -1272,21 +1399,28 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
         found = _empty()
     found = _sorted(found)
     findings = found.select(claim_id=ctx.claim_ids.gather(found["cp"]),
-                            **{c: pl.col(c) for c in FINDING_SCHEMA if c != "claim_id"})
-    note_frame = notices(ctx) if with_notices else pl.DataFrame(schema={"claim_id": pl.String,
-                                                                         "notices": pl.List(pl.String)})
+                            claim="cp", **{c: pl.col(c) for c in FINDING_SCHEMA if c not in ("claim_id", "claim")})
+    note_frame = notices(ctx) if with_notices else pl.DataFrame(schema=NOTICE_SCHEMA)
     return BatchResult(findings.cast(FINDING_SCHEMA), note_frame, ctx.claim_ids)  # type: ignore[arg-type]
 
 
-def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk_claims: int = 250_000,
+def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk_claims: int = 150_000,
                      as_of: date | str | None = None, tables: BatchTables | None = None,
                      with_notices: bool = False) -> Iterator[BatchResult]:
     """`check_batch_result` on successive chunks of `chunk_claims` claims (a claim's lines never split),
     so that memory stays bounded by the chunk: the tables are loaded once."""
     if chunk_claims < 1:
         raise InvalidInputError("chunk_claims must be at least 1")
-    frame = claims if isinstance(claims, pl.DataFrame) else claims_frame(claims)
     tables = tables or BatchTables(hc)
+    if not isinstance(claims, pl.DataFrame):
+        claims = list(claims)
+        book = CodeBook(pl.Series([line.code for claim in claims if isinstance(claim, Claim) for line in claim.lines],
+                                  dtype=pl.String))
+        for start in range(0, len(claims), chunk_claims):
+            yield check_batch_result(claims[start:start + chunk_claims], hc, as_of=as_of, tables=tables,
+                                     with_notices=with_notices, book=book)
+        return
+    frame = claims
     if "claim_id" not in frame.columns:
         raise InvalidInputError("claim lines frame lacks column claim_id")
     frame = frame.with_columns(pl.col("claim_id").cast(pl.String))
@@ -1345,19 +1479,22 @@ def _source(hc: Hcpcs, row: dict[str, Any], files: dict[tuple[str, str, str], li
 def findings_to_dicts(findings: pl.DataFrame, hc: Hcpcs, *, claim_ids: Iterable[str] | None = None,
                       notices: pl.DataFrame | None = None) -> Iterator[dict[str, Any]]:
     """Per-claim results in the single engine's form (`{"id", "findings": [...], "notices"?}`, as
-    `ClaimResult.to_dict`): every claim of `claim_ids` in that order (those without findings too), else
-    the claims of the findings frame."""
-    by_claim: dict[str, list[dict[str, Any]]] = {}
+    `ClaimResult.to_dict`): every claim of `claim_ids` in that order (those without findings too; rows are
+    matched to them by their `claim` position, so repeated ids stay apart), else the claims of the findings
+    frame by id."""
+    key = "claim" if claim_ids is not None else "claim_id"
+    by_claim: dict[Any, list[dict[str, Any]]] = {}
     files: dict[tuple[str, str, str], list[str]] = {}
     for row in findings.iter_rows(named=True):
-        by_claim.setdefault(row["claim_id"], []).append({
+        by_claim.setdefault(row[key], []).append({
             "rule": row["rule"], "severity": row["severity"], "codes": row["codes"], "lines": row["lines"],
             "message": row["message"], "fix": row["fix"], "source": _source(hc, row, files)})
-    noted = dict(notices.iter_rows()) if notices is not None else {}
-    for claim_id in (claim_ids if claim_ids is not None else by_claim):
-        out: dict[str, Any] = {"id": claim_id, "findings": by_claim.get(claim_id, [])}
-        if noted.get(claim_id):
-            out["notices"] = list(noted[claim_id])
+    noted = {row[key]: row["notices"] for row in notices.iter_rows(named=True)} if notices is not None else {}
+    claims = enumerate(claim_ids) if claim_ids is not None else ((claim_id, claim_id) for claim_id in by_claim)
+    for position, claim_id in claims:
+        out: dict[str, Any] = {"id": claim_id, "findings": by_claim.get(position, [])}
+        if noted.get(position):
+            out["notices"] = list(noted[position])
         yield out
 
 

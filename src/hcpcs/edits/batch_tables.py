@@ -209,7 +209,7 @@ class PtpIndex:
     codes: pl.Series
     edits: pl.DataFrame
     pairs: pl.DataFrame
-    present: pl.Series | None  # bitmap: is there an edit between codes lo < hi, at lo * len(codes) + hi
+    present: pl.Series | None  # bitmap: is there an edit between codes a and b, at a * len(codes) + b (and b, a)
 
     def has_pair(self, low: pl.Expr, high: pl.Expr) -> pl.Expr:
         """Whether codes at positions `low` < `high` have an edit (either way round)."""
@@ -247,9 +247,10 @@ def ptp_index_of(codes: pl.Series, edits: pl.DataFrame) -> PtpIndex:
                         count=pl.col("len").cast(pl.Int32))
     size = codes.len()
     present = None
-    if size * size <= _BITMAP_LIMIT:
+    if size * size <= _BITMAP_LIMIT:  # both ways round: bit a * size + b and bit b * size + a
         present = pl.repeat(False, size * size, eager=True)
-        present.scatter(pairs.select(pl.col("pair") // PAIR_SHIFT * size + pl.col("pair") % PAIR_SHIFT)["pair"], True)
+        low, high = pl.col("pair") // PAIR_SHIFT, pl.col("pair") % PAIR_SHIFT
+        present.scatter(pairs.select(pl.concat([low * size + high, high * size + low]))["pair"], True)
     return PtpIndex(codes.rename("code").rechunk(), edits.drop("pair").rechunk(), pairs.rechunk(), present)
 
 

@@ -11,7 +11,7 @@ from hcpcs.edits.engine import check_claim
 from hcpcs.edits.packs import PolicyPack, load_pack
 from hcpcs.edits.tables import EditTables
 from hcpcs.errors import ClaimInputError
-from hcpcs.service import Hcpcs, parse_date
+from hcpcs.service import Hcpcs, default, parse_date
 
 
 def as_claim(claim: Claim | dict[str, Any]) -> Claim:
@@ -34,8 +34,6 @@ class Checker:
 
     def __init__(self, hc: Hcpcs | None = None, *, packs: Sequence[str | PolicyPack] = (),
                  as_of: str | date | None = None) -> None:
-        from hcpcs.service import default
-
         self.hc = hc or default()
         self.tables = EditTables(self.hc)
         self.packs = resolve_packs(packs)
@@ -61,8 +59,6 @@ _checkers: dict[tuple[int, tuple[str, ...], str | None], Checker] = {}
 def check(claim: Claim | dict[str, Any], *, as_of: str | date | None = None,
           packs: Sequence[str] = (), hc: Hcpcs | None = None) -> dict[str, Any]:
     """Check one claim; returns `{"id", "findings": [...]}` as documented in the README."""
-    from hcpcs.service import default
-
     hc = hc or default()
     key = (id(hc), tuple(packs), str(as_of) if as_of else None)
     checker = _checkers.get(key)

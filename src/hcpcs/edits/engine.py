@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from sys import intern
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -45,50 +45,94 @@ def rules() -> tuple[ModuleType, ...]:
     return tuple(importlib.import_module(f"hcpcs.edits.rules.{name}") for name in RULE_MODULES)
 
 
-@dataclass(frozen=True)
+@cache
+def rule_checks() -> tuple[Any, ...]:
+    """The `check` function of each rule module, in `RULE_MODULES` order."""
+    return tuple(module.check for module in rules())
+
+
+_NO_MODIFIERS: frozenset[str] = frozenset()
+_UNSET: Any = object()
+
+
 class LineView:
-    index: int
-    code: str
-    modifiers: frozenset[str]
-    modifier_list: tuple[str, ...]
-    units: float
-    day: date
-    line: ClaimLine
+    """One claim line as the rules read it (read-only by convention; a slotted class is cheaper to make
+    than a frozen dataclass, and a claim makes one per line)."""
+
+    __slots__ = ("index", "code", "modifiers", "modifier_list", "units", "day", "line")
+
+    def __init__(self, index: int, code: str, modifiers: frozenset[str], modifier_list: tuple[str, ...],
+                 units: float, day: date, line: ClaimLine) -> None:
+        self.index = index
+        self.code = code
+        self.modifiers = modifiers
+        self.modifier_list = modifier_list
+        self.units = units
+        self.day = day
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"LineView({self.index}, {self.code!r}, {sorted(self.modifiers)}, {self.units}, {self.day})"
 
 
 class ClaimContext:
     def __init__(self, claim: Claim, tables: EditTables, as_of: date | None = None) -> None:
         self.claim = claim
         self.setting = claim.setting
+        self.professional = claim.setting == "professional"
         self.tables = tables
-        self.lines = [
-            LineView(i, line.code, frozenset(line.modifiers), tuple(line.modifiers), line.units,
-                     as_of or claim.line_date(i), line)
-            for i, line in enumerate(claim.lines)
-        ]
         self.uncovered: dict[tuple[str, date], str] = {}
         self.notices: list[str] = []
         self.cache: dict[str, Any] = {}
-
-    @property
-    def professional(self) -> bool:
-        return self.setting == "professional"
+        self._released: dict[tuple[str, date], ReleaseChoice | None] = {}
+        self._codes: dict[date, dict[str, list[LineView]]] = {}
+        self.lines: list[LineView] = []
+        # The lines by date of service, dates in the order of their first line.
+        self._days: dict[date, list[LineView]] = {}
+        lines, days = self.lines, self._days
+        claim_day = claim.date_of_service
+        for index, line in enumerate(claim.lines):
+            day = as_of or line.date_of_service or claim_day
+            code = line.code
+            if type(code) is str:  # interned: table look-ups then compare codes by identity
+                code = intern(code)
+            modifiers = line.modifiers
+            view = LineView(index, code, frozenset(modifiers) if modifiers else _NO_MODIFIERS,
+                            tuple(modifiers), line.units, day, line)
+            lines.append(view)
+            same_day = days.get(day)
+            if same_day is None:
+                days[day] = [view]
+            else:
+                same_day.append(view)
 
     def days(self) -> dict[date, list[LineView]]:
-        if "days" not in self.cache:
-            grouped: dict[date, list[LineView]] = {}
-            for view in self.lines:
-                grouped.setdefault(view.day, []).append(view)
-            self.cache["days"] = grouped
-        return self.cache["days"]
+        return self._days
+
+    def codes(self, day: date) -> dict[str, list[LineView]]:
+        """The lines of a date of service by code (codes in the order of their first line)."""
+        by_code = self._codes.get(day)
+        if by_code is None:
+            by_code = self._codes[day] = {}
+            for view in self._days[day]:
+                views = by_code.get(view.code)
+                if views is None:
+                    by_code[view.code] = [view]
+                else:
+                    views.append(view)
+        return by_code
 
     def release(self, dataset: str, day: date) -> ReleaseChoice | None:
         """The release in force for a rule, noting (once) when none covers the date."""
-        choice = self.tables.choice(dataset, day)
+        key = (dataset, day)
+        choice = self._released.get(key, _UNSET)
+        if choice is not _UNSET:  # asked before for this claim: its notice or reason is noted already
+            return choice
+        choice, reason = self.tables.resolved(dataset, day)
+        self._released[key] = choice
         if choice is None:
-            reason = self.tables.why_not(dataset, day)
             if reason:
-                self.uncovered.setdefault((dataset, day), reason)
+                self.uncovered.setdefault(key, reason)
             return None
         for notice in choice.notices:
             if notice not in self.notices:
@@ -100,17 +144,17 @@ def check_claim(claim: Claim, hc: Hcpcs, *, tables: EditTables | None = None, as
                 packs: Sequence[Any] = ()) -> ClaimResult:
     tables = tables or EditTables(hc)
     ctx = ClaimContext(claim, tables, as_of)
-    result = ClaimResult(claim.id)
-    for rule in rules():
-        result.findings.extend(rule.check(ctx))
+    findings: list[Finding] = []
+    for rule_check in rule_checks():
+        findings.extend(rule_check(ctx))
     for pack in packs:
-        result.findings.extend(pack.check(ctx))
-    for (dataset, day), reason in sorted(ctx.uncovered.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        result.findings.append(Finding(
-            rule="DATA_NOT_COVERED", severity="info", codes=(), lines=(),
-            message=f"Edits from this dataset were not checked for {day}: {reason}.",
-            fix="Load the CMS release in force on that date (hcpcs update --from ...).",
-            source={"dataset": dataset, "release": None, "row": None},
-        ))
-    result.notices = ctx.notices
-    return result
+        findings.extend(pack.check(ctx))
+    if ctx.uncovered:
+        for (dataset, day), reason in sorted(ctx.uncovered.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            findings.append(Finding(
+                rule="DATA_NOT_COVERED", severity="info", codes=(), lines=(),
+                message=f"Edits from this dataset were not checked for {day}: {reason}.",
+                fix="Load the CMS release in force on that date (hcpcs update --from ...).",
+                source={"dataset": dataset, "release": None, "row": None},
+            ))
+    return ClaimResult(claim.id, findings, ctx.notices)

@@ -3,8 +3,6 @@ shared by the MODIFIER_26_NOT_ALLOWED and MODIFIER_TC_NOT_ALLOWED rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs import indicators
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
@@ -19,29 +17,30 @@ _FIX = {
 }
 
 
-def modifier_findings(ctx: ClaimContext, modifier: str, rule_id: str) -> Iterator[Finding]:
+def modifier_findings(ctx: ClaimContext, modifier: str, rule_id: str) -> list[Finding]:
     if not ctx.professional:
-        return
+        return []
+    findings: list[Finding] = []
     for view in ctx.lines:
         if modifier not in view.modifiers:
             continue
         choice = ctx.release("mpfs", view.day)
         if choice is None:
             continue
-        rows = ctx.tables.rvu(choice.release, view.code)
-        if not rows:
+        base = ctx.tables.rvu_base(choice.release, view.code)
+        if base is None:
             continue
-        base = rows.get("") or next(iter(rows.values()))
         pctc = base["pctc"]
         allowed = pctc_allows(pctc, modifier)
         if allowed is not False:
             continue
         meaning = indicators.meaning("mpfs_pctc", pctc) or ""
         fix = _FIX.get(str(pctc), "Remove modifier {mod} from this line.").format(mod=modifier)
-        yield Finding(
+        findings.append(Finding(
             rule=rule_id, severity="error", codes=(view.code,), lines=(view.index,),
             message=(f"Modifier {modifier} is not allowed with {view.code}: its PC/TC indicator in "
                      f"{choice.release.label} is {pctc} ({meaning})."),
             fix=fix,
             source=source(choice.release, base["source_line"], "pprrvu", pctc=pctc),
-        )
+        ))
+    return findings

@@ -21,7 +21,7 @@ def ptp_associated_modifiers() -> frozenset[str]:
     return frozenset(indicators.indicator("ptp_associated_modifiers").values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairOutcome:
     outcome: str  # bundled | not_bypassable | bypassed
     edit: PtpEdit
@@ -31,31 +31,36 @@ class PairOutcome:
     release: Release
 
 
+def _edit_file_order(outcome: PairOutcome) -> int:
+    return outcome.edit.source_line or 0
+
+
 def pair_outcomes(ctx: ClaimContext) -> list[PairOutcome]:
-    if "ptp" in ctx.cache:
-        return ctx.cache["ptp"]
-    outcomes: list[PairOutcome] = []
+    outcomes = ctx.cache.get("ptp")
+    if outcomes is not None:
+        return outcomes
+    outcomes = ctx.cache["ptp"] = []
     associated = ptp_associated_modifiers()
     dataset = PTP_DATASET[ctx.setting]
     for day, views in ctx.days().items():
-        if len(views) < 2:
-            continue
-        codes = {v.code for v in views}
-        if len(codes) < 2:
+        codes = ctx.codes(day)
+        if len(codes) < 2:  # one code: no pair, and no release to choose
             continue
         choice = ctx.release(dataset, day)
         if choice is None:
             continue
-        iso = day.isoformat()
+        release = choice.release
         for first in views:
-            edits_by_column2 = ctx.tables.ptp_as_column1(choice.release, first.code)
-            if not edits_by_column2:
+            column2_codes = ctx.tables.ptp_partners(release, first.code)
+            # Most codes have edits, but with none of the other codes billed: one set test rules them out.
+            if column2_codes.isdisjoint(codes):
                 continue
+            iso = day.isoformat()
             found: list[PairOutcome] = []
             for second in views:
-                if second.code == first.code:
+                if second.code == first.code or second.code not in column2_codes:
                     continue
-                for edit in edits_by_column2.get(second.code, ()):
+                for edit in ctx.tables.ptp_pair(release, first.code, second.code):
                     if edit.modifier_indicator == "9" or not edit.in_force(iso):
                         continue
                     bypass = tuple(sorted((first.modifiers | second.modifiers) & associated))
@@ -63,13 +68,13 @@ def pair_outcomes(ctx: ClaimContext) -> list[PairOutcome]:
                         outcome = "not_bypassable" if bypass else "bundled"
                     else:
                         outcome = "bypassed" if bypass else "bundled"
-                    found.append(PairOutcome(outcome, edit, first, second, bypass, choice.release))
+                    found.append(PairOutcome(outcome, edit, first, second, bypass, release))
             # In the order of the edit file, as a reader of the table would meet them.
-            outcomes.extend(sorted(found, key=lambda o: o.edit.source_line or 0))
-    ctx.cache["ptp"] = outcomes
+            outcomes.extend(sorted(found, key=_edit_file_order))
     return outcomes
 
 
+@cache
 def describe_indicator(value: str) -> str:
     """The gist of the modifier indicator's meaning (its first sentence), for a finding's message."""
     meaning = indicators.meaning("ncci_modifier_indicator", value) or value

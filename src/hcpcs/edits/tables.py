@@ -1,9 +1,16 @@
 """The edit tables as the rules see them: the release of each dataset in force on a date, and the rows of
 a code in it, cached in memory after the first read so that checking a claim is a handful of dictionary
-look-ups. Reading goes through `hcpcs.store.queries`-style SQL on the store."""
+look-ups. Reading goes through `hcpcs.store.queries`-style SQL on the store.
+
+Each cache is filled on first use (by release and code, by dataset and date, ...); the store is read only,
+so an entry never goes stale. A miss is told apart from a cached None by a sentinel. NCCI PTP edits are
+kept as the set of column 2 codes of each column 1 code (most pairs on a claim have no edit, and a set test
+says so) plus the edits of the pairs actually met, not every edit of every code seen."""
 
 from __future__ import annotations
 
+import sys
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,9 +21,10 @@ from hcpcs.store.releases import Release, ReleaseChoice
 
 PTP_DATASET = {"professional": "ncci_ptp_practitioner", "facility": "ncci_ptp_hospital"}
 MUE_DATASET = {"professional": "ncci_mue_practitioner", "facility": "ncci_mue_hospital"}
+_MISSING: Any = object()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PtpEdit:
     column1: str
     column2: str
@@ -31,7 +39,7 @@ class PtpEdit:
             self.deletion_date is None or iso_day <= self.deletion_date)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MueValue:
     code: str
     units: int
@@ -40,7 +48,7 @@ class MueValue:
     source_line: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AocEdit:
     addon_code: str
     primary_code: str
@@ -58,106 +66,150 @@ class AocEdit:
 
 
 class EditTables:
-    """Cached, read-only access to the tables the rules need."""
+    """Cached, read-only access to the tables the rules need.
+
+    Row caches are nested, release id then code: a claim's look-ups then hash and compare only the code
+    (interned, see `ClaimContext`), which matters when thousands of codes are cached."""
 
     def __init__(self, hc: Hcpcs) -> None:
         self.hc = hc
-        self._choices: dict[tuple[str, date], ReleaseChoice | Exception] = {}
-        self._ptp: dict[tuple[int, str], dict[str, tuple[PtpEdit, ...]]] = {}
-        self._mue: dict[tuple[int, str], MueValue | None] = {}
-        self._aoc: dict[tuple[int, str], tuple[AocEdit, ...]] = {}
-        self._rvu: dict[tuple[int, str], dict[str, Any]] = {}
-        self._hcpcs: dict[tuple[int, str], Any] = {}
-        self._addb: dict[tuple[int, str], Any] = {}
+        # (dataset, day) -> (the choice, None) or (None, the reason none answers: the error's text)
+        self._choices: dict[tuple[str, date], tuple[ReleaseChoice | None, str | None]] = {}
+        self._ptp_partners: defaultdict[int, dict[str, frozenset[str]]] = defaultdict(dict)
+        self._ptp_pairs: defaultdict[int, dict[tuple[str, str], tuple[PtpEdit, ...]]] = defaultdict(dict)
+        self._mue: defaultdict[int, dict[str, MueValue | None]] = defaultdict(dict)
+        self._aoc: defaultdict[int, dict[str, tuple[AocEdit, ...]]] = defaultdict(dict)
+        self._rvu: defaultdict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self._rvu_base: defaultdict[int, dict[str, dict[str, Any] | None]] = defaultdict(dict)
+        self._hcpcs: defaultdict[tuple[int, str], dict[str, Any]] = defaultdict(dict)
+        self._addb: defaultdict[int, dict[str, Any]] = defaultdict(dict)
         self._known: dict[str, bool] = {}
+        self._other: dict[tuple[str, str], list[Release]] = {}
+
+    def resolved(self, dataset: str, day: date) -> tuple[ReleaseChoice | None, str | None]:
+        """`(choice, None)`, or `(None, reason)` when no release of the dataset is loaded or covers the day."""
+        key = (dataset, day)
+        value = self._choices.get(key)
+        if value is None:
+            try:
+                value = (self.hc.release_for(dataset, day), None)
+            except (NotCoveredError, DataNotLoadedError) as exc:
+                value = (None, str(exc))
+            self._choices[key] = value
+        return value
 
     def choice(self, dataset: str, day: date) -> ReleaseChoice | None:
         """The release of a dataset for a day, or None when none is loaded or covers it (the reason is
         kept and given by `why_not`)."""
-        key = (dataset, day)
-        if key not in self._choices:
-            try:
-                self._choices[key] = self.hc.release_for(dataset, day)
-            except (NotCoveredError, DataNotLoadedError) as exc:
-                self._choices[key] = exc
-        value = self._choices[key]
-        return None if isinstance(value, Exception) else value
+        return self.resolved(dataset, day)[0]
 
     def why_not(self, dataset: str, day: date) -> str | None:
         value = self._choices.get((dataset, day))
-        return str(value) if isinstance(value, Exception) else None
+        return value[1] if value is not None else None
 
-    def ptp_as_column1(self, release: Release, code: str) -> dict[str, tuple[PtpEdit, ...]]:
-        """The edits of a release with `code` in column 1, by column 2 code (file order kept)."""
-        key = (release.id, code)
-        if key not in self._ptp:
-            rows = self.hc.store.conn.execute(
+    def ptp_partners(self, release: Release, code: str) -> frozenset[str]:
+        """The column 2 codes of the release's edits with `code` in column 1 (any indicator or dates): the
+        cheap test that rules most pairs out, without reading their edits."""
+        cached = self._ptp_partners[release.id]
+        found = cached.get(code)
+        if found is None:
+            found = cached[code] = frozenset(sys.intern(row[0]) for row in self.hc.store.conn.execute(
+                "SELECT column2 FROM ncci_ptp WHERE release_id = ? AND column1 = ?", (release.id, code)))
+        return found
+
+    def ptp_pair(self, release: Release, column1: str, column2: str) -> tuple[PtpEdit, ...]:
+        """The edits of a release for one (column 1, column 2) pair, in file order."""
+        key = (column1, column2)
+        cached = self._ptp_pairs[release.id]
+        found = cached.get(key)
+        if found is None:
+            found = cached[key] = tuple(PtpEdit(*row) for row in self.hc.store.conn.execute(
                 "SELECT column1, column2, modifier_indicator, effective_date, deletion_date, rationale, "
-                "source_line FROM ncci_ptp WHERE release_id = ? AND column1 = ? ORDER BY rowid", key).fetchall()
-            by_column2: dict[str, list[PtpEdit]] = {}
-            for row in rows:
-                by_column2.setdefault(row[1], []).append(PtpEdit(*row))
-            self._ptp[key] = {column2: tuple(edits) for column2, edits in by_column2.items()}
-        return self._ptp[key]
+                # `+column2`: search by the column 1 index (a code has at most a few thousand edits in column
+                # 1); the column 2 index would scan every edit of a common column 2 code such as 99211.
+                "source_line FROM ncci_ptp WHERE release_id = ? AND column1 = ? AND +column2 = ? ORDER BY rowid",
+                (release.id, column1, column2)))
+        return found
 
     def mue(self, release: Release, code: str) -> MueValue | None:
-        key = (release.id, code)
-        if key not in self._mue:
+        cached = self._mue[release.id]
+        found = cached.get(code, _MISSING)
+        if found is _MISSING:
             row = self.hc.store.conn.execute(
                 "SELECT code, units, mai, rationale, source_line FROM ncci_mue WHERE release_id = ? AND code = ?",
-                key).fetchone()
-            self._mue[key] = MueValue(*row) if row else None
-        return self._mue[key]
+                (release.id, code)).fetchone()
+            found = cached[code] = MueValue(*row) if row else None
+        return found
 
     def aoc_for_addon(self, release: Release, code: str) -> tuple[AocEdit, ...]:
-        key = (release.id, code)
-        if key not in self._aoc:
+        cached = self._aoc[release.id]
+        found = cached.get(code)
+        if found is None:
             rows = self.hc.store.conn.execute(
                 "SELECT addon_code, primary_code, edit_type, effective_date, deletion_date, "
                 "primary_deletion_date, notes, source_line FROM ncci_aoc WHERE release_id = ? AND addon_code = ?",
-                key).fetchall()
-            self._aoc[key] = tuple(AocEdit(*r) for r in rows)
-        return self._aoc[key]
+                (release.id, code)).fetchall()
+            found = cached[code] = tuple(AocEdit(*r) for r in rows)
+        return found
 
     def rvu(self, release: Release, code: str) -> dict[str, Any]:
         """The fee-schedule rows of a code by modifier ('' for the global row)."""
-        key = (release.id, code)
-        if key not in self._rvu:
+        cached = self._rvu[release.id]
+        found = cached.get(code)
+        if found is None:
             rows = self.hc.store.conn.execute(
                 "SELECT modifier, status, pctc, global_days, source_line FROM mpfs_rvu "
-                "WHERE release_id = ? AND hcpcs = ?", key).fetchall()
-            self._rvu[key] = {r["modifier"]: dict(r) for r in rows}
-        return self._rvu[key]
+                "WHERE release_id = ? AND hcpcs = ?", (release.id, code)).fetchall()
+            found = cached[code] = {r["modifier"]: dict(r) for r in rows}
+        return found
+
+    def rvu_base(self, release: Release, code: str) -> dict[str, Any] | None:
+        """The row of a code that carries its indicators: the global row, else its first row; None when the
+        fee schedule lacks the code."""
+        cached = self._rvu_base[release.id]
+        found = cached.get(code, _MISSING)
+        if found is _MISSING:
+            rows = self.rvu(release, code)
+            found = cached[code] = (rows.get("") or next(iter(rows.values()))) if rows else None
+        return found
 
     def hcpcs(self, release: Release, code: str, kind: str = "procedure") -> Any:
-        key = (release.id, code)
-        if key not in self._hcpcs:
-            self._hcpcs[key] = self.hc.store.conn.execute(
+        cached = self._hcpcs[release.id, kind]
+        found = cached.get(code, _MISSING)
+        if found is _MISSING:
+            found = cached[code] = self.hc.store.conn.execute(
                 "SELECT code, added_date, termination_date, action_code, action_effective_date, source_line "
-                "FROM hcpcs_code WHERE release_id = ? AND code = ? AND record_kind = ?", (*key, kind)).fetchone()
-        return self._hcpcs[key]
+                "FROM hcpcs_code WHERE release_id = ? AND code = ? AND record_kind = ?",
+                (release.id, code, kind)).fetchone()
+        return found
 
     def addendum_b(self, release: Release, code: str) -> Any:
-        key = (release.id, code)
-        if key not in self._addb:
-            self._addb[key] = self.hc.store.conn.execute(
+        cached = self._addb[release.id]
+        found = cached.get(code, _MISSING)
+        if found is _MISSING:
+            found = cached[code] = self.hc.store.conn.execute(
                 "SELECT hcpcs, status_indicator, apc, payment_rate, source_line FROM opps_addendum_b "
-                "WHERE release_id = ? AND hcpcs = ?", key).fetchone()
-        return self._addb[key]
+                "WHERE release_id = ? AND hcpcs = ?", (release.id, code)).fetchone()
+        return found
 
     def in_any_release(self, code: str) -> bool:
-        if code not in self._known:
+        found = self._known.get(code)
+        if found is None:
             from hcpcs.store.queries import code_known_anywhere
 
-            self._known[code] = code_known_anywhere(self.hc.store.conn, code)
-        return self._known[code]
+            found = self._known[code] = code_known_anywhere(self.hc.store.conn, code)
+        return found
 
     def other_releases_with(self, dataset: str, code: str) -> list[Release]:
-        table, column = {"mpfs": ("mpfs_rvu", "hcpcs"), "hcpcs": ("hcpcs_code", "code"),
-                         "opps": ("opps_addendum_b", "hcpcs")}[dataset]
-        ids = {r[0] for r in self.hc.store.conn.execute(
-            f"SELECT DISTINCT release_id FROM {table} WHERE {column} = ?", (code,))}
-        return [r for r in self.hc.releases if r.id in ids]
+        key = (dataset, code)
+        found = self._other.get(key)
+        if found is None:
+            table, column = {"mpfs": ("mpfs_rvu", "hcpcs"), "hcpcs": ("hcpcs_code", "code"),
+                             "opps": ("opps_addendum_b", "hcpcs")}[dataset]
+            ids = {r[0] for r in self.hc.store.conn.execute(
+                f"SELECT DISTINCT release_id FROM {table} WHERE {column} = ?", (code,))}
+            found = self._other[key] = [r for r in self.hc.releases if r.id in ids]
+        return list(found)
 
 
 _FILES: dict[tuple[int, str, str], list[str]] = {}

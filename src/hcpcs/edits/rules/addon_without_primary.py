@@ -17,8 +17,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs import indicators
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
@@ -29,19 +27,23 @@ SEVERITY = "error"
 CONTRACTOR_DEFINED = "CCCCC"
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
+    findings: list[Finding] = []
     for day, views in ctx.days().items():
         choice = ctx.release("ncci_aoc", day)
         if choice is None:
             continue
-        iso = day.isoformat()
-        codes_on_day = {v.code for v in views}
+        iso = None
         for view in views:
-            edits = [e for e in ctx.tables.aoc_for_addon(choice.release, view.code) if e.in_force(iso)]
+            addon_edits = ctx.tables.aoc_for_addon(choice.release, view.code)
+            if not addon_edits:  # not an add-on code (most lines)
+                continue
+            iso = iso or day.isoformat()
+            edits = [e for e in addon_edits if e.in_force(iso)]
             if not edits:
                 continue
             primaries = sorted({e.primary_code for e in edits if e.primary_code != CONTRACTOR_DEFINED})
-            if codes_on_day & set(primaries):
+            if not ctx.codes(day).keys().isdisjoint(primaries):
                 continue
             edit_type = min(e.edit_type for e in edits)
             type_meaning = indicators.meaning("ncci_aoc_edit_type", edit_type) or ""
@@ -49,25 +51,25 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
             listed = ", ".join(primaries[:12]) + (f" and {len(primaries) - 12} more" if len(primaries) > 12 else "")
             src = source(choice.release, first.source_line, "aoc", edit_type=edit_type)
             if edit_type == "1":
-                yield Finding(
+                findings.append(Finding(
                     rule=RULE_ID, severity="error", codes=(view.code,), lines=(view.index,),
                     message=(f"{view.code} is an add-on code (edit type 1: {type_meaning}) billed on {day} without "
                              f"any of its primary codes ({listed}); {choice.release.label}. It will be denied."),
                     fix=f"Bill {view.code} with the primary procedure it adds to ({listed}) on the same date, "
                         "by the same practitioner, or remove it.",
                     source=src,
-                )
+                ))
             elif edit_type == "2" or not primaries:
-                yield Finding(
+                findings.append(Finding(
                     rule=RULE_ID, severity="warning", codes=(view.code,), lines=(view.index,),
                     message=(f"{view.code} is an add-on code whose primary codes CMS does not list (edit type 2: "
                              f"{type_meaning}); {choice.release.label}. Your Medicare contractor decides which "
                              "primary codes are eligible."),
                     fix=f"Check your contractor's policy and bill {view.code} with an eligible primary procedure.",
                     source=src,
-                )
+                ))
             else:
-                yield Finding(
+                findings.append(Finding(
                     rule=RULE_ID, severity="warning", codes=(view.code,), lines=(view.index,),
                     message=(f"{view.code} is an add-on code billed on {day} without any listed primary code "
                              f"({listed}) (edit type 3: {type_meaning}); {choice.release.label}. Your Medicare "
@@ -75,4 +77,5 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
                     fix=f"Bill {view.code} with one of its primary codes, or confirm your contractor accepts the "
                         "primary billed.",
                     source=src,
-                )
+                ))
+    return findings

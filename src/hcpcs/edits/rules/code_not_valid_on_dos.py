@@ -18,8 +18,8 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
+from functools import cache
 
 from hcpcs import indicators
 from hcpcs.codes import kind_of
@@ -33,6 +33,9 @@ SEVERITY = "error"
 DELETED_STATUSES = {"D"}
 
 
+_kind_of = cache(kind_of)  # two regular expressions per call otherwise (codes have a fixed shape: bounded)
+
+
 def _finding(view: LineView, message: str, fix: str | None, src: dict | None) -> Finding:
     return Finding(rule=RULE_ID, severity=SEVERITY, codes=(view.code,), lines=(view.index,), message=message,
                    fix=fix, source=src)
@@ -41,17 +44,19 @@ def _finding(view: LineView, message: str, fix: str | None, src: dict | None) ->
 def _dated(view: LineView, row: object, release: Release) -> Finding | None:
     """Judge a code by the added and termination dates of its HCPCS row (inclusive)."""
     iso = view.day.isoformat()
-    src = source(release, row["source_line"], "hcpcs_anweb")
-    if row["added_date"] and iso < row["added_date"]:
-        return _finding(view, f"{view.code} is not valid on {view.day}: it was added {row['added_date']} "
-                              f"({release.label}).", "Use the code that was in force on the date of service.", src)
-    if row["termination_date"] and iso > row["termination_date"]:
+    added, terminated = row["added_date"], row["termination_date"]
+    if added and iso < added:
+        return _finding(view, f"{view.code} is not valid on {view.day}: it was added {added} "
+                              f"({release.label}).", "Use the code that was in force on the date of service.",
+                        source(release, row["source_line"], "hcpcs_anweb"))
+    if terminated and iso > terminated:
         action = (indicators.meaning("hcpcs_action_code", row["action_code"]) or "").rstrip(".")
         return _finding(
             view,
-            f"{view.code} is not valid on {view.day}: it was terminated {row['termination_date']} "
+            f"{view.code} is not valid on {view.day}: it was terminated {terminated} "
             f"(action {row['action_code']}: {action}; {release.label}).",
-            "Report the code that replaced it for dates of service after the termination date.", src)
+            "Report the code that replaced it for dates of service after the termination date.",
+            source(release, row["source_line"], "hcpcs_anweb"))
     return None
 
 
@@ -93,9 +98,8 @@ def _cpt(ctx: ClaimContext, view: LineView) -> Finding | None:
         return None
     release = choice.release
     if dataset == "mpfs":
-        rows = ctx.tables.rvu(release, view.code)
-        if rows:
-            base = rows.get("") or next(iter(rows.values()))
+        base = ctx.tables.rvu_base(release, view.code)
+        if base is not None:
             if base["status"] in DELETED_STATUSES:
                 return _finding(view, f"{view.code} is deleted on {view.day}: fee-schedule status "
                                       f"{base['status']} in {release.label}.",
@@ -113,13 +117,15 @@ def _cpt(ctx: ClaimContext, view: LineView) -> Finding | None:
                     "Check that the code was valid on the date of service.", source(release, None, "pprrvu"))
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
+    findings: list[Finding] = []
     seen: set[tuple[str, date]] = set()
     for view in ctx.lines:
         key = (view.code, view.day)
         if key in seen:
             continue
         seen.add(key)
-        finding = _level2(ctx, view) if kind_of(view.code) == "level2" else _cpt(ctx, view)
+        finding = _level2(ctx, view) if _kind_of(view.code) == "level2" else _cpt(ctx, view)
         if finding is not None:
-            yield finding
+            findings.append(finding)
+    return findings

@@ -15,7 +15,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 from hcpcs.edits.engine import ClaimContext
@@ -25,7 +24,10 @@ RULE_ID = "DUPLICATE_LINE"
 SEVERITY = "warning"
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
+    if all(len(views) == len(ctx.codes(day)) for day, views in ctx.days().items()):
+        return []  # no code twice on a date of service
+    findings: list[Finding] = []
     groups: dict[tuple[str, frozenset[str], date], list[int]] = {}
     for view in ctx.lines:
         groups.setdefault((view.code, view.modifiers, view.day), []).append(view.index)
@@ -33,11 +35,12 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
         if len(indexes) < 2:
             continue
         mods = f" with modifier(s) {', '.join(sorted(modifiers))}" if modifiers else ""
-        yield Finding(
+        findings.append(Finding(
             rule=RULE_ID, severity=SEVERITY, codes=(code,), lines=tuple(indexes),
             message=(f"{code}{mods} is billed on {len(indexes)} lines "
                      f"({', '.join(str(i + 1) for i in indexes)}) for {day}."),
             fix=("Report the service once with the total units, or add modifier 76/77 (repeat procedure) or 91 "
                  "(repeat test) to the repeat if it was a separate service."),
             source=None,
-        )
+        ))
+    return findings

@@ -18,8 +18,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.pctc import modifier_findings
@@ -28,5 +26,5 @@ RULE_ID = "MODIFIER_26_NOT_ALLOWED"
 SEVERITY = "error"
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
     return modifier_findings(ctx, "26", RULE_ID)

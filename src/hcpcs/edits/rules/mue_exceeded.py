@@ -19,8 +19,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs import indicators
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
@@ -40,39 +38,45 @@ _FIX = {
 }
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
+    findings: list[Finding] = []
     dataset = MUE_DATASET[ctx.setting]
-    for day, views in ctx.days().items():
+    for day in ctx.days():
         choice = ctx.release(dataset, day)
         if choice is None:
             continue
-        by_code: dict[str, list] = {}
-        for view in views:
-            by_code.setdefault(view.code, []).append(view)
-        for code, lines in by_code.items():
-            mue = ctx.tables.mue(choice.release, code)
+        release = choice.release
+        for code, lines in ctx.codes(day).items():
+            mue = ctx.tables.mue(release, code)
             if mue is None:
                 continue
+            limit = mue.units
             mai = mue.mai or "1"
-            meaning = indicators.meaning("ncci_mai", mai) or mai
-            src = source(choice.release, mue.source_line, "mue", mue=mue.units, mai=mai)
             if mai == "1":
+                src = None  # words and source only once a line is over the limit (most are not)
                 for view in lines:
-                    if view.units > mue.units:
-                        yield Finding(
+                    if view.units > limit:
+                        if src is None:
+                            meaning = indicators.meaning("ncci_mai", mai) or mai
+                            src = source(release, mue.source_line, "mue", mue=limit, mai=mai)
+                        findings.append(Finding(
                             rule=RULE_ID, severity=SEVERITY, codes=(code,), lines=(view.index,),
                             message=(f"{code} is billed with {view.units:g} units on line {view.index + 1}; its "
-                                     f"MUE is {mue.units} (MAI 1: {meaning}), in {choice.release.label}. The line "
+                                     f"MUE is {limit} (MAI 1: {meaning}), in {release.label}. The line "
                                      "will be denied."),
                             fix=_FIX["1"], source=src,
-                        )
+                        ))
             else:
-                total = sum(view.units for view in lines)
-                if total > mue.units:
-                    yield Finding(
+                total = 0  # sum(), without a generator per code
+                for view in lines:
+                    total += view.units
+                if total > limit:
+                    meaning = indicators.meaning("ncci_mai", mai) or mai
+                    findings.append(Finding(
                         rule=RULE_ID, severity=SEVERITY, codes=(code,), lines=tuple(v.index for v in lines),
                         message=(f"{code} is billed with {total:g} units in all on {day}; its MUE is "
-                                 f"{mue.units} per date of service (MAI {mai}: {meaning}), in "
-                                 f"{choice.release.label}."),
-                        fix=_FIX.get(mai), source=src,
-                    )
+                                 f"{limit} per date of service (MAI {mai}: {meaning}), in "
+                                 f"{release.label}."),
+                        fix=_FIX.get(mai), source=source(release, mue.source_line, "mue", mue=limit, mai=mai),
+                    ))
+    return findings

@@ -16,8 +16,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs import indicators
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
@@ -29,9 +27,10 @@ PACKAGED = {"N", "Q1", "Q2", "Q3", "Q4"}
 NOT_PAID = {"B", "C", "E1", "E2", "D", "E"}
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
     if ctx.professional:
-        return
+        return []
+    findings: list[Finding] = []
     for view in ctx.lines:
         choice = ctx.release("opps", view.day)
         if choice is None:
@@ -40,18 +39,21 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
         if row is None:
             continue
         si = row["status_indicator"]
+        if si not in PACKAGED and si not in NOT_PAID:
+            continue
         meaning = indicators.meaning("opps_status_indicator", si) or ""
         src = source(choice.release, row["source_line"], "addendum_b", status_indicator=si)
         if si in PACKAGED:
-            yield Finding(
+            findings.append(Finding(
                 rule=RULE_ID, severity="info", codes=(view.code,), lines=(view.index,),
                 message=(f"{view.code} has OPPS status indicator {si} in {choice.release.label}: {meaning} "
                          "No separate payment is expected for it."),
                 fix=None, source=src,
-            )
+            ))
         elif si in NOT_PAID:
-            yield Finding(
+            findings.append(Finding(
                 rule=RULE_ID, severity="warning", codes=(view.code,), lines=(view.index,),
                 message=(f"{view.code} has OPPS status indicator {si} in {choice.release.label}: {meaning}"),
                 fix="Check whether another code is recognised by OPPS for this service.", source=src,
-            )
+            ))
+    return findings

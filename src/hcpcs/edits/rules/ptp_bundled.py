@@ -19,8 +19,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.ptp import describe_indicator, pair_outcomes
@@ -30,7 +28,8 @@ RULE_ID = "PTP_BUNDLED"
 SEVERITY = "error"
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
+    findings: list[Finding] = []
     for pair in pair_outcomes(ctx):
         if pair.outcome != "bundled":
             continue
@@ -42,7 +41,7 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
                    f"the documentation; otherwise remove {c2}.")
         else:
             fix = f"Remove {c2}: no modifier makes it payable with {c1} on the same date of service."
-        yield Finding(
+        findings.append(Finding(
             rule=RULE_ID, severity=SEVERITY, codes=(c1, c2),
             lines=(pair.column1_line.index, pair.column2_line.index),
             message=(f"{c2} (column 2) is bundled into {c1} (column 1) on {pair.column2_line.day} by the NCCI "
@@ -53,4 +52,5 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
             fix=fix,
             source=source(pair.release, edit.source_line, "ptp", edit=f"{c1}/{c2}",
                           modifier_indicator=edit.modifier_indicator),
-        )
+        ))
+    return findings

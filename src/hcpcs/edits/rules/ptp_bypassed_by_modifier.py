@@ -16,8 +16,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.ptp import pair_outcomes
@@ -27,14 +25,15 @@ RULE_ID = "PTP_BYPASSED_BY_MODIFIER"
 SEVERITY = "info"
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
+    findings: list[Finding] = []
     for pair in pair_outcomes(ctx):
         if pair.outcome != "bypassed":
             continue
         edit = pair.edit
         c1, c2 = edit.column1, edit.column2
         mods = ", ".join(pair.bypass_modifiers)
-        yield Finding(
+        findings.append(Finding(
             rule=RULE_ID, severity=SEVERITY, codes=(c1, c2),
             lines=(pair.column1_line.index, pair.column2_line.index),
             message=(f"Modifier {mods} bypasses the NCCI edit {c1}/{c2} ({pair.release.label}, modifier "
@@ -42,4 +41,5 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
                      "a different session or encounter, anatomic site, organ system, or practitioner."),
             fix=None,
             source=source(pair.release, edit.source_line, "ptp", edit=f"{c1}/{c2}", modifier_indicator="1"),
-        )
+        ))
+    return findings

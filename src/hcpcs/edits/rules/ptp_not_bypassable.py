@@ -15,8 +15,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.ptp import pair_outcomes
@@ -26,14 +24,15 @@ RULE_ID = "PTP_NOT_BYPASSABLE"
 SEVERITY = "error"
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
+    findings: list[Finding] = []
     for pair in pair_outcomes(ctx):
         if pair.outcome != "not_bypassable":
             continue
         edit = pair.edit
         c1, c2 = edit.column1, edit.column2
         mods = ", ".join(pair.bypass_modifiers)
-        yield Finding(
+        findings.append(Finding(
             rule=RULE_ID, severity=SEVERITY, codes=(c1, c2),
             lines=(pair.column1_line.index, pair.column2_line.index),
             message=(f"Modifier {mods} does not bypass the NCCI edit {c1}/{c2} in {pair.release.label}: its "
@@ -41,4 +40,5 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
                      f"{c2} with {c1} on the same date of service. {c2} will be denied."),
             fix=f"Remove {c2} (and the modifier {mods} added to bypass the edit).",
             source=source(pair.release, edit.source_line, "ptp", edit=f"{c1}/{c2}", modifier_indicator="0"),
-        )
+        ))
+    return findings

@@ -26,8 +26,6 @@ Passes::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from hcpcs import indicators
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
@@ -61,9 +59,10 @@ def fix_for(status: str | None) -> str:
     return "Do not bill it separately to Medicare; it is not paid under the physician fee schedule."
 
 
-def check(ctx: ClaimContext) -> Iterator[Finding]:
+def check(ctx: ClaimContext) -> list[Finding]:
     if not ctx.professional:
-        return
+        return []
+    findings: list[Finding] = []
     for view in ctx.lines:
         choice = ctx.release("mpfs", view.day)
         if choice is None:
@@ -81,8 +80,9 @@ def check(ctx: ClaimContext) -> Iterator[Finding]:
         meaning = indicators.meaning("mpfs_status", status) or ""
         label = f"{view.code}{'-' + row_key if row_key else ''}"
         note = OTHER_FEE_SCHEDULE_NOTE if status in OTHER_FEE_SCHEDULE else ""
-        yield Finding(
+        findings.append(Finding(
             rule=RULE_ID, severity=severity_of(status), codes=(view.code,), lines=(view.index,),
             message=f"{label} has fee-schedule status {status} in {choice.release.label}: {meaning}{note}",
             fix=fix_for(status), source=source(choice.release, row["source_line"], "pprrvu", status=status),
-        )
+        ))
+    return findings
