@@ -276,15 +276,19 @@ class BatchContext:
             self.queries.append(query)
         return self.query_ids[key]
 
-    def by_day_key(self, dataset: str | Callable[[bool], str]) -> pl.DataFrame:
-        """`dk` -> `qid`, `release_id` for every claim-day key of the batch; `dataset` is a name or a
-        function of `prof`."""
-        rows = []
-        for dk in self.cache["dks"]:
-            name = dataset if isinstance(dataset, str) else dataset(bool(dk % 2))
-            qid = self.query(name, self.day_of(dk))
-            rows.append((dk, qid, self.queries[qid].release_id))
-        return pl.DataFrame(rows, orient="row", schema={"dk": pl.Int64, "qid": pl.Int64, "release_id": pl.Int64})
+    def by_day_key(self, dataset: str | tuple[str, str]) -> pl.DataFrame:
+        """`dk` -> `qid`, `release_id` for every claim-day key of the batch; `dataset` is a name or the
+        names for (professional, facility) claims. Kept for the other rules asking for the same."""
+        key = ("by day key", dataset)
+        if key not in self.cache:
+            rows = []
+            for dk in self.cache["dks"]:
+                name = dataset if isinstance(dataset, str) else dataset[0 if dk % 2 else 1]
+                qid = self.query(name, self.day_of(dk))
+                rows.append((dk, qid, self.queries[qid].release_id))
+            self.cache[key] = pl.DataFrame(rows, orient="row",
+                                           schema={"dk": pl.Int64, "qid": pl.Int64, "release_id": pl.Int64})
+        return self.cache[key]
 
     def flagged(self, qids: Iterable[int]) -> set[int]:
         return {q for q in qids if self.queries[q].reason or (self.want_notices and self.queries[q].notices)}
@@ -584,8 +588,8 @@ def _subset(frame: pl.DataFrame, where: pl.Expr | None) -> pl.DataFrame:
     return frame if where is None else frame.filter(where)
 
 
-def _by_setting(mapping: dict[str, str]) -> Callable[[bool], str]:
-    return lambda prof: mapping["professional" if prof else "facility"]
+def _by_setting(mapping: dict[str, str]) -> tuple[str, str]:
+    return mapping["professional"], mapping["facility"]
 
 
 def _dataset_of_setting(mapping: dict[str, str]) -> pl.Expr:
@@ -607,7 +611,7 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
     rule = "CODE_NOT_VALID_ON_DOS"
     # A line asks the HCPCS file (Level II code) or the fee schedule / OPPS (CPT code) in force: key dsk.
     level2_keys = ctx.by_day_key("hcpcs").with_columns(dsk=pl.col("dk") * 2 + 1)
-    cpt_keys = ctx.by_day_key(lambda prof: "mpfs" if prof else "opps").with_columns(dsk=pl.col("dk") * 2)
+    cpt_keys = ctx.by_day_key(("mpfs", "opps")).with_columns(dsk=pl.col("dk") * 2)
     keys = pl.concat([level2_keys, cpt_keys])
     lines = ctx.lines.select("r", "cp", "line", "cid", "dos", "prof",
                              dsk=pl.col("dk") * 2 + pl.lit(ctx.level2).gather(pl.col("cid")).cast(pl.Int64))
@@ -1404,7 +1408,7 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
     return BatchResult(findings.cast(FINDING_SCHEMA), note_frame, ctx.claim_ids)  # type: ignore[arg-type]
 
 
-def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk_claims: int = 150_000,
+def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk_claims: int = 250_000,
                      as_of: date | str | None = None, tables: BatchTables | None = None,
                      with_notices: bool = False) -> Iterator[BatchResult]:
     """`check_batch_result` on successive chunks of `chunk_claims` claims (a claim's lines never split),
