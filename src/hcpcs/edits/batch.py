@@ -20,18 +20,21 @@ How it works:
 
 - Lines are numbered by claim (``cp``, order of first appearance) and kept sorted by claim, date and line
   (only the claims that are not get re-sorted), so that the lines of one claim and date of service (a
-  *claim day*, ``gkey``) are contiguous; pairs of lines of a claim day are generated from row ranges
-  (`BatchContext.day_pairs`), not by a self-join.
+  *claim day*, ``gkey``) are contiguous; pairs of lines of a claim day are a join on (claim day, line
+  offset) made one offset at a time and filtered at once (`BatchContext.pairs_where`), so the set of all
+  pairs is never built; the few add-on lines pair with row ranges (`BatchContext.day_pairs`).
+- The modifiers stay in the input frame; a line's ``src`` (its input row) reads them when a rule needs
+  them (most lines have none).
 - Codes are numbered once (``cid``, position in `CodeBook.codes`); what a rule needs per code from a
   release is a small table keyed by ``cid`` or a *dense* column indexed by it (a broadcast join),
   gathered by every line, and kept in the `CodeBook` for the next chunk of the same run.
 - The release of a dataset is chosen with `choose_release` (through `Hcpcs.release_for`, as
-  `EditTables.choice` does) once per distinct (dataset, date): per claim-day key ``dk`` (date and
-  setting). Every choice gets a query id (``qid``); the rules record which claim asked for which ``qid``
+  `EditTables.choice` does) once per distinct (dataset, date) of a run (`CodeBook.choices`): per
+  claim-day key ``dk`` (date and setting). Every choice gets a query id (``qid``); the rules record which claim asked for which ``qid``
   (only when that choice carries a notice or no release covers it), which gives DATA_NOT_COVERED and the
   notices in the order the single engine meets them.
-- PTP edits are looked up by the unordered code pair: a bitmap says which pairs have edits, a sorted
-  array where their rows are (`hcpcs.edits.batch_tables.PtpIndex`).
+- PTP edits are looked up by the unordered code pair: a bitmap says which pairs have edits (one bit
+  look-up per pair of lines), a sorted array where their rows are (`hcpcs.edits.batch_tables.PtpIndex`).
 - Findings carry per-rule order keys and are sorted once at the end. `iter_check_batch` runs a large
   frame in chunks of claims so that memory stays bounded (messages are long: about 0.5 KB a finding).
 
