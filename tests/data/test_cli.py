@@ -85,6 +85,25 @@ def test_check_exit_statuses(loaded_home: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
+def test_check_engines_agree(loaded_home: Path, tmp_path: Path) -> None:
+    """`--engine batch` (in chunks, with notices) prints what `--engine single` prints, claims with a
+    repeated id included: each JSON claim is checked on its own."""
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps([
+        {"id": "a", "date_of_service": "2024-08-12", "lines": [{"code": "77373"}]},
+        {"id": "a", "date_of_service": "2024-08-12", "lines": [{"code": "G6002"}]},
+        {"id": "b", "date_of_service": "2024-08-12", "lines": [{"code": "77373"}, {"code": "G6002", "modifiers": ["59"]}]},
+        {"id": "c", "setting": "facility", "date_of_service": "2024-08-12", "lines": [{"code": "77301", "units": 3}]},
+    ]))
+    single = run(loaded_home, "check", str(claims), "--format", "json", "--engine", "single")
+    many = run(loaded_home, "check", str(claims), "--format", "json", "--engine", "batch")
+    assert single.returncode == many.returncode == 1, (single.stderr, many.stderr)
+    assert json.loads(many.stdout) == json.loads(single.stdout)
+    rules = [[f["rule"] for f in claim["findings"]] for claim in json.loads(many.stdout)]
+    assert rules[:3] == [[], [], ["PTP_NOT_BYPASSABLE"]]
+    assert all("notices" in claim for claim in json.loads(many.stdout))
+
+
 def test_releases_and_history(loaded_home: Path) -> None:
     releases = json.loads(run(loaded_home, "releases", "--json").stdout)
     assert any(r["label"] == "RVU25D" and r["row_counts"]["mpfs_rvu"] == 19090 for r in releases)
