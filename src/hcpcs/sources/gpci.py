@@ -21,8 +21,9 @@ from hcpcs.sources.mpfs_rvu import (
     cell_code,
     cell_number,
     decode_text,
+    grid_title,
     is_blank_line,
-    is_blank_row,
+    locality_rows,
     match_header,
     parse_number,
     read_grid,
@@ -70,26 +71,10 @@ def parse_gpci(source: SourceFile) -> ParsedTable:
 
 def _gpci_grid(grid: Grid) -> tuple[list[tuple[Any, ...]], str | None, list[str]]:
     header_index, cols, names = match_header(grid, _HEADER_RULES, "GPCI")
-    title = next(
-        (cell_code(cells[0]) for _, cells in grid.rows[:header_index] if cells and cell_code(cells[0])), None
-    )
+    title = grid_title(grid, header_index)
     rows: list[tuple[Any, ...]] = []
     footnotes: list[str] = []
-    need = max(cols.values()) + 1
-    for line, cells in grid.rows[header_index + 1 :]:
-        if is_blank_row(cells):
-            continue
-        mac = cell_code(cells[cols["mac"]], 5) if len(cells) > cols["mac"] else ""
-        if not mac.isdigit():
-            footnotes.append(" ".join(cell_code(cell) for cell in cells if cell_code(cell)))
-            continue
-        if footnotes:
-            raise grid.error(line, "locality row after the footnotes: expected the footnotes to end the file")
-        if len(cells) < need:
-            raise grid.error(line, f"expected {need} columns as in the header, found {len(cells)}")
-        locality = cell_code(cells[cols["locality_number"]], 2)
-        if not locality.isdigit():
-            raise grid.error(line, f"expected a locality number, found {locality!r}", cols["locality_number"])
+    for line, cells, mac, locality in locality_rows(grid, header_index, cols, footnotes):
         values = [
             cell_number(cells[cols[name]], grid, line, cols[name], names[cols[name]])
             for name in ("pw_gpci", "pe_gpci", "mp_gpci")

@@ -25,8 +25,9 @@ from hcpcs.sources.mpfs_rvu import (
     Grid,
     cell_code,
     decode_text,
+    grid_title,
     is_blank_line,
-    is_blank_row,
+    locality_rows,
     match_header,
     read_grid,
     release_info,
@@ -95,28 +96,11 @@ class _StateCarrier:
 
 def _locco_grid(grid: Grid, notices: list[str]) -> tuple[list[tuple[Any, ...]], str | None, list[str]]:
     header_index, cols, _ = match_header(grid, _HEADER_RULES, "LOCCO")
-    title = next(
-        (cell_code(cells[0]) for _, cells in grid.rows[:header_index] if cells and cell_code(cells[0])), None
-    )
+    title = grid_title(grid, header_index)
     rows: list[tuple[Any, ...]] = []
     footnotes: list[str] = []
-    need = max(cols.values()) + 1
     carrier = _StateCarrier(notices)
-    for line, cells in grid.rows[header_index + 1 :]:
-        if is_blank_row(cells):
-            carrier.blank()
-            continue
-        mac = cell_code(cells[cols["mac"]], 5) if len(cells) > cols["mac"] else ""
-        if not mac.isdigit():
-            footnotes.append(" ".join(cell_code(cell) for cell in cells if cell_code(cell)))
-            continue
-        if footnotes:
-            raise grid.error(line, "locality row after the footnotes: expected the footnotes to end the file")
-        if len(cells) < need:
-            raise grid.error(line, f"expected {need} columns as in the header, found {len(cells)}")
-        locality = cell_code(cells[cols["locality_number"]], 2)
-        if not locality.isdigit():
-            raise grid.error(line, f"expected a locality number, found {locality!r}", cols["locality_number"])
+    for line, cells, mac, locality in locality_rows(grid, header_index, cols, footnotes, on_blank=carrier.blank):
         state = carrier.next(cell_code(cells[cols["state"]]), grid.where(line))
         rows.append(
             (

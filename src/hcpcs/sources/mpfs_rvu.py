@@ -22,7 +22,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,39 @@ def match_header(
         None,
         f"no {what} header row (with columns {', '.join(rules)}) in the first {limit} rows",
     )
+
+
+def grid_title(grid: Grid, header_index: int) -> str | None:
+    """The first non-empty first cell above the header row (the table's title line)."""
+    return next((cell_code(cells[0]) for _, cells in grid.rows[:header_index] if cells and cell_code(cells[0])), None)
+
+
+def locality_rows(
+    grid: Grid, header_index: int, cols: dict[str, int], footnotes: list[str],
+    on_blank: Callable[[], None] | None = None,
+) -> Iterator[tuple[int, list[Any], str, str]]:
+    """The rows of a locality table (GPCI, LOCCO) below its header, as (line, cells, MAC, locality number).
+    Blank rows are skipped (`on_blank` is told); a row without a MAC number is a footnote, added to
+    `footnotes`, and footnotes must end the table. A locality row must be as wide as the header and carry
+    a locality number."""
+    need = max(cols.values()) + 1
+    for line, cells in grid.rows[header_index + 1 :]:
+        if is_blank_row(cells):
+            if on_blank is not None:
+                on_blank()
+            continue
+        mac = cell_code(cells[cols["mac"]], 5) if len(cells) > cols["mac"] else ""
+        if not mac.isdigit():
+            footnotes.append(" ".join(cell_code(cell) for cell in cells if cell_code(cell)))
+            continue
+        if footnotes:
+            raise grid.error(line, "locality row after the footnotes: expected the footnotes to end the file")
+        if len(cells) < need:
+            raise grid.error(line, f"expected {need} columns as in the header, found {len(cells)}")
+        locality = cell_code(cells[cols["locality_number"]], 2)
+        if not locality.isdigit():
+            raise grid.error(line, f"expected a locality number, found {locality!r}", cols["locality_number"])
+        yield line, cells, mac, locality
 
 
 def year_from_text(text: str) -> int | None:
