@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baseline-claims", type=int, default=100_000,
                         help="claims checked by the naive pure-Python baseline (a sample; default 100,000)")
     parser.add_argument("--single-claims", type=int, default=2_000,
-                        help="claims timed one by one with hcpcs.edits.check.check (default 2,000)")
+                        help="claims timed one by one with hcpcs.services.checking.check (default 2,000)")
     parser.add_argument("--chunk-claims", type=int, default=250_000,
                         help="claims per batch chunk (memory is bounded by the chunk; default 250,000, as "
                              "hcpcs.edits.batch.iter_check_batch)")
@@ -70,9 +70,9 @@ import polars as pl  # noqa: E402
 
 from hcpcs.claims.model import Claim, ClaimLine  # noqa: E402
 from hcpcs.edits import batch  # noqa: E402
-from hcpcs.edits.batch_tables import BatchTables, write_table_cache  # noqa: E402
+from hcpcs.store.cache import BatchTables, write_table_cache  # noqa: E402
 from hcpcs.edits.tables import MUE_DATASET, PTP_DATASET  # noqa: E402
-from hcpcs.service import Hcpcs  # noqa: E402
+from hcpcs.store.session import Hcpcs  # noqa: E402
 
 QUARTER_START = date(2024, 7, 1)
 QUARTER_DAYS = 92
@@ -107,7 +107,7 @@ def quarter_releases(hc: Hcpcs) -> dict[str, int]:
 
 def load_tables(hc: Hcpcs, cache_dir: Path | None) -> tuple[BatchTables, float]:
     """What the batch rules read of the quarter's releases (the PTP index rather than the raw PTP rows)."""
-    from hcpcs.edits.batch_tables import DATASET_TABLES
+    from hcpcs.store.cache import DATASET_TABLES
 
     start = time.perf_counter()
     tables = BatchTables(hc, cache_dir=cache_dir)
@@ -305,7 +305,7 @@ def naive_check(rows: list[tuple], dicts: dict[str, dict]) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    from hcpcs.edits.check import check
+    from hcpcs.services.checking import check
 
     home = Path(args.home or os.environ.get("HCPCS_HOME", "")) if (args.home or os.environ.get("HCPCS_HOME")) else None
     hc = Hcpcs(home)
@@ -399,7 +399,7 @@ def main(args: argparse.Namespace) -> int:
         timings.append((time.perf_counter_ns() - start) / 1000)
     median = statistics.median(timings)
     p90 = statistics.quantiles(timings, n=10)[-1] if len(timings) > 1 else median
-    say(f"single claim, warm (hcpcs.edits.check.check): median {median:.0f} us, p90 {p90:.0f} us over "
+    say(f"single claim, warm (hcpcs.services.checking.check): median {median:.0f} us, p90 {p90:.0f} us over "
         f"{len(claims):,} claims (mean {sum(len(c.lines) for c in claims) / max(len(claims), 1):.2f} lines)")
 
     if args.sqlite_load:  # last: reading from SQLite raises the process's peak memory

@@ -12,8 +12,8 @@ import argparse
 import statistics
 import time
 
-from hcpcs.fees import fee_table
-from hcpcs.service import Hcpcs
+from hcpcs.services.fees import fee_table
+from hcpcs.store.session import Hcpcs
 
 
 def main() -> None:

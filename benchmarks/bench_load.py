@@ -23,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _load(source: str, home: str) -> None:
+    from hcpcs.services.update import run_update
     from hcpcs.store.db import open_store
-    from hcpcs.update import run_update
 
     store = open_store(Path(home), readonly=False)
     started = time.perf_counter()

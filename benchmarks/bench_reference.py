@@ -15,9 +15,9 @@ import random
 import statistics
 import time
 
-from hcpcs.reference import lookup
-from hcpcs.search import search
-from hcpcs.service import Hcpcs
+from hcpcs.services.reference import lookup
+from hcpcs.services.search import search
+from hcpcs.store.session import Hcpcs
 
 QUERIES = ["stereoscopic guidance", "imrt", "x-ray chest", "xray", "igrt", "stereotactic", "wheelchair",
            "injection", "ultrasound guidance", "radiation treatment delivery", "774*", "G6001-G6017",

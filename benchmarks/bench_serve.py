@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
     parser.add_argument("--server", choices=("uvicorn", "cli"), default="uvicorn",
-                        help="uvicorn --factory hcpcs.web.app:create_app (default) or `hcpcs serve`")
+                        help="uvicorn --factory hcpcs.interfaces.web.app:create_app (default) or `hcpcs serve`")
     parser.add_argument("--codes", type=int, default=400, help="distinct codes in the lookup mix (default 400)")
     parser.add_argument("--no-cache", action="store_true",
                         help="start the server with HCPCS_CACHE_ENTRIES=0 (every request runs the library)")
@@ -72,7 +72,7 @@ def start_server(args: argparse.Namespace, port: int, env: dict[str, str]) -> tu
         hcpcs = str(Path(python).with_name("hcpcs"))
         cmd = [hcpcs, "serve", "--host", "127.0.0.1", "--port", str(port)]
     else:
-        cmd = [python, "-m", "uvicorn", "--factory", "hcpcs.web.app:create_app", "--host", "127.0.0.1",
+        cmd = [python, "-m", "uvicorn", "--factory", "hcpcs.interfaces.web.app:create_app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(args.workers)]
     started = time.perf_counter()
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -226,7 +226,7 @@ async def drive(name: str, base: str, requests: list[tuple[str, str, Any]], args
 
 
 def sample_codes(home: Path | None, count: int, seed: int) -> list[str]:
-    from hcpcs.service import Hcpcs
+    from hcpcs.store.session import Hcpcs
 
     hc = Hcpcs(home)
     rows = hc.store.conn.execute(
@@ -239,10 +239,10 @@ def sample_codes(home: Path | None, count: int, seed: int) -> list[str]:
 
 def library_only(home: Path | None, codes: list[str], n: int = 2000) -> list[tuple[str, float]]:
     """Mean time of the library calls alone, warm, in this process."""
-    from hcpcs.edits.check import Checker
-    from hcpcs.errors import HcpcsError
-    from hcpcs.reference import lookup
-    from hcpcs.service import Hcpcs
+    from hcpcs.core.errors import HcpcsError
+    from hcpcs.services.checking import Checker
+    from hcpcs.services.reference import lookup
+    from hcpcs.store.session import Hcpcs
 
     hc = Hcpcs(home)
     out = []

@@ -32,8 +32,8 @@ def fixtures() -> Path:
 
 def load_store(home: Path, source: Path) -> Path:
     """Load the CMS files (or fixture files) under `source` into a new store at `home`."""
+    from hcpcs.services.update import run_update
     from hcpcs.store.db import open_store
-    from hcpcs.update import run_update
 
     store = open_store(home, readonly=False)
     try:
@@ -55,6 +55,6 @@ def loaded_home(cms_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture(scope="session")
 def hc(loaded_home: Path):  # noqa: ANN201
-    from hcpcs.service import Hcpcs
+    from hcpcs.store.session import Hcpcs
 
     return Hcpcs(loaded_home)

@@ -14,8 +14,11 @@ import polars as pl
 import pytest
 
 from hcpcs.claims.model import Claim, ClaimLine
+from hcpcs.core.errors import InvalidInputError
 from hcpcs.edits import batch
-from hcpcs.edits.batch_tables import (
+from hcpcs.edits.engine import check_claim
+from hcpcs.edits.tables import EditTables
+from hcpcs.store.cache import (
     FRAME_SPECS,
     BatchTables,
     build_ptp_index,
@@ -25,11 +28,8 @@ from hcpcs.edits.batch_tables import (
     read_ptp_index,
     write_table_cache,
 )
-from hcpcs.edits.engine import check_claim
-from hcpcs.edits.tables import EditTables
-from hcpcs.errors import InvalidInputError
-from hcpcs.service import Hcpcs
 from hcpcs.store.releases import Release
+from hcpcs.store.session import Hcpcs
 
 pytestmark = pytest.mark.realdata
 

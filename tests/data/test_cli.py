@@ -15,7 +15,7 @@ pytestmark = pytest.mark.realdata
 
 def run(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "HCPCS_HOME": str(home), "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "hcpcs.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "hcpcs.interfaces.cli.app", *args], capture_output=True, text=True, env=env,
                           input=stdin, timeout=300)
 
 

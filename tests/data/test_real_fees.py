@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from hcpcs.errors import InvalidInputError, NotCoveredError
-from hcpcs.fees import fee, fee_history, fee_table, opps_fee
-from hcpcs.service import Hcpcs
+from hcpcs.core.errors import InvalidInputError, NotCoveredError
+from hcpcs.services.fees import fee, fee_history, fee_table, opps_fee
+from hcpcs.store.session import Hcpcs
 
 pytestmark = pytest.mark.realdata
 Q4_2025 = "2025-11-01"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hcpcs.indicators import indicator
+from hcpcs.core.indicators import indicator
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.hcpcs_file import parse_anweb_txt, parse_anweb_xlsx
 from hcpcs.sources.proc_notes import parse_proc_notes

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hcpcs.indicators import indicator
+from hcpcs.core.indicators import indicator
 from hcpcs.sources.base import SourceFile
 from hcpcs.sources.edit_table import parse_edit_table
 from hcpcs.sources.ncci_aoc import parse_aoc_xlsx

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hcpcs.errors import MalformedCodeError, UnknownCodeError
-from hcpcs.reference import history, lookup
-from hcpcs.service import Hcpcs
+from hcpcs.core.errors import MalformedCodeError, UnknownCodeError
+from hcpcs.services.reference import history, lookup
+from hcpcs.store.session import Hcpcs
 
 pytestmark = pytest.mark.realdata
 CODES = ["G6001", "G6002", "G6015", "G6017", "77014", "77293", "77301", "77373", "77385", "77387"]

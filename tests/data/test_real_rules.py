@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from hcpcs.edits.check import Checker, check
 from hcpcs.edits.engine import rules
-from hcpcs.service import Hcpcs
+from hcpcs.services.checking import Checker, check
+from hcpcs.store.session import Hcpcs
 
 pytestmark = pytest.mark.realdata
 
@@ -107,7 +107,7 @@ def test_codes_added_after_the_release_in_force_are_dated_by_the_later_file(hc: 
     """HCPCS 2020 answers for 2024 (no later file loaded before 2026), but A2001, added 2022-01-01, is
     dated by the cumulative 2026 file: valid in 2024, not yet valid in 2021. Both engines agree."""
     from hcpcs.edits.batch import check_batch_result, result_dicts
-    from hcpcs.edits.check import as_claim
+    from hcpcs.services.checking import as_claim
 
     claims = [claim({"code": "A2001"}, dos="2024-08-12"), claim({"code": "A2001"}, dos="2021-06-01")]
     claims[1]["id"] = "t2"

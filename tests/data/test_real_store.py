@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from hcpcs.errors import NotCoveredError
-from hcpcs.service import Hcpcs
+from hcpcs.core.errors import NotCoveredError
+from hcpcs.store.session import Hcpcs
 
 pytestmark = pytest.mark.realdata
 

@@ -24,7 +24,7 @@ from hcpcs.claims.readers import (
     read_claims_file,
     sniff_format,
 )
-from hcpcs.errors import ClaimInputError
+from hcpcs.core.errors import ClaimInputError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claims"
 

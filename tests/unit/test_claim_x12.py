@@ -11,7 +11,7 @@ import pytest
 from hcpcs.claims.model import Claim, ClaimError
 from hcpcs.claims.readers import iter_claims, read_claims, read_claims_file
 from hcpcs.claims.x12 import iter_837, read_837
-from hcpcs.errors import ClaimInputError
+from hcpcs.core.errors import ClaimInputError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claims"
 PROFESSIONAL = (FIXTURES / "claims_837p.x12").read_text()

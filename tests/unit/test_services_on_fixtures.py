@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from hcpcs.edits.check import Checker
-from hcpcs.errors import InvalidInputError, UnknownCodeError
-from hcpcs.fees import fee
-from hcpcs.reference import lookup
-from hcpcs.service import Hcpcs
+from hcpcs.core.errors import InvalidInputError, UnknownCodeError
+from hcpcs.services.checking import Checker
+from hcpcs.services.fees import fee
+from hcpcs.services.reference import lookup
+from hcpcs.services.update import run_update
 from hcpcs.store.db import open_store
-from hcpcs.update import run_update
+from hcpcs.store.session import Hcpcs
 from tests.unit import mini_cms
 
 
@@ -99,7 +99,7 @@ def test_update_from_url(tmp_path: Path) -> None:
         store = open_store(tmp_path / "home", readonly=False)
         report = run_update(store, f"http://127.0.0.1:{server.server_address[1]}/RVU30B.zip")
         assert report.loaded == ["RVU30B"]
-        from hcpcs.errors import HcpcsError
+        from hcpcs.core.errors import HcpcsError
 
         with pytest.raises(HcpcsError, match="could not download"):
             run_update(store, f"http://127.0.0.1:{server.server_address[1]}/missing.zip")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hcpcs.errors import SourceFormatError
-from hcpcs.indicators import indicator
+from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.indicators import indicator
 from hcpcs.sources.base import SourceFile
 from hcpcs.sources.hcpcs_file import parse_anweb_txt, parse_anweb_xlsx, release_info
 from hcpcs.sources.proc_notes import parse_proc_notes

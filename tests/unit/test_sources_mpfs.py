@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hcpcs.errors import SourceFormatError
-from hcpcs.indicators import indicator
+from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.indicators import indicator
 from hcpcs.sources.anes import parse_anes
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.gpci import parse_gpci

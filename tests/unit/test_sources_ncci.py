@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hcpcs.errors import SourceFormatError
-from hcpcs.indicators import indicator
+from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.indicators import indicator
 from hcpcs.sources.base import SourceFile
 from hcpcs.sources.edit_table import edit_table_info, parse_edit_table
 from hcpcs.sources.ncci_aoc import aoc_release_info, parse_aoc_xlsx

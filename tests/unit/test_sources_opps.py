@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hcpcs.errors import SourceFormatError
-from hcpcs.indicators import indicator
+from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.indicators import indicator
 from hcpcs.sources.base import SourceFile
 from hcpcs.sources.opps_addendum import (
     addendum_b_release_info,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from hcpcs.errors import DataNotLoadedError, NotCoveredError, SourceFormatError
-from hcpcs.service import Hcpcs
+from hcpcs.core.errors import DataNotLoadedError, NotCoveredError, SourceFormatError
+from hcpcs.services.update import run_update
 from hcpcs.store.db import open_store
 from hcpcs.store.releases import choose_release
-from hcpcs.update import run_update
+from hcpcs.store.session import Hcpcs
 from tests.unit import mini_cms
 
 
@@ -160,7 +160,7 @@ def test_gzip_stored_file_loads_like_plain(cms_folder: Path, home: Path, tmp_pat
 
 
 def test_missing_source_is_a_clear_error(home: Path, tmp_path: Path) -> None:
-    from hcpcs.errors import InvalidInputError
+    from hcpcs.core.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError, match="no such file"):
         load(home, tmp_path / "nowhere")

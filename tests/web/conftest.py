@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hcpcs.service import Hcpcs
-from hcpcs.web.app import create_app
-from hcpcs.web.security import Settings
+from hcpcs.interfaces.web.app import create_app
+from hcpcs.interfaces.web.security import Settings
+from hcpcs.store.session import Hcpcs
 from tests.conftest import load_store
 from tests.unit import mini_cms
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hcpcs import fees
-from hcpcs.reference import history, lookup
-from hcpcs.service import Hcpcs
+from hcpcs.services import fees
+from hcpcs.services.reference import history, lookup
+from hcpcs.store.session import Hcpcs
 from tests.web.conftest import client_for
 
 PROBLEM = "application/problem+json"
@@ -265,8 +265,8 @@ def test_openapi_and_docs(mini_client: TestClient) -> None:
 
 
 def test_no_store_answers_503(tmp_path) -> None:  # noqa: ANN001
-    from hcpcs.web.app import create_app
-    from hcpcs.web.security import Settings
+    from hcpcs.interfaces.web.app import create_app
+    from hcpcs.interfaces.web.security import Settings
 
     client = TestClient(create_app(home=tmp_path, settings=Settings()))
     assert_problem(client.get("/api/releases"), 503, "data-not-loaded")

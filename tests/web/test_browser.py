@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from hcpcs import fees
-from hcpcs.service import Hcpcs
+from hcpcs.services import fees
+from hcpcs.store.session import Hcpcs
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 

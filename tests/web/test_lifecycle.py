@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hcpcs.service import Hcpcs
-from hcpcs.web import app as web_app
-from hcpcs.web.app import create_app
-from hcpcs.web.security import Settings
+from hcpcs.interfaces.web import app as web_app
+from hcpcs.interfaces.web.app import create_app
+from hcpcs.interfaces.web.security import Settings
+from hcpcs.store.session import Hcpcs
 from tests.conftest import load_store
 from tests.unit import mini_cms
 
@@ -80,7 +80,7 @@ def test_store_created_after_start(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_app_starts_fast(mini_home: Path) -> None:
     """Import and create the app in a fresh interpreter: well under the 2 s budget of `hcpcs serve`."""
-    code = ("import time; t = time.perf_counter(); from hcpcs.web.app import create_app; "
+    code = ("import time; t = time.perf_counter(); from hcpcs.interfaces.web.app import create_app; "
             f"create_app(home=__import__('pathlib').Path({str(mini_home)!r})); print(time.perf_counter() - t)")
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -7,10 +7,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from hcpcs import fees
-from hcpcs.codes import AMA_NOTICE
-from hcpcs.service import Hcpcs
-from hcpcs.web.pages import first_sentence, place, short_place
+from hcpcs.core.codes import AMA_NOTICE
+from hcpcs.interfaces.web.pages import first_sentence, place, short_place
+from hcpcs.services import fees
+from hcpcs.store.session import Hcpcs
 
 HTML = {"accept": "text/html"}
 

@@ -10,10 +10,10 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
-from hcpcs.service import Hcpcs
-from hcpcs.web.app import Runner
-from hcpcs.web.problems import Problem
-from hcpcs.web.security import Settings
+from hcpcs.interfaces.web.app import Runner
+from hcpcs.interfaces.web.problems import Problem
+from hcpcs.interfaces.web.security import Settings
+from hcpcs.store.session import Hcpcs
 from tests.web.conftest import client_for
 from tests.web.test_api import CLAIM, assert_problem
 
@@ -127,7 +127,7 @@ def test_concurrent_requests_do_not_block(mini_hc: Hcpcs) -> None:
     deadlock here)."""
     import httpx
 
-    from hcpcs.web.app import create_app
+    from hcpcs.interfaces.web.app import create_app
 
     app = create_app(mini_hc, settings=Settings(worker_threads=3))
 
@@ -153,7 +153,7 @@ def test_concurrent_requests_do_not_block(mini_hc: Hcpcs) -> None:
 
 def test_no_claim_contents_in_logs(mini_hc: Hcpcs, caplog: pytest.LogCaptureFixture,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from hcpcs.edits.check import Checker
+    from hcpcs.services.checking import Checker
 
     def explode(self, claim):  # noqa: ANN001, ANN202
         raise ValueError(f"cannot check {claim.id} with {claim.lines[0].code}")

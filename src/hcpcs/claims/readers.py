@@ -85,7 +85,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hcpcs.claims.model import SETTINGS, Claim, ClaimError, ClaimLine
-from hcpcs.errors import ClaimInputError
+from hcpcs.core.errors import ClaimInputError
 
 FORMATS = ("json", "jsonl", "csv", "x12")
 _FORMAT_NAMES = {

@@ -52,7 +52,7 @@ from hcpcs.claims.readers import (
     parse_place_of_service,
     parse_units,
 )
-from hcpcs.errors import ClaimInputError
+from hcpcs.core.errors import ClaimInputError
 
 PROFESSIONAL_VERSION = "005010X222"  # 005010X222A1
 INSTITUTIONAL_VERSION = "005010X223"  # 005010X223A2

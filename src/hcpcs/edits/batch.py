@@ -34,7 +34,7 @@ How it works:
   (only when that choice carries a notice or no release covers it), which gives DATA_NOT_COVERED and the
   notices in the order the single engine meets them.
 - PTP edits are looked up by the unordered code pair: a bitmap says which pairs have edits (one bit
-  look-up per pair of lines), a sorted array where their rows are (`hcpcs.edits.batch_tables.PtpIndex`).
+  look-up per pair of lines), a sorted array where their rows are (`hcpcs.store.cache.PtpIndex`).
 - Findings carry per-rule order keys and are sorted once at the end. `iter_check_batch` runs a large
   frame in chunks of claims so that memory stays bounded (messages are long: about 0.5 KB a finding).
 
@@ -52,10 +52,10 @@ from typing import Any
 
 import polars as pl
 
-from hcpcs import indicators
 from hcpcs.claims.model import SETTINGS, Claim
-from hcpcs.codes import kind_of
-from hcpcs.edits.batch_tables import PAIR_SHIFT, BatchTables
+from hcpcs.core import indicators
+from hcpcs.core.codes import kind_of
+from hcpcs.core.errors import DataNotLoadedError, InvalidInputError, NotCoveredError
 from hcpcs.edits.engine import rules
 from hcpcs.edits.pctc import _FIX as PCTC_FIX
 from hcpcs.edits.ptp import describe_indicator, ptp_associated_modifiers
@@ -66,9 +66,9 @@ from hcpcs.edits.rules.addon_without_primary import CONTRACTOR_DEFINED
 from hcpcs.edits.rules.code_not_valid_on_dos import DELETED_STATUSES
 from hcpcs.edits.rules.duplicate_line import SEVERITY as DUPLICATE_SEVERITY
 from hcpcs.edits.tables import MUE_DATASET, PTP_DATASET
-from hcpcs.errors import DataNotLoadedError, InvalidInputError, NotCoveredError
-from hcpcs.reference import pctc_allows
-from hcpcs.service import Hcpcs, parse_date
+from hcpcs.services.reference import pctc_allows
+from hcpcs.store.cache import PAIR_SHIFT, BatchTables
+from hcpcs.store.session import Hcpcs, parse_date
 
 LINE_SCHEMA: dict[str, pl.DataType] = {
     "claim_id": pl.String(), "setting": pl.String(), "line": pl.Int64(), "code": pl.String(),
@@ -238,7 +238,7 @@ class BatchContext:
 
     @property
     def level2(self) -> pl.Series:
-        """Whether each code is a HCPCS Level II code (`hcpcs.codes.kind_of`)."""
+        """Whether each code is a HCPCS Level II code (`hcpcs.core.codes.kind_of`)."""
         return self.book.level2
 
     def memo(self, key: Any, make: Callable[[], Any]) -> Any:

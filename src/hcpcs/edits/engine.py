@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from hcpcs.claims.model import Claim, ClaimLine
 from hcpcs.edits.finding import ClaimResult, Finding
 from hcpcs.edits.tables import EditTables
-from hcpcs.service import Hcpcs
 from hcpcs.store.releases import ReleaseChoice
+from hcpcs.store.session import Hcpcs
 
 # Rule modules in the order their findings are listed. Each has RULE_ID, SEVERITY and check(ctx).
 RULE_MODULES = (

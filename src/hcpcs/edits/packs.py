@@ -23,9 +23,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hcpcs.core.errors import InvalidInputError
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import SEVERITIES, Finding
-from hcpcs.errors import InvalidInputError
 
 KINDS = ("bundled-into", "modifier-not-allowed", "requires-primary", "not-payable-in-setting", "use-instead")
 

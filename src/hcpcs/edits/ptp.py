@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from hcpcs import indicators
+from hcpcs.core import indicators
 from hcpcs.edits.engine import ClaimContext, LineView
 from hcpcs.edits.tables import PTP_DATASET, PtpEdit
 from hcpcs.store.releases import Release

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from hcpcs.errors import DataNotLoadedError, NotCoveredError
-from hcpcs.service import Hcpcs
+from hcpcs.core.errors import DataNotLoadedError, NotCoveredError
 from hcpcs.store.releases import Release, ReleaseChoice
+from hcpcs.store.session import Hcpcs
 
 PTP_DATASET = {"professional": "ncci_ptp_practitioner", "facility": "ncci_ptp_hospital"}
 MUE_DATASET = {"professional": "ncci_mue_practitioner", "facility": "ncci_mue_hospital"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.gpci import locality_name
 from hcpcs.sources.mpfs_rvu import (

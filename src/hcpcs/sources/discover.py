@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import SourceFile
 
 MONTH_NAMES = {"JAN": 1, "APR": 4, "JUL": 7, "OCT": 10}

@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.ncci_mue import MaiCache, parse_units
 from hcpcs.sources.ncci_ptp import MODIFIER_INDICATORS, CodeCache, DateCache, parse_any_date

@@ -14,7 +14,7 @@ import re
 from datetime import date
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.xlsx import cell_ref, cell_text, read_sheet
 from hcpcs.store.schema import TABLE_COLUMNS

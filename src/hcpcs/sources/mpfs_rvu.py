@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.xlsx import cell_ref, read_sheet
 from hcpcs.store.schema import TABLE_COLUMNS

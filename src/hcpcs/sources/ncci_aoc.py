@@ -15,7 +15,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile, parse_julian
 from hcpcs.sources.ncci_ptp import decode_text, is_code
 from hcpcs.sources.xlsx import cell_ref, cell_text, read_sheet

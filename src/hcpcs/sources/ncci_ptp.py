@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.store.schema import TABLE_COLUMNS
 

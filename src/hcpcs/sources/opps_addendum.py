@@ -16,7 +16,7 @@ import io
 import re
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.ncci_ptp import decode_text, is_code
 from hcpcs.sources.xlsx import cell_ref, cell_text, read_sheet

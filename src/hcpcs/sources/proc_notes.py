@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.store.schema import TABLE_COLUMNS
 

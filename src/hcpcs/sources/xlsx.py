@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcpcs.errors import SourceFormatError
+from hcpcs.core.errors import SourceFormatError
 from hcpcs.sources.base import SourceFile
 
 

@@ -6,7 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from hcpcs.errors import DataNotLoadedError, HcpcsError
+from hcpcs.core.errors import DataNotLoadedError, HcpcsError
 from hcpcs.store.schema import MIGRATIONS
 
 DB_NAME = "hcpcs.sqlite"

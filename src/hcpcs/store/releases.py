@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from hcpcs.errors import DataNotLoadedError, NotCoveredError
+from hcpcs.core.errors import DataNotLoadedError, NotCoveredError
 
 DATASETS: dict[str, str] = {
     "hcpcs": "HCPCS Level II alpha-numeric file",

@@ -4,7 +4,7 @@ shipped: add a new one.
 
 Conventions: every data table has `release_id` (the release the row came from); dates are ISO text
 (`YYYY-MM-DD`) or NULL; coded values are kept exactly as CMS wrote them (meanings live in
-`hcpcs.indicators`); multi-valued HCPCS fields are comma-joined in file order."""
+`hcpcs.core.indicators`); multi-valued HCPCS fields are comma-joined in file order."""
 
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from datetime import date
 from functools import cache
 
-from hcpcs import indicators
-from hcpcs.codes import kind_of
+from hcpcs.core import indicators
+from hcpcs.core.codes import kind_of
 from hcpcs.edits.engine import ClaimContext, LineView
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.tables import source

@@ -26,7 +26,7 @@ Passes::
 
 from __future__ import annotations
 
-from hcpcs import indicators
+from hcpcs.core import indicators
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.tables import source

@@ -25,7 +25,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from hcpcs.errors import (
+from hcpcs.core.errors import (
     ClaimInputError,
     DataNotLoadedError,
     HcpcsError,

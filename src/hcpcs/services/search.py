@@ -8,11 +8,11 @@ import sqlite3
 from datetime import date
 from typing import Any
 
-from hcpcs import indicators
-from hcpcs.codes import kind_of, normalize
-from hcpcs.errors import InvalidInputError, MalformedCodeError, UnknownCodeError
-from hcpcs.service import Hcpcs, parse_date
+from hcpcs.core import indicators
+from hcpcs.core.codes import kind_of, normalize
+from hcpcs.core.errors import InvalidInputError, MalformedCodeError, UnknownCodeError
 from hcpcs.store import queries
+from hcpcs.store.session import Hcpcs, parse_date
 
 # What coders type -> what CMS descriptors say. Each entry expands a typed word into alternatives
 # (phrases allowed); matching is on porter-stemmed tokens.
@@ -147,7 +147,7 @@ def _code_listing(hc: Hcpcs, text: str) -> list[str] | None:
 def search(text: str, *, active_on: str | date | None = None, betos: str | None = None,
            type_of_service: str | None = None, status: str | None = None, limit: int = 20,
            hc: Hcpcs | None = None) -> dict[str, Any]:
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     if not text or not text.strip():
@@ -195,7 +195,7 @@ def search(text: str, *, active_on: str | date | None = None, betos: str | None 
 def similar(code: str, *, limit: int = 15, hc: Hcpcs | None = None) -> dict[str, Any]:
     """Codes related to `code`, each with the reasons: same BETOS family, neighbouring codes of the same
     range, shared NCCI bundling partners, similar descriptor words."""
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     code = normalize(code)

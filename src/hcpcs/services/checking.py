@@ -7,11 +7,11 @@ from datetime import date
 from typing import Any
 
 from hcpcs.claims.model import Claim, ClaimError
+from hcpcs.core.errors import ClaimInputError
 from hcpcs.edits.engine import check_claim
 from hcpcs.edits.packs import PolicyPack, load_pack
 from hcpcs.edits.tables import EditTables
-from hcpcs.errors import ClaimInputError
-from hcpcs.service import Hcpcs, default, parse_date
+from hcpcs.store.session import Hcpcs, default, parse_date
 
 
 def as_claim(claim: Claim | dict[str, Any]) -> Claim:

@@ -7,7 +7,7 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-from hcpcs.errors import DataNotLoadedError, InvalidInputError, NotCoveredError
+from hcpcs.core.errors import DataNotLoadedError, InvalidInputError, NotCoveredError
 from hcpcs.store.db import Store, open_store
 from hcpcs.store.releases import Release, ReleaseChoice, choose_release, list_releases
 

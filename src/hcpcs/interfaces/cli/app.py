@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from hcpcs.errors import HcpcsError
+from hcpcs.core.errors import HcpcsError
 
 app = typer.Typer(
     name="hcpcs",
@@ -50,7 +50,7 @@ def _print_json(data: Any) -> None:
 
 
 def _service(home: Path | None = None):  # noqa: ANN202
-    from hcpcs.service import Hcpcs
+    from hcpcs.store.session import Hcpcs
 
     return Hcpcs(home)
 
@@ -70,9 +70,9 @@ def update(
     """Load CMS releases into the store (idempotent; all or nothing)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from hcpcs.services.update import Progress as UpdateProgress
+    from hcpcs.services.update import run_update
     from hcpcs.store.db import default_home, open_store
-    from hcpcs.update import Progress as UpdateProgress
-    from hcpcs.update import run_update
 
     home = home or default_home()
     store = open_store(home, readonly=False)
@@ -168,13 +168,13 @@ def lookup(
     home: HomeOption = None,
 ) -> None:
     """Everything about a code on a date of service, every field decoded."""
-    from hcpcs.reference import lookup as do_lookup
+    from hcpcs.services.reference import lookup as do_lookup
 
     data = do_lookup(code, as_of, hc=_service(home))
     if as_json:
         _print_json(data)
         return
-    from hcpcs.render import lookup_card
+    from hcpcs.interfaces.cli.render import lookup_card
 
     console.print(lookup_card(data))
 
@@ -189,7 +189,7 @@ def history(
     """What changed for a code across the loaded releases (added, changed, discontinued)."""
     from rich.table import Table
 
-    from hcpcs.reference import history as do_history
+    from hcpcs.services.reference import history as do_history
 
     data = do_history(code, hc=_service(home))
     if as_json:
@@ -224,7 +224,7 @@ def search(
     """Ranked full-text search over descriptors, or a code listing."""
     from rich.table import Table
 
-    from hcpcs.search import search as do_search
+    from hcpcs.services.search import search as do_search
 
     data = do_search(text, active_on=active_on, betos=betos, type_of_service=type_of_service, status=status,
                      limit=limit, hc=_service(home))
@@ -251,7 +251,7 @@ def similar(
     """Codes of the same family, with why each is similar."""
     from rich.table import Table
 
-    from hcpcs.search import similar as do_similar
+    from hcpcs.services.search import similar as do_similar
 
     data = do_similar(code, limit=limit, hc=_service(home))
     if as_json:
@@ -275,7 +275,7 @@ def diff(
     home: HomeOption = None,
 ) -> None:
     """Codes added, discontinued, removed and changed between two releases of a dataset."""
-    from hcpcs.diff import diff as do_diff
+    from hcpcs.services.diff import diff as do_diff
 
     data = do_diff(release_a, release_b, code_range=code_range, hc=_service(home))
     if as_json:
@@ -316,7 +316,7 @@ def fee(
     """Medicare physician fee schedule amount (or OPPS rate) for a code, with the formula."""
     from rich.table import Table
 
-    from hcpcs import fees
+    from hcpcs.services import fees
 
     hc = _service(home)
     if opps:
@@ -324,7 +324,7 @@ def fee(
         if as_json:
             _print_json(data)
             return
-        from hcpcs.render import opps_card
+        from hcpcs.interfaces.cli.render import opps_card
 
         console.print(opps_card(data))
         return
@@ -374,7 +374,7 @@ def fee(
     if as_json:
         _print_json(data)
         return
-    from hcpcs.render import fee_card
+    from hcpcs.interfaces.cli.render import fee_card
 
     console.print(fee_card(data))
     if not data["payable"]:
@@ -393,7 +393,7 @@ def edits(
     """Every NCCI edit naming a code on a date: PTP both directions, MUE, add-on."""
     from rich.table import Table
 
-    from hcpcs.edits.listing import edits_for_code
+    from hcpcs.services.listing import edits_for_code
 
     data = edits_for_code(code, as_of=as_of, setting=setting, hc=_service(home))
     if as_json:
@@ -451,8 +451,8 @@ def _check(file: Path, output: str, input_format: str | None, as_of: str | None,
     import csv
 
     from hcpcs.claims.readers import read_claims
-    from hcpcs.edits.check import Checker
-    from hcpcs.errors import InvalidInputError
+    from hcpcs.core.errors import InvalidInputError
+    from hcpcs.services.checking import Checker
 
     if output not in ("table", "json", "jsonl", "csv"):
         raise InvalidInputError(f"--format {output!r}: use table, json, jsonl or csv")
@@ -473,7 +473,7 @@ def _check(file: Path, output: str, input_format: str | None, as_of: str | None,
     if engine == "batch" or (engine == "auto" and not policy and len(claims) >= BATCH_FROM_CLAIMS):
         # The vectorised engine: the same CMS rules and findings, as joins over the edit tables.
         from hcpcs.edits.batch import iter_check_batch, result_dicts
-        from hcpcs.service import parse_date
+        from hcpcs.store.session import parse_date
 
         day = parse_date(as_of, "as-of date") if as_of else None
         # In chunks of claims, so that memory stays bounded however large the file.
@@ -503,7 +503,7 @@ def _check(file: Path, output: str, input_format: str | None, as_of: str | None,
             writer.writerow([e["id"] or "", "INPUT_ERROR", "error", "", "", e["error"]["message"], "",
                              "", "", e["error"]["location"]])
     else:
-        from hcpcs.render import check_report
+        from hcpcs.interfaces.cli.render import check_report
 
         console.print(check_report(claims, results))
         for e in bad:
@@ -524,7 +524,7 @@ def serve(
     """Serve the REST API, the web pages and the FHIR operations from the store (read-only)."""
     import uvicorn
 
-    from hcpcs.web.app import create_app
+    from hcpcs.interfaces.web.app import create_app
 
     application = create_app(home=home)
     console.print(f"hcpcs serving on http://{host}:{port}/ (API docs at /docs)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hcpcs.errors import MalformedCodeError
+from hcpcs.core.errors import MalformedCodeError
 
 _LEVEL2 = re.compile(r"^[A-Z][0-9]{4}$")
 _CPT = re.compile(r"^[0-9]{4}[0-9FTUM]$")

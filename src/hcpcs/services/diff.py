@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hcpcs.errors import InvalidInputError
-from hcpcs.reference import HCPCS_FIELDS, MPFS_FIELDS, field_changes
-from hcpcs.service import Hcpcs
+from hcpcs.core.errors import InvalidInputError
+from hcpcs.services.reference import HCPCS_FIELDS, MPFS_FIELDS, field_changes
 from hcpcs.store.releases import Release
+from hcpcs.store.session import Hcpcs
 
 _TABLES = {"hcpcs": ("hcpcs_code", "code", HCPCS_FIELDS, "AND record_kind = 'procedure'"),
            "mpfs": ("mpfs_rvu", "hcpcs", MPFS_FIELDS, "AND modifier = ''")}
@@ -23,7 +23,7 @@ def _release(hc: Hcpcs, label: str) -> Release:
 
 
 def diff(label_a: str, label_b: str, *, code_range: str | None = None, hc: Hcpcs | None = None) -> dict[str, Any]:
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     a, b = _release(hc, label_a), _release(hc, label_b)

@@ -15,13 +15,19 @@ from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from hcpcs import fees
-from hcpcs.codes import AMA_NOTICE, normalize
-from hcpcs.errors import HcpcsError, InvalidInputError, MalformedCodeError, NotCoveredError, UnknownCodeError
-from hcpcs.service import parse_date
-from hcpcs.web import charts
-from hcpcs.web.app import AppContext, context
-from hcpcs.web.problems import Problem, from_error
+from hcpcs.core.codes import AMA_NOTICE, normalize
+from hcpcs.core.errors import (
+    HcpcsError,
+    InvalidInputError,
+    MalformedCodeError,
+    NotCoveredError,
+    UnknownCodeError,
+)
+from hcpcs.interfaces.web import charts
+from hcpcs.interfaces.web.app import AppContext, context
+from hcpcs.interfaces.web.problems import Problem, from_error
+from hcpcs.services import fees
+from hcpcs.store.session import parse_date
 
 router = APIRouter(include_in_schema=False)
 
@@ -129,7 +135,7 @@ async def home(request: Request) -> Response:
 
 
 def _search(ctx: AppContext, q: str, active_on: date | None, limit: int) -> dict[str, Any]:
-    from hcpcs.search import search
+    from hcpcs.services.search import search
 
     return search(q, active_on=active_on, limit=limit, hc=ctx.hc)
 
@@ -307,7 +313,7 @@ def _ptp_groups(listing: dict[str, Any] | None, code: str) -> list[dict[str, Any
 
 
 def _policies(ctx: AppContext, code: str, day: date, notes: list[str]) -> dict[str, Any]:
-    from hcpcs.edits.listing import edits_for_code
+    from hcpcs.services.listing import edits_for_code
 
     out: dict[str, Any] = {"ptp": {}, "packs": []}
     for setting, label in (("professional", "practitioner"), ("facility", "hospital")):
@@ -348,8 +354,8 @@ def _period(rule: Any) -> str:
 
 
 def code_page_values(ctx: AppContext, code: str, day: date | None, locality: str | None, setting: str) -> dict[str, Any]:
-    from hcpcs.reference import history, lookup
-    from hcpcs.search import similar
+    from hcpcs.services.reference import history, lookup
+    from hcpcs.services.search import similar
 
     hc = ctx.hc
     data = lookup(code, day, hc=hc)
@@ -478,7 +484,7 @@ def _present(items: list[Any], results: list[dict[str, Any]]) -> list[dict[str, 
 
 @router.post("/check")
 async def check_submit(request: Request) -> Response:
-    from hcpcs.web.api import check_items, read_claim_items, resolve_pack_ids
+    from hcpcs.interfaces.web.api import check_items, read_claim_items, resolve_pack_ids
 
     ctx = context(request)
     form = await request.form(max_part_size=ctx.settings.max_body_bytes)
@@ -535,7 +541,7 @@ async def releases_page(request: Request) -> Response:
 
 @router.get("/diff")
 async def diff_page(request: Request, range: str = "") -> Response:  # noqa: A002
-    from hcpcs.diff import diff
+    from hcpcs.services.diff import diff
 
     ctx = context(request)
     params = request.query_params

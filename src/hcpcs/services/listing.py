@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hcpcs import indicators
-from hcpcs.codes import normalize
-from hcpcs.service import Hcpcs, parse_date
+from hcpcs.core import indicators
+from hcpcs.core.codes import normalize
 from hcpcs.store import queries
+from hcpcs.store.session import Hcpcs, parse_date
 
 
 def edits_for_code(code: str, *, as_of: str | date | None = None, setting: str = "professional",
                    hc: Hcpcs | None = None) -> dict[str, Any]:
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     code = normalize(code)

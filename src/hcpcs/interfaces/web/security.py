@@ -27,7 +27,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hcpcs.web.problems import PROBLEM_MEDIA_TYPE, Problem
+from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 DEFAULT_MAX_CLAIMS = 1000

@@ -19,12 +19,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from hcpcs import indicators
-from hcpcs.codes import normalize
-from hcpcs.errors import InvalidInputError, NotCoveredError, UnknownCodeError
-from hcpcs.service import Hcpcs, parse_date
+from hcpcs.core import indicators
+from hcpcs.core.codes import normalize
+from hcpcs.core.errors import InvalidInputError, NotCoveredError, UnknownCodeError
 from hcpcs.store import queries
 from hcpcs.store.releases import Release
+from hcpcs.store.session import Hcpcs, parse_date
 
 # Status codes whose amount is computed from the RVUs (RVU file Attachment A): A active, R restricted
 # coverage (priced, paid only in special circumstances), T paid only when no other service is billed.
@@ -228,7 +228,7 @@ def fee(code: str, modifier: str | None = None, *, locality: str | None = None, 
         county: str | None = None, national: bool = False, setting: str = "nonfacility",
         as_of: str | date | None = None, hc: Hcpcs | None = None) -> dict[str, Any]:
     """The fee-schedule amount of one code/modifier in one locality and setting, with its inputs."""
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     code = normalize(code)
@@ -331,7 +331,7 @@ def opps_cap(hc: Hcpcs, release: Release, row: sqlite3.Row, loc: Locality,
 
 def all_localities(code: str, modifier: str | None = None, *, setting: str = "nonfacility",
                    as_of: str | date | None = None, hc: Hcpcs | None = None) -> dict[str, Any]:
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     code = normalize(code)
@@ -348,7 +348,7 @@ def all_localities(code: str, modifier: str | None = None, *, setting: str = "no
 def fee_history(code: str, modifier: str | None = None, *, locality: str | None = None,
                 setting: str = "nonfacility", hc: Hcpcs | None = None) -> list[dict[str, Any]]:
     """The amount and its inputs in every loaded fee-schedule release."""
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     code = normalize(code)
@@ -372,7 +372,7 @@ def fee_history(code: str, modifier: str | None = None, *, locality: str | None 
 
 def opps_fee(code: str, as_of: str | date | None = None, hc: Hcpcs | None = None) -> dict[str, Any]:
     """Hospital outpatient payment (OPPS Addendum B) of the release in force."""
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     code = normalize(code)

@@ -20,10 +20,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from hcpcs.codes import AMA_NOTICE, kind_of, normalize
-from hcpcs.errors import HcpcsError, MalformedCodeError, NotCoveredError, UnknownCodeError
-from hcpcs.web.app import AppContext, context
-from hcpcs.web.problems import Problem
+from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
+from hcpcs.core.errors import HcpcsError, MalformedCodeError, NotCoveredError, UnknownCodeError
+from hcpcs.interfaces.web.app import AppContext, context
+from hcpcs.interfaces.web.problems import Problem
 
 router = APIRouter(prefix="/fhir", tags=["FHIR terminology"])
 
@@ -98,7 +98,7 @@ class FhirError(Exception):
 
 
 def capability_statement(ctx: AppContext) -> dict[str, Any]:
-    from hcpcs.web.app import _version
+    from hcpcs.interfaces.web.app import _version
 
     loaded = sorted({r.label for r in ctx.hc_or_none.releases if r.dataset == "hcpcs"}) if ctx.hc_or_none else []
     return {
@@ -240,7 +240,7 @@ def _date(value: str | None) -> date | None:
 
 
 def _lookup_data(ctx: AppContext, code: str, day: date | None) -> dict[str, Any]:
-    from hcpcs.reference import lookup
+    from hcpcs.services.reference import lookup
 
     return lookup(code, day, hc=ctx.hc)
 

@@ -1,7 +1,7 @@
 """The web service: one ASGI app (FastAPI) serving the REST API (/api, OpenAPI at /openapi.json,
 interactive docs at /docs), the web pages and FHIR terminology operations (/fhir) from one read-only
 store. `hcpcs serve` calls `create_app` and runs it with uvicorn; `uvicorn --factory
-hcpcs.web.app:create_app` works too (the store is then $HCPCS_HOME or the per-user data folder)."""
+hcpcs.interfaces.web.app:create_app` works too (the store is then $HCPCS_HOME or the per-user data folder)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
-from hcpcs.errors import DataNotLoadedError, HcpcsError
-from hcpcs.service import Hcpcs
-from hcpcs.store.db import Store
-from hcpcs.web.problems import PROBLEM_TYPES, Problem, from_error, validation_errors
-from hcpcs.web.security import (
+from hcpcs.core.errors import DataNotLoadedError, HcpcsError
+from hcpcs.interfaces.web.problems import PROBLEM_TYPES, Problem, from_error, validation_errors
+from hcpcs.interfaces.web.security import (
     ApiKeyMiddleware,
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
@@ -43,8 +41,10 @@ from hcpcs.web.security import (
     operation_outcome,
     too_large_problem,
 )
+from hcpcs.store.db import Store
+from hcpcs.store.session import Hcpcs
 
-log = logging.getLogger("hcpcs.web")
+log = logging.getLogger("hcpcs.interfaces.web")
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
 
@@ -357,7 +357,7 @@ class AppContext:
     def checker(self, pack_ids: tuple[str, ...]) -> Any:
         """The claim checker of this thread's connection for a set of policy packs (kept: it caches the
         edit tables it has read)."""
-        from hcpcs.edits.check import Checker
+        from hcpcs.services.checking import Checker
 
         hc = self.hc
         key = (id(hc), pack_ids)
@@ -445,7 +445,7 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
         openapi_url="/openapi.json", default_response_class=JSONBody,
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    from hcpcs.web import pages
+    from hcpcs.interfaces.web import pages
 
     pages.configure_templates(templates)
     app.state.ctx = AppContext(hc, settings, Runner(hc, settings.timeout_seconds, settings.worker_threads),
@@ -487,7 +487,7 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
         title, text = PROBLEM_TYPES[slug]
         return templates.TemplateResponse(request, "problem_type.html", {"slug": slug, "title": title, "text": text})
 
-    from hcpcs.web import api, fhir
+    from hcpcs.interfaces.web import api, fhir
 
     app.include_router(api.router)
     app.include_router(fhir.router)

@@ -44,7 +44,7 @@ class Indicator:
 
 @cache
 def indicator(key: str) -> Indicator:
-    path = resources.files("hcpcs.indicators") / "data" / f"{key}.toml"
+    path = resources.files("hcpcs.core.indicators") / "data" / f"{key}.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -64,5 +64,5 @@ def decode(key: str, value: str | None) -> dict[str, str | None] | None:
 
 
 def available() -> list[str]:
-    folder = resources.files("hcpcs.indicators") / "data"
+    folder = resources.files("hcpcs.core.indicators") / "data"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import polars as pl
 
-from hcpcs.errors import HcpcsError
-from hcpcs.service import Hcpcs
+from hcpcs.core.errors import HcpcsError
 from hcpcs.store.db import Store
 from hcpcs.store.releases import Release
+from hcpcs.store.session import Hcpcs
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ import sqlite3
 from datetime import date
 from typing import Any
 
-from hcpcs import indicators
-from hcpcs.codes import AMA_NOTICE, kind_of, normalize
-from hcpcs.errors import NotCoveredError, UnknownCodeError
-from hcpcs.service import Hcpcs, parse_date
+from hcpcs.core import indicators
+from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
+from hcpcs.core.errors import NotCoveredError, UnknownCodeError
 from hcpcs.store import queries
 from hcpcs.store.releases import Release
+from hcpcs.store.session import Hcpcs, parse_date
 
 PTP_PREVIEW = 10
 
@@ -223,7 +223,7 @@ def _modifier_description(code: str) -> dict[str, Any] | None:
 
 def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = None) -> dict[str, Any]:
     """Everything hcpcs knows about a code on a date of service, as the documented JSON contract."""
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     code = normalize(code)
@@ -380,7 +380,7 @@ def field_changes(old: sqlite3.Row | dict | None, new: sqlite3.Row | dict, field
 
 def history(code: str, *, hc: Hcpcs | None = None) -> dict[str, Any]:
     """One entry per loaded release where the code was added, changed or discontinued, or left the file."""
-    from hcpcs.service import default
+    from hcpcs.store.session import default
 
     hc = hc or default()
     code = normalize(code)

@@ -1,5 +1,5 @@
 """The REST API under /api. Bodies are the library's dicts (the CLI's --json contracts); errors are
-problem details (see `hcpcs.web.problems`)."""
+problem details (see `hcpcs.interfaces.web.problems`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,19 @@ from typing import Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from hcpcs import fees
 from hcpcs.claims.model import Claim, ClaimError
-from hcpcs.codes import normalize
-from hcpcs.errors import ClaimInputError, HcpcsError, InvalidInputError, MalformedCodeError, NotCoveredError
-from hcpcs.service import parse_date
-from hcpcs.web.app import AppContext, JSONBody, context
-from hcpcs.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
+from hcpcs.core.codes import normalize
+from hcpcs.core.errors import (
+    ClaimInputError,
+    HcpcsError,
+    InvalidInputError,
+    MalformedCodeError,
+    NotCoveredError,
+)
+from hcpcs.interfaces.web.app import AppContext, JSONBody, context
+from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
+from hcpcs.services import fees
+from hcpcs.store.session import parse_date
 
 router = APIRouter(prefix="/api", default_response_class=JSONBody)
 
@@ -137,7 +143,7 @@ async def api_lookup(request: Request, code: str = CodePath, as_of: str | None =
     """The lookup contract: descriptors, validity on the date, HCPCS indicators decoded, fee-schedule
     indicators and RVUs (`mpfs`, with `by_modifier`), OPPS, MUE, add-on and PTP edits, notices and the
     sources (release and files) of every part."""
-    from hcpcs.reference import lookup
+    from hcpcs.services.reference import lookup
 
     ctx = context(request)
     code = valid_code(code)
@@ -156,7 +162,7 @@ async def api_search(
     status: str | None = Query(None, max_length=1, description="Only this fee-schedule status, e.g. A."),
     limit: int = Query(20, ge=1, le=1000),
 ) -> Response:
-    from hcpcs.search import search
+    from hcpcs.services.search import search
 
     ctx = context(request)
     day = valid_date(active_on, "active_on")
@@ -166,7 +172,7 @@ async def api_search(
 
 @router.get("/similar/{code}", summary="Codes related to a code, with the reasons", responses=problems(404, 422, 503))
 async def api_similar(request: Request, code: str = CodePath, limit: int = Query(15, ge=1, le=100)) -> Response:
-    from hcpcs.search import similar
+    from hcpcs.services.search import similar
 
     ctx = context(request)
     return await answer(ctx, similar, valid_code(code), limit=limit, field="code", where="path")
@@ -174,7 +180,7 @@ async def api_similar(request: Request, code: str = CodePath, limit: int = Query
 
 @router.get("/history/{code}", summary="A code across the loaded releases", responses=problems(404, 422, 503))
 async def api_history(request: Request, code: str = CodePath) -> Response:
-    from hcpcs.reference import history
+    from hcpcs.services.reference import history
 
     ctx = context(request)
     return await answer(ctx, history, valid_code(code), field="code", where="path", inline=True)
@@ -187,7 +193,7 @@ async def api_diff(
     to: str = Query(..., description="Label of the newer release, e.g. HCPCS 2026 Jan."),
     range: str | None = Query(None, description="Only codes FIRST-LAST, e.g. G6001-G6017."),  # noqa: A002
 ) -> Response:
-    from hcpcs.diff import diff
+    from hcpcs.services.diff import diff
 
     ctx = context(request)
     labels = {r.label.lower() for r in ctx.hc.releases}
@@ -246,7 +252,7 @@ async def api_fee(
             responses=problems(404, 422, 503))
 async def api_edits(request: Request, code: str = CodePath, as_of: str | None = AsOfQuery,
                     setting: Literal["professional", "facility"] = Query("professional")) -> Response:
-    from hcpcs.edits.listing import edits_for_code
+    from hcpcs.services.listing import edits_for_code
 
     ctx = context(request)
     return await answer(ctx, edits_for_code, valid_code(code), as_of=valid_date(as_of, "as_of"), setting=setting,
@@ -351,7 +357,7 @@ def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
 
 def check_items(ctx: AppContext, pack_ids: tuple[str, ...], items: list[Claim | ClaimError]) -> list[dict[str, Any]]:
     """Check claims one by one (in a worker thread), giving up when the request's time budget is spent."""
-    from hcpcs.web.app import RequestTimeout
+    from hcpcs.interfaces.web.app import RequestTimeout
 
     checker = ctx.checker(pack_ids)
     results = []

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hcpcs.errors import HcpcsError, InvalidInputError
+from hcpcs.core.errors import HcpcsError, InvalidInputError
 from hcpcs.sources.bundle import ParsedRelease, parse_release
 from hcpcs.sources.catalog import CATALOG
 from hcpcs.sources.discover import ReleasePlan, find_files, plan_releases
@@ -118,7 +118,7 @@ def _refresh_table_cache(store: Store, report: UpdateReport, progress: Progress)
     """Drop the columnar cache files (Arrow IPC beside the database, read by the batch checker) of
     releases no longer stored. The batch checker writes a release's files the first time it reads the
     release from the database, so an update does not pay for tables nobody checks claims against."""
-    from hcpcs.edits.batch_tables import prune_table_cache
+    from hcpcs.store.cache import prune_table_cache
 
     try:
         prune_table_cache(store)
