@@ -107,12 +107,12 @@ def quarter_releases(hc: Hcpcs) -> dict[str, int]:
 
 def load_tables(hc: Hcpcs, cache_dir: Path | None) -> tuple[BatchTables, float]:
     """What the batch rules read of the quarter's releases (the PTP index rather than the raw PTP rows)."""
-    from hcpcs.store.cache import DATASET_TABLES
+    from hcpcs.store.cache import cached_tables
 
     start = time.perf_counter()
     tables = BatchTables(hc, cache_dir=cache_dir)
     for dataset, release_id in quarter_releases(hc).items():
-        for table in DATASET_TABLES[dataset]:
+        for table in cached_tables(dataset):
             if table == "ncci_ptp":
                 tables.ptp_index(release_id)
             else:

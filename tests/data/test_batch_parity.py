@@ -19,9 +19,9 @@ from hcpcs.edits import batch
 from hcpcs.edits.engine import check_claim
 from hcpcs.edits.tables import EditTables
 from hcpcs.store.cache import (
-    FRAME_SPECS,
     BatchTables,
     build_ptp_index,
+    frame_schema,
     index_file_frame,
     read_from_cache,
     read_from_store,
@@ -274,7 +274,7 @@ def test_ptp_index_round_trip(tmp_path: Path) -> None:
         "column2": ["Z0002", "Z0003", "Z0001", "Z0001", "Z0002"],
         "effective_date": [None] * 5, "deletion_date": [None, None, None, None, date(2020, 1, 1)],
         "modifier_indicator": ["0", "9", "1", "1", "1"], "rationale": ["R"] * 5, "source_line": [2, 3, 4, 5, 6],
-    }, schema=FRAME_SPECS["ncci_ptp"].columns)
+    }, schema=frame_schema("ncci_ptp"))
     index = build_ptp_index(frame)
     assert index.codes.to_list() == ["Z0001", "Z0002", "Z0003"]
     assert index.edits.height == 4

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from hcpcs.core.indicators import indicator
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.anes import parse_anes
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.gpci import parse_gpci
 from hcpcs.sources.locality_county import parse_locco
 from hcpcs.sources.mpfs_rvu import parse_pprrvu, rvu_fingerprint
 from hcpcs.sources.oppscap import parse_oppscap
-from hcpcs.store.schema import TABLE_COLUMNS
 
 pytestmark = pytest.mark.realdata
 
@@ -155,7 +155,7 @@ def field_differences(base: ParsedTable, other: ParsedTable) -> list[str]:
 
 def test_25d_pprrvu(cms_data: Path) -> None:
     table = parsed(cms_data, "25D", "pprrvu")
-    assert tuple(table.columns) == TABLE_COLUMNS["mpfs_rvu"]
+    assert tuple(table.columns) == TABLES["mpfs_rvu"].column_names
     assert len(table) == 19090
     assert table.meta == {
         "conversion_factor": 32.3465,

@@ -10,19 +10,15 @@ from pathlib import Path
 import pytest
 
 from hcpcs.claims.model import Claim, ClaimError
-from hcpcs.claims.readers import (
+from hcpcs.claims.readers import claim_from_dict, iter_claims, read_claims, read_claims_file, sniff_format
+from hcpcs.claims.values import (
     BadValue,
-    claim_from_dict,
-    iter_claims,
     normalize_code,
     parse_iso_date,
     parse_modifiers,
     parse_place_of_service,
     parse_setting,
     parse_units,
-    read_claims,
-    read_claims_file,
-    sniff_format,
 )
 from hcpcs.core.errors import ClaimInputError
 

@@ -10,7 +10,7 @@ import pytest
 
 from hcpcs.claims.model import Claim, ClaimError
 from hcpcs.claims.readers import iter_claims, read_claims, read_claims_file
-from hcpcs.claims.x12 import iter_837, read_837
+from hcpcs.claims.x12 import iter_837
 from hcpcs.core.errors import ClaimInputError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claims"
@@ -53,7 +53,7 @@ def test_837p_fixture_two_claims() -> None:
 def test_837p_is_sniffed() -> None:
     claims, errors = read_claims(PROFESSIONAL.encode())
     assert [claim.id for claim in claims] == ["TESTCLM001", "TESTCLM002"] and errors == []
-    assert read_837(PROFESSIONAL)[0] == claims
+    assert read_claims(PROFESSIONAL, "x12")[0] == claims
 
 
 def test_fixtures_are_valid_for_pyx12s_full_validation() -> None:

@@ -9,14 +9,14 @@ import pytest
 
 from hcpcs.core.errors import SourceFormatError
 from hcpcs.core.indicators import indicator
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import SourceFile
 from hcpcs.sources.hcpcs_file import parse_anweb_txt, parse_anweb_xlsx, release_info
 from hcpcs.sources.proc_notes import parse_proc_notes
-from hcpcs.store.schema import TABLE_COLUMNS
 
 ANWEB_NAME = "HCPC2099_APR_ANWEB_fixture.txt"
 NOTES_NAME = "proc_notes_APR2099.txt"
-COLUMNS = TABLE_COLUMNS["hcpcs_code"]
+COLUMNS = TABLES["hcpcs_code"].column_names
 
 
 @pytest.fixture()
@@ -317,7 +317,7 @@ def test_xlsx_not_a_workbook(anweb: SourceFile) -> None:
 def test_proc_notes(fixtures: Path) -> None:
     table = parse_proc_notes(SourceFile.from_path(fixtures / "hcpcs" / NOTES_NAME))
     assert table.table == "hcpcs_note"
-    assert tuple(table.columns) == TABLE_COLUMNS["hcpcs_note"]
+    assert tuple(table.columns) == TABLES["hcpcs_note"].column_names
     assert table.rows == [
         ("0001", "THIS MADE-UP PROCESSING NOTE WAS DELETED 1/1/97."),
         ("0002", "THIS MADE-UP NOTE (Z9990) WRAPS OVER TWO LINES OF THE BOX."),

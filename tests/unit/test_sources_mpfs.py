@@ -14,13 +14,13 @@ import pytest
 
 from hcpcs.core.errors import SourceFormatError
 from hcpcs.core.indicators import indicator
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.anes import parse_anes
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.gpci import parse_gpci
 from hcpcs.sources.locality_county import parse_locco
 from hcpcs.sources.mpfs_rvu import parse_pprrvu, release_info, rvu_fingerprint
 from hcpcs.sources.oppscap import parse_oppscap
-from hcpcs.store.schema import TABLE_COLUMNS
 from tests.fixture_files import cms_fixtures
 
 FIXTURES = cms_fixtures() / "mpfs"
@@ -92,7 +92,7 @@ def by_key(table: ParsedTable, *key: str) -> dict:
 def test_pprrvu_csv_rows_and_meta() -> None:
     table = parse_pprrvu(fixture("PPRRVU2030_Apr.csv"))
     assert table.table == "mpfs_rvu"
-    assert tuple(table.columns) == TABLE_COLUMNS["mpfs_rvu"]
+    assert tuple(table.columns) == TABLES["mpfs_rvu"].column_names
     assert len(table) == 9  # the Ctrl-Z trailer row is not data
     assert table.meta == {
         "conversion_factor": 31.2345,
@@ -274,7 +274,7 @@ def test_pprrvu_txt_needs_a_cms_name() -> None:
 
 def test_gpci_csv_with_footnotes() -> None:
     table = parse_gpci(fixture("GPCI2030.csv"))
-    assert tuple(table.columns) == TABLE_COLUMNS["mpfs_gpci"]
+    assert tuple(table.columns) == TABLES["mpfs_gpci"].column_names
     assert data(table) == [
         ("99912", "ZA", "00", "ZETA STATE", 1.0, 0.912, 0.5),
         ("09902", "ZB", "01", "BETA TOWN", 1.5, 1.1, 0.61),
@@ -313,7 +313,7 @@ def test_gpci_bad_input() -> None:
 
 def test_locco_carries_the_state_down() -> None:
     table = parse_locco(fixture("30LOCCO.csv"))
-    assert tuple(table.columns) == TABLE_COLUMNS["mpfs_locality_county"]
+    assert tuple(table.columns) == TABLES["mpfs_locality_county"].column_names
     assert data(table) == [
         ("99912", "00", "ZETA STATE", "STATEWIDE", "ALL COUNTIES"),
         ("09902", "01", "BETA STATE", "BETA TOWN", "NORTH, SOUTH AND EAST"),
@@ -338,7 +338,7 @@ def test_locco_txt_state_group_without_a_name() -> None:
 
 def test_anes_csv_and_national_cf() -> None:
     table = parse_anes(fixture("ANES2030.csv"))
-    assert tuple(table.columns) == TABLE_COLUMNS["mpfs_anes_cf"]
+    assert tuple(table.columns) == TABLES["mpfs_anes_cf"].column_names
     assert table.meta == {"year": 2030, "national_anes_cf": 20.1234}
     assert data(table)[:2] == [("99912", "00", "ZETA STATE", 19.87), ("09902", "01", "BETA TOWN", 28.5)]
     assert parse_anes(csv_to_xlsx("ANES2030.csv")).rows == table.rows
@@ -367,7 +367,7 @@ def test_anes_bad_cf() -> None:
 
 def test_oppscap_encodings_agree() -> None:
     from_csv = parse_oppscap(fixture("OPPSCAP_APR.csv"))
-    assert tuple(from_csv.columns) == TABLE_COLUMNS["mpfs_opps_cap"]
+    assert tuple(from_csv.columns) == TABLES["mpfs_opps_cap"].column_names
     assert data(from_csv)[0] == ("Z9991", "", "A", "99912", "00", 61.2, 75.35)
     assert from_csv.meta == {"year": None, "quarter_month": 4}
     assert data(parse_oppscap(fixture("OPPSCAP_APR.txt"))) == data(from_csv)

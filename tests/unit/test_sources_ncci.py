@@ -11,12 +11,12 @@ import pytest
 
 from hcpcs.core.errors import SourceFormatError
 from hcpcs.core.indicators import indicator
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import SourceFile
 from hcpcs.sources.edit_table import edit_table_info, parse_edit_table
 from hcpcs.sources.ncci_aoc import aoc_release_info, parse_aoc_xlsx
 from hcpcs.sources.ncci_mue import mue_file_info, parse_mue_csv
 from hcpcs.sources.ncci_ptp import parse_ptp_txt, ptp_file_info, version_quarter
-from hcpcs.store.schema import TABLE_COLUMNS
 from tests.fixture_files import cms_fixtures
 
 NCCI = cms_fixtures() / "ncci"
@@ -44,7 +44,7 @@ def ptp_with(lines: list[str], name: str = "ccipra-v302r0-f1.txt") -> SourceFile
 def test_ptp_rows_columns_and_markers() -> None:
     table = parse_ptp_txt(SourceFile.from_path(PTP_FIXTURE))
     assert table.table == "ncci_ptp"
-    assert tuple(table.columns) == TABLE_COLUMNS["ncci_ptp"]
+    assert tuple(table.columns) == TABLES["ncci_ptp"].column_names
     assert len(table) == 5
     first, retired, deleted, *_ = table.rows
     assert first == (
@@ -206,7 +206,7 @@ def test_ptp_is_fast_enough() -> None:
 
 def test_mue_rows_and_multiline_notice() -> None:
     table = parse_mue_csv(SourceFile.from_path(MUE_FIXTURE))
-    assert table.table == "ncci_mue" and tuple(table.columns) == TABLE_COLUMNS["ncci_mue"]
+    assert table.table == "ncci_mue" and tuple(table.columns) == TABLES["ncci_mue"].column_names
     assert table.rows[0] == ("Z9901", 1, "2", "Code Descriptor / CPT Instruction", 8)
     assert [r[2] for r in table.rows] == ["2", "3", "1", "3", "2"]
     assert table.rows[3][1] == 400
@@ -327,7 +327,7 @@ def write_aoc(tmp_path: Path, rows: list[list], name: str = "AOC_V2026Q2-MCR.xls
 
 def test_aoc_rows(tmp_path: Path) -> None:
     table = parse_aoc_xlsx(write_aoc(tmp_path, AOC_ROWS))
-    assert table.table == "ncci_aoc" and tuple(table.columns) == TABLE_COLUMNS["ncci_aoc"]
+    assert table.table == "ncci_aoc" and tuple(table.columns) == TABLES["ncci_aoc"].column_names
     assert table.rows[0] == (
         "2",
         "Z9950",
@@ -407,7 +407,7 @@ def test_aoc_wrong_header_and_binary(tmp_path: Path) -> None:
 
 def test_edit_table_ptp() -> None:
     table = parse_edit_table(SourceFile.from_path(NCCI / "ptp_practitioner_2024q3.csv"))
-    assert table.table == "ncci_ptp" and tuple(table.columns) == TABLE_COLUMNS["ncci_ptp"]
+    assert table.table == "ncci_ptp" and tuple(table.columns) == TABLES["ncci_ptp"].column_names
     assert table.rows == [
         ("Z9901", "Z9902", None, None, None, "1", "Standards of medical/surgical practice", 2),
         ("Z9901", "Z9903", None, None, "2019-12-31", "0", "Mutually exclusive procedures", 3),

@@ -10,13 +10,13 @@ import pytest
 
 from hcpcs.core.errors import SourceFormatError
 from hcpcs.core.indicators import indicator
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import SourceFile
 from hcpcs.sources.opps_addendum import (
     addendum_b_release_info,
     parse_addendum_b_derived_csv,
     parse_addendum_b_xlsx,
 )
-from hcpcs.store.schema import TABLE_COLUMNS
 from tests.fixture_files import cms_fixtures
 
 OPPS = cms_fixtures() / "opps"
@@ -60,7 +60,7 @@ def write_addendum(
 def test_addendum_b_rows(tmp_path: Path) -> None:
     table = parse_addendum_b_xlsx(write_addendum(tmp_path, ROWS))
     assert table.table == "opps_addendum_b"
-    assert tuple(table.columns) == TABLE_COLUMNS["opps_addendum_b"]
+    assert tuple(table.columns) == TABLES["opps_addendum_b"].column_names
     assert len(table) == 4
     assert table.rows[0] == (
         "Z9901",
@@ -149,7 +149,7 @@ def test_addendum_b_wrong_header_and_binary(tmp_path: Path) -> None:
 
 def test_addendum_b_derived_csv() -> None:
     table = parse_addendum_b_derived_csv(SourceFile.from_path(OPPS / "AddendumB_2025-10_derived_sample.csv"))
-    assert tuple(table.columns) == TABLE_COLUMNS["opps_addendum_b"]
+    assert tuple(table.columns) == TABLES["opps_addendum_b"].column_names
     assert table.rows[0] == (
         "Z9901",
         "Invented service one",

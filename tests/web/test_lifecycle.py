@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hcpcs.interfaces.web import app as web_app
+from hcpcs.interfaces.web import context as web_context
 from hcpcs.interfaces.web.app import create_app
 from hcpcs.interfaces.web.security import Settings
 from hcpcs.store.session import Hcpcs
@@ -51,7 +51,7 @@ def test_cache_can_be_turned_off(copy_home: Path) -> None:
 
 
 def test_store_change_is_noticed(copy_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(web_app, "STORE_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(web_context, "STORE_CHECK_SECONDS", 0.0)
     app = create_app(Hcpcs(copy_home), settings=Settings())
     client = TestClient(app)
     before = client.get("/api/lookup/Z9991", params={"as_of": "2099-05-01"}).json()
@@ -68,7 +68,7 @@ def test_store_change_is_noticed(copy_home: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_store_created_after_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(web_app, "STORE_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(web_context, "STORE_CHECK_SECONDS", 0.0)
     home = tmp_path / "home"
     client = TestClient(create_app(home=home, settings=Settings()))
     assert client.get("/api/releases").status_code == 503

@@ -10,7 +10,7 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
-from hcpcs.interfaces.web.app import Runner
+from hcpcs.interfaces.web.context import Runner
 from hcpcs.interfaces.web.problems import Problem
 from hcpcs.interfaces.web.security import Settings
 from hcpcs.store.session import Hcpcs

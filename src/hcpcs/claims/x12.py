@@ -44,7 +44,7 @@ from pyx12.segment import Segment
 from pyx12.x12file import X12Reader
 
 from hcpcs.claims.model import Claim, ClaimError, ClaimLine
-from hcpcs.claims.readers import (
+from hcpcs.claims.values import (
     BadValue,
     normalize_code,
     normalize_modifier,
@@ -481,10 +481,3 @@ def iter_837(stream: IO[str], *, name: str = "<input>") -> Iterator[Claim | Clai
     yield from parser.close()
     for error in trailers:
         yield ClaimError(None, "end of file", error[2])
-
-
-def read_837(data: str | bytes, *, name: str = "<input>") -> tuple[list[Claim], list[ClaimError]]:
-    """Every claim of an 837 given whole (see hcpcs.claims.readers.read_claims for other formats)."""
-    from hcpcs.claims.readers import read_claims
-
-    return read_claims(data, "x12", name=name)

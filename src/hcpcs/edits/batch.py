@@ -55,7 +55,9 @@ import polars as pl
 from hcpcs.claims.model import SETTINGS, Claim
 from hcpcs.core import indicators
 from hcpcs.core.codes import kind_of
+from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import DataNotLoadedError, InvalidInputError, NotCoveredError
+from hcpcs.core.indicators import pctc_allows
 from hcpcs.edits.engine import rules
 from hcpcs.edits.pctc import _FIX as PCTC_FIX
 from hcpcs.edits.ptp import describe_indicator, ptp_associated_modifiers
@@ -66,9 +68,8 @@ from hcpcs.edits.rules.addon_without_primary import CONTRACTOR_DEFINED
 from hcpcs.edits.rules.code_not_valid_on_dos import DELETED_STATUSES
 from hcpcs.edits.rules.duplicate_line import SEVERITY as DUPLICATE_SEVERITY
 from hcpcs.edits.tables import MUE_DATASET, PTP_DATASET
-from hcpcs.services.reference import pctc_allows
 from hcpcs.store.cache import PAIR_SHIFT, BatchTables
-from hcpcs.store.session import Hcpcs, parse_date
+from hcpcs.store.session import Hcpcs
 
 LINE_SCHEMA: dict[str, pl.DataType] = {
     "claim_id": pl.String(), "setting": pl.String(), "line": pl.Int64(), "code": pl.String(),
@@ -644,8 +645,8 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
         return _empty()
     hits = hits.sort("cp", "line").unique(["cp", "cid", "dos"], keep="first", maintain_order=True).with_columns(
         iso=_iso(hits), code=ctx.code_of())
-    not_yet = pl.col("added_date").is_not_null() & (pl.col("iso") < pl.col("added_date"))
-    ended = pl.col("termination_date").is_not_null() & (pl.col("iso") > pl.col("termination_date"))
+    not_yet = pl.col("added_date").is_not_null() & (pl.col("dos") < pl.col("added_date"))
+    ended = pl.col("termination_date").is_not_null() & (pl.col("dos") > pl.col("termination_date"))
     hits = hits.with_columns(verdict=pl.when(pl.col("verdict") != "dated").then(pl.col("verdict"))
                              .when(not_yet).then(pl.lit("added")).when(ended).then(pl.lit("terminated"))
                              .otherwise(pl.lit(None))).filter(pl.col("verdict").is_not_null())
@@ -693,7 +694,7 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: lis
     absent), with the fields the messages need; codes that are valid are left out."""
     codes = ctx.codes.gather(cids)
     frame = pl.DataFrame({"cid": pl.Series(cids, dtype=pl.Int64), "code": codes})
-    schema = {"cid": pl.Int64, "verdict": pl.String, "added_date": pl.String, "termination_date": pl.String,
+    schema = {"cid": pl.Int64, "verdict": pl.String, "added_date": pl.Date, "termination_date": pl.Date,
               "action_code": pl.String, "status": pl.String, "source_line": pl.Int64, "others": pl.String,
               "label_override": pl.String}
     if release_id is None:
@@ -751,7 +752,7 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: lis
 def _later_hcpcs_rows(ctx: BatchContext, release_id: int, absent: pl.DataFrame) -> pl.DataFrame:
     """For codes (`cid`, `code`) missing from the HCPCS release in force, the row of the newest later HCPCS
     release that carries them (verdict `dated`, `label_override` naming that release)."""
-    schema = {"cid": pl.Int64, "added_date": pl.String, "termination_date": pl.String, "action_code": pl.String,
+    schema = {"cid": pl.Int64, "added_date": pl.Date, "termination_date": pl.Date, "action_code": pl.String,
               "source_line": pl.Int64, "verdict": pl.String, "label_override": pl.String}
     current = ctx.hc.release_by_id(release_id)
     later = sorted((r for r in ctx.hc.releases if r.dataset == "hcpcs" and r.effective_start > current.effective_start),
@@ -1037,10 +1038,10 @@ def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
 
 
 def _aoc_in_force() -> pl.Expr:
-    """`AocEdit.in_force` on the text date `iso`."""
-    return ((pl.col("effective_date").is_null() | (pl.col("effective_date") <= pl.col("iso")))
-            & (pl.col("deletion_date").is_null() | (pl.col("iso") <= pl.col("deletion_date")))
-            & (pl.col("primary_deletion_date").is_null() | (pl.col("iso") <= pl.col("primary_deletion_date"))))
+    """`AocEdit.in_force` on the date `dos`."""
+    return ((pl.col("effective_date").is_null() | (pl.col("effective_date") <= pl.col("dos")))
+            & (pl.col("deletion_date").is_null() | (pl.col("dos") <= pl.col("deletion_date")))
+            & (pl.col("primary_deletion_date").is_null() | (pl.col("dos") <= pl.col("primary_deletion_date"))))
 
 
 def _aoc_summary(days: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
@@ -1048,15 +1049,13 @@ def _aoc_summary(days: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
     primary codes (sorted) and the source row of the first edit of that type. An add-on whose edits'
     dates all lie outside the batch's dates is in force the same on every day: worked out once."""
     first, last = days.select(pl.col("dos").min().alias("first"), pl.col("dos").max().alias("last")).row(0)
-    first_iso, last_iso = first.isoformat(), last.isoformat()
     starts = pl.col("effective_date")
     ends = [pl.col("deletion_date"), pl.col("primary_deletion_date")]
-    steady = ((starts.is_null() | (starts <= first_iso) | (starts > last_iso))
-              & pl.all_horizontal([e.is_null() | (e < first_iso) | (e >= last_iso) for e in ends]))
+    steady = ((starts.is_null() | (starts <= first) | (starts > last))
+              & pl.all_horizontal([e.is_null() | (e < first) | (e >= last) for e in ends]))
     changing = edits.filter(~steady)["cid"].unique().implode()
     each_day = days.filter(pl.col("cid").is_in(changing))
-    each_day = each_day.with_columns(iso=_iso(each_day))
-    once = days.filter(~pl.col("cid").is_in(changing)).select("cid").unique().with_columns(iso=pl.lit(first_iso))
+    once = days.filter(~pl.col("cid").is_in(changing)).select("cid").unique().with_columns(dos=pl.lit(first))
     listed = pl.col("primary_code") != CONTRACTOR_DEFINED
 
     def summarize(keys: pl.DataFrame, by: list[str]) -> pl.DataFrame:
@@ -1089,7 +1088,7 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
         pairs = ctx.day_pairs(candidates.select("r", "cid", "dos", "gstart", "glen"), upper=False).select(
             "r", "cid", "dos", pcid=ctx.at("cid", "j"))
         met = pairs.join(primaries, on=["cid", "pcid"])
-        met = met.with_columns(iso=_iso(met)).filter(_aoc_in_force())
+        met = met.filter(_aoc_in_force())
         candidates = candidates.join(met.select("r").unique(), on="r", how="anti")
         if not candidates.height:
             continue

@@ -4,10 +4,10 @@ shared by the MODIFIER_26_NOT_ALLOWED and MODIFIER_TC_NOT_ALLOWED rules."""
 from __future__ import annotations
 
 from hcpcs.core import indicators
+from hcpcs.core.indicators import pctc_allows
 from hcpcs.edits.engine import ClaimContext
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.tables import source
-from hcpcs.services.reference import pctc_allows
 
 _FIX = {
     "2": "Bill the code without modifier 26: it is a professional-component-only code.",

@@ -1,6 +1,6 @@
 """The edit tables as the rules see them: the release of each dataset in force on a date, and the rows of
 a code in it, cached in memory after the first read so that checking a claim is a handful of dictionary
-look-ups. Reading goes through `hcpcs.store.queries`-style SQL on the store.
+look-ups. Reading goes through `hcpcs.store.queries`.
 
 Each cache is filled on first use (by release and code, by dataset and date, ...); the store is read only,
 so an entry never goes stale. A miss is told apart from a cached None by a sentinel. NCCI PTP edits are
@@ -16,6 +16,8 @@ from datetime import date
 from typing import Any
 
 from hcpcs.core.errors import DataNotLoadedError, NotCoveredError
+from hcpcs.core.tables import DATASETS
+from hcpcs.store import queries
 from hcpcs.store.releases import Release, ReleaseChoice
 from hcpcs.store.session import Hcpcs
 
@@ -113,8 +115,8 @@ class EditTables:
         cached = self._ptp_partners[release.id]
         found = cached.get(code)
         if found is None:
-            found = cached[code] = frozenset(sys.intern(row[0]) for row in self.hc.store.conn.execute(
-                "SELECT column2 FROM ncci_ptp WHERE release_id = ? AND column1 = ?", (release.id, code)))
+            found = cached[code] = frozenset(sys.intern(column2) for column2 in queries.ptp_column2_codes(
+                self.hc.store.conn, release.id, code))
         return found
 
     def ptp_pair(self, release: Release, column1: str, column2: str) -> tuple[PtpEdit, ...]:
@@ -123,21 +125,15 @@ class EditTables:
         cached = self._ptp_pairs[release.id]
         found = cached.get(key)
         if found is None:
-            found = cached[key] = tuple(PtpEdit(*row) for row in self.hc.store.conn.execute(
-                "SELECT column1, column2, modifier_indicator, effective_date, deletion_date, rationale, "
-                # `+column2`: search by the column 1 index (a code has at most a few thousand edits in column
-                # 1); the column 2 index would scan every edit of a common column 2 code such as 99211.
-                "source_line FROM ncci_ptp WHERE release_id = ? AND column1 = ? AND +column2 = ? ORDER BY rowid",
-                (release.id, column1, column2)))
+            found = cached[key] = tuple(PtpEdit(*row) for row in queries.ptp_pair_edits(
+                self.hc.store.conn, release.id, column1, column2))
         return found
 
     def mue(self, release: Release, code: str) -> MueValue | None:
         cached = self._mue[release.id]
         found = cached.get(code, _MISSING)
         if found is _MISSING:
-            row = self.hc.store.conn.execute(
-                "SELECT code, units, mai, rationale, source_line FROM ncci_mue WHERE release_id = ? AND code = ?",
-                (release.id, code)).fetchone()
+            row = queries.mue_value(self.hc.store.conn, release.id, code)
             found = cached[code] = MueValue(*row) if row else None
         return found
 
@@ -145,10 +141,7 @@ class EditTables:
         cached = self._aoc[release.id]
         found = cached.get(code)
         if found is None:
-            rows = self.hc.store.conn.execute(
-                "SELECT addon_code, primary_code, edit_type, effective_date, deletion_date, "
-                "primary_deletion_date, notes, source_line FROM ncci_aoc WHERE release_id = ? AND addon_code = ?",
-                (release.id, code)).fetchall()
+            rows = queries.aoc_edits_of_addon(self.hc.store.conn, release.id, code)
             found = cached[code] = tuple(AocEdit(*r) for r in rows)
         return found
 
@@ -157,9 +150,7 @@ class EditTables:
         cached = self._rvu[release.id]
         found = cached.get(code)
         if found is None:
-            rows = self.hc.store.conn.execute(
-                "SELECT modifier, status, pctc, global_days, source_line FROM mpfs_rvu "
-                "WHERE release_id = ? AND hcpcs = ?", (release.id, code)).fetchall()
+            rows = queries.rvu_indicator_rows(self.hc.store.conn, release.id, code)
             found = cached[code] = {r["modifier"]: dict(r) for r in rows}
         return found
 
@@ -177,37 +168,27 @@ class EditTables:
         cached = self._hcpcs[release.id, kind]
         found = cached.get(code, _MISSING)
         if found is _MISSING:
-            found = cached[code] = self.hc.store.conn.execute(
-                "SELECT code, added_date, termination_date, action_code, action_effective_date, source_line "
-                "FROM hcpcs_code WHERE release_id = ? AND code = ? AND record_kind = ?",
-                (release.id, code, kind)).fetchone()
+            found = cached[code] = queries.hcpcs_dates(self.hc.store.conn, release.id, code, kind)
         return found
 
     def addendum_b(self, release: Release, code: str) -> Any:
         cached = self._addb[release.id]
         found = cached.get(code, _MISSING)
         if found is _MISSING:
-            found = cached[code] = self.hc.store.conn.execute(
-                "SELECT hcpcs, status_indicator, apc, payment_rate, source_line FROM opps_addendum_b "
-                "WHERE release_id = ? AND hcpcs = ?", (release.id, code)).fetchone()
+            found = cached[code] = queries.addendum_b_status(self.hc.store.conn, release.id, code)
         return found
 
     def in_any_release(self, code: str) -> bool:
         found = self._known.get(code)
         if found is None:
-            from hcpcs.store.queries import code_known_anywhere
-
-            found = self._known[code] = code_known_anywhere(self.hc.store.conn, code)
+            found = self._known[code] = queries.code_known_anywhere(self.hc.store.conn, code)
         return found
 
     def other_releases_with(self, dataset: str, code: str) -> list[Release]:
         key = (dataset, code)
         found = self._other.get(key)
         if found is None:
-            table, column = {"mpfs": ("mpfs_rvu", "hcpcs"), "hcpcs": ("hcpcs_code", "code"),
-                             "opps": ("opps_addendum_b", "hcpcs")}[dataset]
-            ids = {r[0] for r in self.hc.store.conn.execute(
-                f"SELECT DISTINCT release_id FROM {table} WHERE {column} = ?", (code,))}
+            ids = set(queries.release_ids_with_code(self.hc.store.conn, DATASETS[dataset].tables[0], code))
             found = self._other[key] = [r for r in self.hc.releases if r.id in ids]
         return list(found)
 

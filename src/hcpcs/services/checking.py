@@ -7,11 +7,12 @@ from datetime import date
 from typing import Any
 
 from hcpcs.claims.model import Claim, ClaimError
+from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import ClaimInputError
 from hcpcs.edits.engine import check_claim
 from hcpcs.edits.packs import PolicyPack, load_pack
 from hcpcs.edits.tables import EditTables
-from hcpcs.store.session import Hcpcs, default, parse_date
+from hcpcs.store.session import Hcpcs, default
 
 
 def as_claim(claim: Claim | dict[str, Any]) -> Claim:

@@ -7,17 +7,17 @@ from typing import Any
 
 from hcpcs.core.errors import InvalidInputError
 from hcpcs.services.reference import HCPCS_FIELDS, MPFS_FIELDS, field_changes
+from hcpcs.store import queries
 from hcpcs.store.releases import Release
 from hcpcs.store.session import Hcpcs
 
-_TABLES = {"hcpcs": ("hcpcs_code", "code", HCPCS_FIELDS, "AND record_kind = 'procedure'"),
-           "mpfs": ("mpfs_rvu", "hcpcs", MPFS_FIELDS, "AND modifier = ''")}
+_FIELDS = {"hcpcs": HCPCS_FIELDS, "mpfs": MPFS_FIELDS}
 
 
 def _release(hc: Hcpcs, label: str) -> Release:
     matches = [r for r in hc.releases if r.label.lower() == label.lower()]
     if not matches:
-        known = ", ".join(r.label for r in hc.releases if r.dataset in _TABLES)
+        known = ", ".join(r.label for r in hc.releases if r.dataset in _FIELDS)
         raise InvalidInputError(f"no loaded release is labelled {label!r}; loaded: {known}")
     return matches[0]
 
@@ -29,22 +29,17 @@ def diff(label_a: str, label_b: str, *, code_range: str | None = None, hc: Hcpcs
     a, b = _release(hc, label_a), _release(hc, label_b)
     if a.dataset != b.dataset:
         raise InvalidInputError(f"{a.label} ({a.dataset}) and {b.label} ({b.dataset}) are different datasets")
-    if a.dataset not in _TABLES:
+    if a.dataset not in _FIELDS:
         raise InvalidInputError(f"diff covers HCPCS and fee-schedule releases, not {a.dataset}")
-    table, key, fields, extra = _TABLES[a.dataset]
+    fields = _FIELDS[a.dataset]
     low = high = None
     if code_range:
         parts = [p.strip().upper() for p in code_range.split("-")]
         if len(parts) != 2:
             raise InvalidInputError(f"--range {code_range!r}: give FIRST-LAST, e.g. G6001-G6017")
         low, high = parts
-    where = f"release_id = ? {extra}" + (f" AND {key} BETWEEN ? AND ?" if low else "")
-
-    def rows(release: Release) -> dict[str, Any]:
-        params = (release.id, low, high) if low else (release.id,)
-        return {r[key]: r for r in hc.store.conn.execute(f"SELECT * FROM {table} WHERE {where}", params)}
-
-    old, new = rows(a), rows(b)
+    old = queries.diff_rows(hc.store.conn, a.dataset, a.id, low, high)
+    new = queries.diff_rows(hc.store.conn, b.dataset, b.id, low, high)
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
     discontinued, changed = [], []

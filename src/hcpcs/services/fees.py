@@ -21,10 +21,11 @@ from typing import Any
 
 from hcpcs.core import indicators
 from hcpcs.core.codes import normalize
+from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import InvalidInputError, NotCoveredError, UnknownCodeError
 from hcpcs.store import queries
 from hcpcs.store.releases import Release
-from hcpcs.store.session import Hcpcs, parse_date
+from hcpcs.store.session import Hcpcs
 
 # Status codes whose amount is computed from the RVUs (RVU file Attachment A): A active, R restricted
 # coverage (priced, paid only in special circumstances), T paid only when no other service is billed.
@@ -411,9 +412,7 @@ def fee_table(hc: Hcpcs, release: Release):  # noqa: ANN201 - polars.DataFrame
 
     conn = hc.store.conn
     rvu = pl.DataFrame(
-        conn.execute(
-            "SELECT hcpcs, modifier, status, work_rvu, nonfac_pe_rvu, fac_pe_rvu, mp_rvu, nonfac_pe_opps, "
-            "fac_pe_opps, mp_opps, conv_factor FROM mpfs_rvu WHERE release_id = ?", (release.id,)).fetchall(),
+        queries.rvu_price_rows(conn, release.id),
         schema=["hcpcs", "modifier", "status", "work", "pe_nonfacility", "pe_facility", "mp", "opps_pe_nonfacility",
                 "opps_pe_facility", "opps_mp", "cf"], orient="row",
     ).with_columns(pl.col(c).fill_null(0.0) for c in ("work", "pe_nonfacility", "pe_facility", "mp",
@@ -423,8 +422,7 @@ def fee_table(hc: Hcpcs, release: Release):  # noqa: ANN201 - polars.DataFrame
         schema=["mac", "locality_number", "gw", "gpe", "gmp"], orient="row",
     )
     caps = pl.DataFrame(
-        conn.execute("SELECT hcpcs, modifier, mac, locality_number, nonfac_price, fac_price FROM mpfs_opps_cap "
-                     "WHERE release_id = ?", (release.id,)).fetchall(),
+        queries.opps_cap_prices(conn, release.id),
         schema=["hcpcs", "modifier", "mac", "locality_number", "cap_file_nonfacility", "cap_file_facility"],
         orient="row",
     )

@@ -8,8 +8,9 @@ from typing import Any
 
 from hcpcs.core import indicators
 from hcpcs.core.codes import normalize
+from hcpcs.core.dates import parse_date
 from hcpcs.store import queries
-from hcpcs.store.session import Hcpcs, parse_date
+from hcpcs.store.session import Hcpcs
 
 
 def edits_for_code(code: str, *, as_of: str | date | None = None, setting: str = "professional",

@@ -10,10 +10,12 @@ from typing import Any
 
 from hcpcs.core import indicators
 from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
+from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import NotCoveredError, UnknownCodeError
+from hcpcs.core.indicators import pctc_allows
 from hcpcs.store import queries
 from hcpcs.store.releases import Release
-from hcpcs.store.session import Hcpcs, parse_date
+from hcpcs.store.session import Hcpcs
 
 PTP_PREVIEW = 10
 
@@ -70,17 +72,6 @@ def _rvu_row_dict(row: sqlite3.Row) -> dict[str, Any]:
         "na_indicator": {k: indicators.decode("mpfs_na_indicator", v) for k, v in na.items()},
         "source_line": row["source_line"],
     }
-
-
-def pctc_allows(pctc: str | None, modifier: str) -> bool | None:
-    """Whether modifier 26 or TC may be billed with a code, from its PC/TC indicator (RVU file,
-    Attachment A). None when the indicator is missing."""
-    if not pctc:
-        return None
-    table = indicators.indicator("mpfs_pctc").extra
-    key = "modifier_26_allowed" if modifier == "26" else "modifier_tc_allowed"
-    value = table.get(key, {}).get(str(pctc))
-    return bool(value) if value is not None else None
 
 
 def mpfs_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _Sources) -> dict[str, Any] | None:

@@ -10,9 +10,10 @@ from typing import Any
 
 from hcpcs.core import indicators
 from hcpcs.core.codes import kind_of, normalize
+from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import InvalidInputError, MalformedCodeError, UnknownCodeError
 from hcpcs.store import queries
-from hcpcs.store.session import Hcpcs, parse_date
+from hcpcs.store.session import Hcpcs
 
 # What coders type -> what CMS descriptors say. Each entry expands a typed word into alternatives
 # (phrases allowed); matching is on porter-stemmed tokens.
@@ -127,16 +128,10 @@ def _code_listing(hc: Hcpcs, text: str) -> list[str] | None:
         low, high = match.groups()
         if len(low) != len(high):
             raise InvalidInputError(f"code range {text!r}: both ends need the same length")
-        sql = ("SELECT DISTINCT code FROM hcpcs_code WHERE code BETWEEN ? AND ? UNION "
-               "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE hcpcs BETWEEN ? AND ? ORDER BY 1")
-        return [r[0] for r in conn.execute(sql, (low, high, low, high))]
+        return queries.codes_between(conn, low, high)
     match = _PREFIX.match(upper)
     if match:
-        prefix = match.group(1)
-        # A range on the indexed code column: prefix <= code < prefix followed by the highest character.
-        sql = ("SELECT DISTINCT code FROM hcpcs_code WHERE code >= ? AND code < ? AND length(code) = 5 UNION "
-               "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE hcpcs >= ? AND hcpcs < ? ORDER BY 1")
-        return [r[0] for r in conn.execute(sql, (prefix, prefix + "\uffff", prefix, prefix + "\uffff"))]
+        return queries.codes_starting(conn, match.group(1))
     try:
         code = normalize(upper)
     except MalformedCodeError:
@@ -165,11 +160,7 @@ def search(text: str, *, active_on: str | date | None = None, betos: str | None 
         mode = "text"
         query = fts_query(text)
         try:
-            rows = hc.store.conn.execute(
-                "SELECT d.code, min(f.score) AS score FROM (SELECT rowid, bm25(descriptor_fts) AS score FROM descriptor_fts "
-                "WHERE descriptor_fts MATCH ? ORDER BY score LIMIT 1000) f JOIN descriptor d ON d.id = f.rowid "
-                "GROUP BY d.code ORDER BY score LIMIT 400",
-                (query,)).fetchall()
+            rows = queries.search_descriptors(hc.store.conn, query, texts=1000, codes=400)
         except sqlite3.OperationalError as exc:
             raise InvalidInputError(f"search text {text!r} could not be searched ({exc})") from exc
         scored = [(r["score"], r["code"]) for r in rows]
@@ -217,10 +208,7 @@ def similar(code: str, *, limit: int = 15, hc: Hcpcs | None = None) -> dict[str,
     ptp_releases = [r for r in hc.releases if r.dataset == "ncci_ptp_practitioner"]
     if ptp_releases:
         rid = max(ptp_releases, key=lambda r: r.effective_start).id
-        active = "release_id = ? AND deletion_date IS NULL"
-        for other, rationale in conn.execute(
-            f"SELECT column2, rationale FROM ncci_ptp WHERE {active} AND column1 = ? UNION "
-            f"SELECT column1, rationale FROM ncci_ptp WHERE {active} AND column2 = ?", (rid, code, rid, code)):
+        for other, rationale in queries.ptp_partners_in_force(conn, rid, code):
             if rationale and "mutually exclusive" in rationale.lower():
                 add(other, 6.0, f"NCCI pairs it with {code} as mutually exclusive")
     # Descriptor words.
@@ -230,22 +218,15 @@ def similar(code: str, *, limit: int = 15, hc: Hcpcs | None = None) -> dict[str,
         terms = {f"{w}*" if len(w) > 5 else w for w in words}
         terms.update(a for w in words for a in ABBREVIATIONS.get(w, ()) if len(a) >= 3)
         query = " OR ".join(sorted(terms))
-        rows = conn.execute(
-            "SELECT d.code, min(f.score) AS score FROM (SELECT rowid, bm25(descriptor_fts) AS score FROM descriptor_fts "
-            "WHERE descriptor_fts MATCH ? ORDER BY score LIMIT 200) f JOIN descriptor d ON d.id = f.rowid "
-            "GROUP BY d.code ORDER BY score LIMIT 40",
-            (query,)).fetchall()
+        rows = queries.search_descriptors(conn, query, texts=200, codes=40)
         best = min((r["score"] for r in rows), default=0) or -1.0
         for row in rows:
             add(row["code"], 5.0 * row["score"] / best, "similar descriptor words")
     # Same BETOS family and code range.
     if me.get("betos"):
-        for (other,) in conn.execute(
-            "SELECT DISTINCT code FROM hcpcs_code WHERE betos = ? AND substr(code, 1, 3) = ?", (me["betos"], code[:3])):
+        for other in queries.hcpcs_codes_of_betos(conn, me["betos"], code[:3]):
             add(other, 1.5, f"same BETOS category {me['betos']} ({indicators.meaning('hcpcs_betos', me['betos'])})")
-    for (other,) in conn.execute(
-        "SELECT DISTINCT code FROM hcpcs_code WHERE substr(code, 1, 4) = ? UNION "
-        "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE substr(hcpcs, 1, 4) = ?", (code[:4], code[:4])):
+    for other in queries.codes_sharing_prefix(conn, code[:4]):
         add(other, 0.5, f"same code range {code[:4]}x")
     ranked = sorted(candidates.values(), key=lambda c: (-c["score"], c["code"]))[:limit]
     for entry in ranked:

@@ -102,7 +102,7 @@ def run_update(store: Store, source: str | None = None, *, verify: bool = True,
 
         report.loaded = write_releases(store, parsed(), on_rows=on_rows)
         if report.loaded:
-            store.conn.execute("PRAGMA optimize")
+            store.optimize()
         _refresh_table_cache(store, report, progress)
         progress.done()
     finally:

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.gpci import locality_name
 from hcpcs.sources.mpfs_rvu import (
@@ -28,10 +29,9 @@ from hcpcs.sources.mpfs_rvu import (
     text_lines,
     year_from_text,
 )
-from hcpcs.store.schema import TABLE_COLUMNS
 
 TABLE = "mpfs_anes_cf"
-COLUMNS = TABLE_COLUMNS[TABLE]
+COLUMNS = TABLES[TABLE].column_names
 
 _HEADER_RULES = {
     "mac": lambda key: "CONTRACTOR" in key or key in ("MAC", "CARRIER"),

@@ -30,10 +30,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.ncci_mue import MaiCache, parse_units
 from hcpcs.sources.ncci_ptp import MODIFIER_INDICATORS, CodeCache, DateCache, parse_any_date
-from hcpcs.store.schema import TABLE_COLUMNS
 
 # kind -> accepted header name -> store column
 _NAMES: dict[str, dict[str, str]] = {
@@ -191,7 +191,7 @@ def _parse(source: SourceFile, encoding: str) -> ParsedTable:
                 f"the header is a {kind.upper()} table but the file name says {info['kind']}",
             )
         meta.update(info)
-    return ParsedTable(table, TABLE_COLUMNS[table], rows, source, meta)
+    return ParsedTable(table, TABLES[table].column_names, rows, source, meta)
 
 
 def _field_count_error(origin: str, line: int, expected: int, cells: list[str]) -> SourceFormatError:
@@ -298,7 +298,7 @@ def _mue_rows(
 def _aoc_rows(
     rows_in: Iterator[list[str]], reader: Any, position: dict[str, int], width: int, origin: str
 ) -> list[tuple[Any, ...]]:
-    columns = TABLE_COLUMNS["ncci_aoc"][:-1]
+    columns = TABLES["ncci_aoc"].column_names[:-1]
     order = [(name, position.get(name)) for name in columns]
     codes = CodeCache()
     dates = DateCache(parse_any_date, "a date YYYY-MM-DD (or YYYYMMDD, MM/DD/YYYY, YYYYDDD), blank or '*'")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.mpfs_rvu import (
     Grid,
@@ -31,10 +32,9 @@ from hcpcs.sources.mpfs_rvu import (
     text_lines,
     year_from_text,
 )
-from hcpcs.store.schema import TABLE_COLUMNS
 
 TABLE = "mpfs_gpci"
-COLUMNS = TABLE_COLUMNS[TABLE]
+COLUMNS = TABLES[TABLE].column_names
 
 _HEADER_RULES = {
     "mac": lambda key: "CONTRACTOR" in key or key in ("MAC", "CARRIER"),

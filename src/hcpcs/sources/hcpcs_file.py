@@ -15,12 +15,12 @@ from datetime import date
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.xlsx import cell_ref, cell_text, read_sheet
-from hcpcs.store.schema import TABLE_COLUMNS
 
 TABLE = "hcpcs_code"
-COLUMNS = TABLE_COLUMNS[TABLE]
+COLUMNS = TABLES[TABLE].column_names
 
 PROCEDURE, PROCEDURE_MORE, MODIFIER, MODIFIER_MORE = "3", "4", "7", "8"
 _HEAD_KIND = {PROCEDURE: "procedure", MODIFIER: "modifier"}

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.xlsx import cell_ref, read_sheet
-from hcpcs.store.schema import TABLE_COLUMNS
 
 TABLE = "mpfs_rvu"
-COLUMNS = TABLE_COLUMNS[TABLE]
+COLUMNS = TABLES[TABLE].column_names
 
 # Release months CMS uses for the quarterly RVU files and the letter of each release (RVU25A..D).
 MONTH_NAMES = {

@@ -16,12 +16,12 @@ from datetime import date, datetime
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile, parse_julian
 from hcpcs.sources.ncci_ptp import decode_text, is_code
 from hcpcs.sources.xlsx import cell_ref, cell_text, read_sheet
-from hcpcs.store.schema import TABLE_COLUMNS
 
-COLUMNS = TABLE_COLUMNS["ncci_aoc"]
+COLUMNS = TABLES["ncci_aoc"].column_names
 EDIT_TYPES = frozenset({"1", "2", "3"})
 CONTRACTOR_DEFINED = "CCCCC"
 # Header names, lower case with everything but letters and digits removed -> store column.

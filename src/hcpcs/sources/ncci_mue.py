@@ -19,12 +19,12 @@ from datetime import date
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.ncci_ptp import CodeCache, decode_text
 from hcpcs.sources.xlsx import cell_ref, cell_text, read_sheet
-from hcpcs.store.schema import TABLE_COLUMNS
 
-COLUMNS = TABLE_COLUMNS["ncci_mue"]
+COLUMNS = TABLES["ncci_mue"].column_names
 # The words CMS writes after each MAI digit, lower case with single spaces.
 MAI_WORDS = {
     "1": "line edit",

@@ -24,10 +24,10 @@ from datetime import date
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
-from hcpcs.store.schema import TABLE_COLUMNS
 
-COLUMNS = TABLE_COLUMNS["ncci_ptp"]
+COLUMNS = TABLES["ncci_ptp"].column_names
 MODIFIER_INDICATORS = frozenset({"0", "1", "9"})
 _HEADER_WORDS = ("column 1", "column 2", "effective", "deletion", "modifier")
 _MAX_LEADING_LINES = 40

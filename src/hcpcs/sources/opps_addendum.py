@@ -17,12 +17,12 @@ import re
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.ncci_ptp import decode_text, is_code
 from hcpcs.sources.xlsx import cell_ref, cell_text, read_sheet
-from hcpcs.store.schema import TABLE_COLUMNS
 
-COLUMNS = TABLE_COLUMNS["opps_addendum_b"]
+COLUMNS = TABLES["opps_addendum_b"].column_names
 _MONTHS = {
     name: number
     for number, names in enumerate(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
 from hcpcs.sources.mpfs_rvu import (
     Grid,
@@ -25,10 +26,9 @@ from hcpcs.sources.mpfs_rvu import (
     release_info,
     text_lines,
 )
-from hcpcs.store.schema import TABLE_COLUMNS
 
 TABLE = "mpfs_opps_cap"
-COLUMNS = TABLE_COLUMNS[TABLE]
+COLUMNS = TABLES[TABLE].column_names
 
 _HEADER_RULES = {
     "hcpcs": lambda key: key in ("HCPCS", "HCPCSCODE"),

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.base import ParsedTable, SourceFile
-from hcpcs.store.schema import TABLE_COLUMNS
 
 TABLE = "hcpcs_note"
-COLUMNS = TABLE_COLUMNS[TABLE]
+COLUMNS = TABLES[TABLE].column_names
 
 
 def _note_start(text: str) -> tuple[str, str] | None:

@@ -20,62 +20,39 @@ from pathlib import Path
 import polars as pl
 
 from hcpcs.core.errors import HcpcsError
+from hcpcs.core.tables import DATASETS, TABLES
+from hcpcs.store import queries
 from hcpcs.store.db import Store
 from hcpcs.store.releases import Release
 from hcpcs.store.session import Hcpcs
 
-
-@dataclass(frozen=True)
-class FrameSpec:
-    """The columns of a store table that the batch rules read, with their polars types."""
-
-    columns: dict[str, pl.DataType]
-
-    def empty(self) -> pl.DataFrame:
-        return pl.DataFrame(schema=self.columns)
-
-
 _TEXT = pl.String()
-_INT = pl.Int64()
 _DATE = pl.Date()
 _CATEGORY = pl.Categorical()
+_FRAME_TYPES: dict[str, pl.DataType] = {"text": _TEXT, "integer": pl.Int64(), "real": pl.Float64(), "date": _DATE}
 
-FRAME_SPECS: dict[str, FrameSpec] = {
-    "ncci_ptp": FrameSpec({
-        "column1": _TEXT, "column2": _TEXT, "effective_date": _DATE, "deletion_date": _DATE,
-        "modifier_indicator": _CATEGORY, "rationale": _CATEGORY, "source_line": _INT,
-    }),
-    "ncci_mue": FrameSpec({"code": _TEXT, "units": _INT, "mai": _TEXT, "source_line": _INT}),
-    "ncci_aoc": FrameSpec({
-        "addon_code": _TEXT, "primary_code": _TEXT, "edit_type": _TEXT, "effective_date": _TEXT,
-        "deletion_date": _TEXT, "primary_deletion_date": _TEXT, "source_line": _INT,
-    }),
-    "mpfs_rvu": FrameSpec({"hcpcs": _TEXT, "modifier": _TEXT, "status": _TEXT, "pctc": _TEXT, "source_line": _INT}),
-    "hcpcs_code": FrameSpec({
-        "code": _TEXT, "record_kind": _TEXT, "added_date": _TEXT, "termination_date": _TEXT,
-        "action_code": _TEXT, "source_line": _INT,
-    }),
-    "opps_addendum_b": FrameSpec({"hcpcs": _TEXT, "status_indicator": _TEXT, "source_line": _INT}),
-}
 
-# The edit tables of each dataset (a release of a dataset fills these tables).
-DATASET_TABLES: dict[str, tuple[str, ...]] = {
-    "hcpcs": ("hcpcs_code",),
-    "mpfs": ("mpfs_rvu",),
-    "opps": ("opps_addendum_b",),
-    "ncci_aoc": ("ncci_aoc",),
-    "ncci_ptp_practitioner": ("ncci_ptp",),
-    "ncci_ptp_hospital": ("ncci_ptp",),
-    "ncci_mue_practitioner": ("ncci_mue",),
-    "ncci_mue_hospital": ("ncci_mue",),
-    "ncci_mue_dme": ("ncci_mue",),
-}
+def frame_schema(table: str) -> dict[str, pl.DataType]:
+    """The polars types of the columns of a table that the batch rules read (`TableSpec.frame_columns`)."""
+    spec = TABLES[table]
+    return {name: (_CATEGORY if spec.column(name).category else _FRAME_TYPES[spec.column(name).type])
+            for name in spec.frame_columns}
 
-# The code column of each table, for "which releases carry this code" and "is this code known at all".
-CODE_COLUMN: dict[str, str] = {
-    "hcpcs_code": "code", "mpfs_rvu": "hcpcs", "opps_addendum_b": "hcpcs", "ncci_mue": "code",
-    "ncci_aoc": "addon_code",
-}
+
+def empty_frame(table: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=frame_schema(table))
+
+
+def _raw_schema(table: str) -> dict[str, pl.DataType]:
+    """The frame columns as they come from SQLite or a parser: dates and categories as text."""
+    return {name: (_TEXT if dtype in (_CATEGORY, _DATE) else dtype) for name, dtype in frame_schema(table).items()}
+
+
+def cached_tables(dataset: str) -> tuple[str, ...]:
+    """The tables of a dataset that the batch rules read."""
+    spec = DATASETS.get(dataset)
+    return tuple(t for t in spec.tables if TABLES[t].frame_columns) if spec else ()
+
 
 _FETCH_ROWS = 200_000
 PAIR_SHIFT = 1 << 32  # a pair of code positions as one integer: min * PAIR_SHIFT + max
@@ -84,7 +61,7 @@ _BITMAP_LIMIT = 1 << 31  # code pairs of a PTP release kept as a bitmap (up to 2
 
 # Bumped whenever the cached frames' layout or the parsers' output changes: the cache key is the release's
 # content sha, which does not change when the software does.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def default_cache_dir(store: Store) -> Path:
@@ -98,23 +75,22 @@ def cache_path(cache_dir: Path, release: Release, table: str) -> Path:
 
 
 def _typed(frame: pl.DataFrame, table: str, where: str) -> pl.DataFrame:
-    """String-typed columns of a table's frame converted to FRAME_SPECS types (dates parsed)."""
-    spec = FRAME_SPECS[table]
-    dates = [name for name, dtype in spec.columns.items() if dtype == _DATE]
+    """String-typed columns of a table's frame converted to their frame types (dates parsed)."""
+    schema = frame_schema(table)
+    dates = [name for name, dtype in schema.items() if dtype == _DATE]
     try:
         frame = frame.with_columns(pl.col(dates).str.to_date("%Y-%m-%d", strict=True))
     except pl.exceptions.PolarsError as exc:
         raise HcpcsError(f"{table} rows of {where} hold a date that is not YYYY-MM-DD ({exc}); reload the "
                          "release with `hcpcs update`") from exc
-    return frame.cast(spec.columns)  # type: ignore[arg-type]
+    return frame.cast(schema)  # type: ignore[arg-type]
 
 
 def frame_from_rows(table: str, columns: Sequence[str], rows: Sequence[tuple], where: str) -> pl.DataFrame:
     """A table's frame built from parsed rows (store column order `columns`), in chunks so that a
     2.5-million-row table never exists twice as Python objects."""
-    spec = FRAME_SPECS[table]
-    positions = [columns.index(name) for name in spec.columns]
-    schema = {name: (pl.String if dtype in (_CATEGORY, _DATE) else dtype) for name, dtype in spec.columns.items()}
+    schema = _raw_schema(table)
+    positions = [columns.index(name) for name in schema]
     chunks = [
         pl.DataFrame([tuple(row[i] for i in positions) for row in rows[start:start + _FETCH_ROWS]],
                      schema=schema, orient="row")
@@ -139,12 +115,8 @@ def write_frame_cache(directory: Path, content_sha256: str, table: str, frame: p
 
 def read_from_store(conn: sqlite3.Connection, release: Release, table: str) -> pl.DataFrame:
     """One release's rows of a table, straight from SQLite, in row order."""
-    spec = FRAME_SPECS[table]
-    cursor = conn.cursor()
-    cursor.row_factory = None  # plain tuples: the store's connection hands out sqlite3.Row
-    cursor.execute(f"SELECT {', '.join(spec.columns)} FROM {table} WHERE release_id = ? ORDER BY rowid",
-                   (release.id,))
-    schema = {name: (pl.String if dtype in (_CATEGORY, _DATE) else dtype) for name, dtype in spec.columns.items()}
+    schema = _raw_schema(table)
+    cursor = queries.table_rows(conn, table, schema, release.id)
     chunks = []
     while rows := cursor.fetchmany(_FETCH_ROWS):
         chunks.append(pl.DataFrame(rows, schema=schema, orient="row"))
@@ -160,8 +132,7 @@ def read_from_cache(path: Path, release: Release, table: str) -> pl.DataFrame | 
         frame = pl.read_ipc(path)
     except (OSError, pl.exceptions.PolarsError):
         return None
-    spec = FRAME_SPECS[table]
-    if dict(frame.schema) != spec.columns or frame.height != release.row_counts.get(table, frame.height):
+    if dict(frame.schema) != frame_schema(table) or frame.height != release.row_counts.get(table, frame.height):
         return None
     return frame
 
@@ -171,7 +142,7 @@ def write_table_cache(store: Store, release: Release, cache_dir: Path | None = N
     has committed the release. Files are replaced atomically; returns their paths."""
     directory = cache_dir or default_cache_dir(store)
     written = []
-    for table in DATASET_TABLES.get(release.dataset, ()):
+    for table in cached_tables(release.dataset):
         frame = read_from_store(store.conn, release, table)
         written.extend(write_frame_cache(directory, release.content_sha256, table, frame))
     return written
@@ -226,7 +197,7 @@ PTP_INDEX_SCHEMA: dict[str, pl.DataType] = {
 
 
 def build_ptp_index(frame: pl.DataFrame) -> PtpIndex:
-    """The index of a release's `ncci_ptp` frame (`FRAME_SPECS` columns, in row order)."""
+    """The index of a release's `ncci_ptp` frame (its frame columns, in row order)."""
     codes = pl.concat([frame["column1"], frame["column2"]]).unique().sort()
     enum = pl.Enum(codes)
     edits = frame.with_row_index("edit_order").filter(pl.col("modifier_indicator") != "9").select(
@@ -340,16 +311,16 @@ class BatchTables:
         """The rows of several releases of one table, with a `release_id` column."""
         parts = [self.frame(rid, table).with_columns(release_id=pl.lit(rid, pl.Int64)) for rid in release_ids]
         if not parts:
-            return FRAME_SPECS[table].empty().with_columns(release_id=pl.lit(None, pl.Int64))
+            return empty_frame(table).with_columns(release_id=pl.lit(None, pl.Int64))
         return pl.concat(parts)
 
     def preload(self, datasets: Iterable[str] | None = None) -> None:
         """Load what the batch rules read of every release of the datasets named (all edit datasets when
         None)."""
-        wanted = set(datasets) if datasets is not None else set(DATASET_TABLES)
+        wanted = set(datasets) if datasets is not None else set(DATASETS)
         for release in self.hc.releases:
             if release.dataset in wanted:
-                for table in DATASET_TABLES.get(release.dataset, ()):
+                for table in cached_tables(release.dataset):
                     if table == "ncci_ptp":
                         self.ptp_index(release.id)  # what the batch rules read of the PTP table
                     else:
@@ -358,24 +329,20 @@ class BatchTables:
     def known_codes(self, codes: Iterable[str]) -> set[str]:
         """The codes, among those given, that appear in any loaded release (any table a code is defined
         or priced in), as `EditTables.in_any_release` sees it."""
-        from hcpcs.store.queries import code_known_anywhere
-
         out = set()
         for code in codes:
             if code not in self._known:
-                self._known[code] = code_known_anywhere(self.hc.store.conn, code)
+                self._known[code] = queries.code_known_anywhere(self.hc.store.conn, code)
             if self._known[code]:
                 out.add(code)
         return out
 
     def releases_with(self, table: str, codes: Iterable[str]) -> pl.DataFrame:
         """`code`, `release_id` for each release whose `table` carries the code (any record kind)."""
-        column = CODE_COLUMN[table]
         rows = []
         for code in codes:
             key = (table, code)
             if key not in self._present:
-                self._present[key] = tuple(r[0] for r in self.hc.store.conn.execute(
-                    f"SELECT DISTINCT release_id FROM {table} WHERE {column} = ?", (code,)))
+                self._present[key] = tuple(queries.release_ids_with_code(self.hc.store.conn, table, code))
             rows.extend((code, rid) for rid in self._present[key])
         return pl.DataFrame(rows, schema={"code": pl.String, "release_id": pl.Int64}, orient="row")

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from hcpcs.core.errors import DataNotLoadedError, HcpcsError
-from hcpcs.store.schema import MIGRATIONS
+from hcpcs.store.schema import MIGRATIONS, create_statements
 
 DB_NAME = "hcpcs.sqlite"
 
@@ -57,6 +57,10 @@ class Store:
         self._releases_cache: object | None = None
 
     def _migrate(self, version: int) -> None:
+        if version == 0:  # a new store: the schema of the newest version, from the table specs
+            script = ";\n".join(create_statements())
+            self.conn.executescript(f"BEGIN IMMEDIATE;\n{script};\nPRAGMA user_version={len(MIGRATIONS)};\nCOMMIT;")
+            return
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
 
@@ -66,6 +70,14 @@ class Store:
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
+
+    def data_version(self) -> int:
+        """Changes when another connection commits (an update): readers use it to notice new data."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def optimize(self) -> None:
+        """Let SQLite refresh its query-planner statistics after a large write."""
+        self.conn.execute("PRAGMA optimize")
 
     def close(self) -> None:
         self.conn.close()

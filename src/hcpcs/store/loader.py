@@ -8,9 +8,10 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from hcpcs.core.tables import TABLES
 from hcpcs.sources.bundle import ParsedRelease
 from hcpcs.store.db import Store
-from hcpcs.store.schema import BULK_INDEXES, BULK_ROWS, TABLE_COLUMNS
+from hcpcs.store.schema import BULK_INDEXES, BULK_ROWS
 
 BATCH = 50_000
 
@@ -51,7 +52,7 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
             )
             release_id = cursor.lastrowid
             for table in parsed.tables:
-                columns = TABLE_COLUMNS[table.table]
+                columns = TABLES[table.table].column_names
                 if table.table in BULK_INDEXES and len(table.rows) >= BULK_ROWS and table.table not in dropped:
                     for name in BULK_INDEXES[table.table]:
                         conn.execute(f"DROP INDEX IF EXISTS {name}")

@@ -1,12 +1,14 @@
-"""The store's read queries. Services (reference, fees, edits) call these; nothing else writes SQL
-against the data tables. Every function takes the release chosen for the date and, where rows carry
-their own dates, the date itself."""
+"""The store's read queries: every SQL statement that reads the data tables is here (the loader in
+`hcpcs.store.loader` writes them). Services (reference, fees, search, diff, edits) call these.
+Functions take the release chosen for the date and, where rows carry their own dates, the date itself."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
 from datetime import date
+
+from hcpcs.core.tables import TABLES
 
 # A row is in force on a day when it took effect on or before it and was not deleted before it.
 # NCCI and HCPCS deletion/termination dates name the last day the row applies.
@@ -141,3 +143,161 @@ def ptp_rows_among(conn: sqlite3.Connection, release_id: int, codes: Iterable[st
         "AND (deletion_date IS NULL OR deletion_date >= ?)",
         (release_id, *codes, *codes, iso, iso),
     ).fetchall()
+
+
+# ------------------------------------------------------------------------------------- edit tables
+# What the single-claim engine reads (`hcpcs.edits.tables.EditTables` caches the answers).
+
+
+def ptp_column2_codes(conn: sqlite3.Connection, release_id: int, column1: str) -> list[str]:
+    """The column 2 codes of a release's edits with `column1` in column 1 (any indicator or dates)."""
+    return [row[0] for row in conn.execute(
+        "SELECT column2 FROM ncci_ptp WHERE release_id = ? AND column1 = ?", (release_id, column1))]
+
+
+def ptp_pair_edits(conn: sqlite3.Connection, release_id: int, column1: str, column2: str) -> list[tuple]:
+    """(column1, column2, modifier_indicator, effective_date, deletion_date, rationale, source_line) of a
+    release's edits for one pair, in file order."""
+    return conn.execute(
+        "SELECT column1, column2, modifier_indicator, effective_date, deletion_date, rationale, source_line "
+        # `+column2`: search by the column 1 index (a code has at most a few thousand edits in column 1); the
+        # column 2 index would scan every edit of a common column 2 code such as 99211.
+        "FROM ncci_ptp WHERE release_id = ? AND column1 = ? AND +column2 = ? ORDER BY rowid",
+        (release_id, column1, column2)).fetchall()
+
+
+def mue_value(conn: sqlite3.Connection, release_id: int, code: str) -> tuple | None:
+    """(code, units, mai, rationale, source_line) of a code's MUE in a release."""
+    return conn.execute(
+        "SELECT code, units, mai, rationale, source_line FROM ncci_mue WHERE release_id = ? AND code = ?",
+        (release_id, code)).fetchone()
+
+
+def aoc_edits_of_addon(conn: sqlite3.Connection, release_id: int, code: str) -> list[tuple]:
+    """(addon_code, primary_code, edit_type, effective_date, deletion_date, primary_deletion_date, notes,
+    source_line) of every edit of an add-on code in a release (any dates)."""
+    return conn.execute(
+        "SELECT addon_code, primary_code, edit_type, effective_date, deletion_date, primary_deletion_date, notes, "
+        "source_line FROM ncci_aoc WHERE release_id = ? AND addon_code = ?", (release_id, code)).fetchall()
+
+
+def rvu_indicator_rows(conn: sqlite3.Connection, release_id: int, code: str) -> list[sqlite3.Row]:
+    """The fee-schedule rows of a code (modifier, status, pctc, global_days, source_line)."""
+    return conn.execute(
+        "SELECT modifier, status, pctc, global_days, source_line FROM mpfs_rvu WHERE release_id = ? AND hcpcs = ?",
+        (release_id, code)).fetchall()
+
+
+def hcpcs_dates(conn: sqlite3.Connection, release_id: int, code: str, kind: str) -> sqlite3.Row | None:
+    """The dates and action of a code's HCPCS record in a release."""
+    return conn.execute(
+        "SELECT code, added_date, termination_date, action_code, action_effective_date, source_line "
+        "FROM hcpcs_code WHERE release_id = ? AND code = ? AND record_kind = ?", (release_id, code, kind)).fetchone()
+
+
+def addendum_b_status(conn: sqlite3.Connection, release_id: int, code: str) -> sqlite3.Row | None:
+    return conn.execute(
+        "SELECT hcpcs, status_indicator, apc, payment_rate, source_line FROM opps_addendum_b "
+        "WHERE release_id = ? AND hcpcs = ?", (release_id, code)).fetchone()
+
+
+def release_ids_with_code(conn: sqlite3.Connection, table: str, code: str) -> list[int]:
+    """The releases whose `table` carries the code (in its code column)."""
+    column = TABLES[table].code_column
+    return [row[0] for row in conn.execute(f"SELECT DISTINCT release_id FROM {table} WHERE {column} = ?", (code,))]
+
+
+def table_rows(conn: sqlite3.Connection, table: str, columns: Iterable[str], release_id: int) -> sqlite3.Cursor:
+    """A cursor over some columns of one release's rows of a table, in row order, as plain tuples."""
+    names = list(columns)
+    unknown = [n for n in names if n not in TABLES[table].column_names]
+    if unknown:
+        raise KeyError(f"{table} has no column(s) {', '.join(unknown)}")
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: the store's connection hands out sqlite3.Row
+    return cursor.execute(f"SELECT {', '.join(names)} FROM {table} WHERE release_id = ? ORDER BY rowid",
+                          (release_id,))
+
+
+# ---------------------------------------------------------------------------------------- fees
+
+
+def rvu_price_rows(conn: sqlite3.Connection, release_id: int) -> list[tuple]:
+    """(hcpcs, modifier, status, work, nonfacility PE, facility PE, MP, the three OPPS-cap RVUs, CF) of every
+    row of a fee-schedule release."""
+    return conn.execute(
+        "SELECT hcpcs, modifier, status, work_rvu, nonfac_pe_rvu, fac_pe_rvu, mp_rvu, nonfac_pe_opps, "
+        "fac_pe_opps, mp_opps, conv_factor FROM mpfs_rvu WHERE release_id = ?", (release_id,)).fetchall()
+
+
+def opps_cap_prices(conn: sqlite3.Connection, release_id: int) -> list[tuple]:
+    """(hcpcs, modifier, mac, locality_number, nonfacility price, facility price) of an OPPSCAP file."""
+    return conn.execute("SELECT hcpcs, modifier, mac, locality_number, nonfac_price, fac_price FROM mpfs_opps_cap "
+                        "WHERE release_id = ?", (release_id,)).fetchall()
+
+
+# ------------------------------------------------------------------------------ search and diff
+
+
+def codes_between(conn: sqlite3.Connection, low: str, high: str) -> list[str]:
+    """Codes of the HCPCS file or the fee schedule from `low` through `high`."""
+    sql = ("SELECT DISTINCT code FROM hcpcs_code WHERE code BETWEEN ? AND ? UNION "
+           "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE hcpcs BETWEEN ? AND ? ORDER BY 1")
+    return [r[0] for r in conn.execute(sql, (low, high, low, high))]
+
+
+def codes_starting(conn: sqlite3.Connection, prefix: str) -> list[str]:
+    """Codes (five characters) of the HCPCS file or the fee schedule that start with `prefix`."""
+    # A range on the indexed code column: prefix <= code < prefix followed by the highest character.
+    sql = ("SELECT DISTINCT code FROM hcpcs_code WHERE code >= ? AND code < ? AND length(code) = 5 UNION "
+           "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE hcpcs >= ? AND hcpcs < ? ORDER BY 1")
+    return [r[0] for r in conn.execute(sql, (prefix, prefix + "\uffff", prefix, prefix + "\uffff"))]
+
+
+def search_descriptors(conn: sqlite3.Connection, match: str, *, texts: int, codes: int) -> list[sqlite3.Row]:
+    """`code`, `score` (bm25: lower is better) of the codes whose descriptors match an FTS5 query: the best
+    `texts` matching texts, at most `codes` codes. sqlite3.OperationalError for a query FTS5 rejects."""
+    return conn.execute(
+        "SELECT d.code, min(f.score) AS score FROM (SELECT rowid, bm25(descriptor_fts) AS score FROM descriptor_fts "
+        "WHERE descriptor_fts MATCH ? ORDER BY score LIMIT ?) f JOIN descriptor d ON d.id = f.rowid "
+        "GROUP BY d.code ORDER BY score LIMIT ?", (match, texts, codes)).fetchall()
+
+
+def ptp_partners_in_force(conn: sqlite3.Connection, release_id: int, code: str) -> list[tuple[str, str | None]]:
+    """(other code, rationale) of the undeleted edits of a release pairing `code` with another, either way."""
+    active = "release_id = ? AND deletion_date IS NULL"
+    return conn.execute(
+        f"SELECT column2, rationale FROM ncci_ptp WHERE {active} AND column1 = ? UNION "
+        f"SELECT column1, rationale FROM ncci_ptp WHERE {active} AND column2 = ?",
+        (release_id, code, release_id, code)).fetchall()
+
+
+def hcpcs_codes_of_betos(conn: sqlite3.Connection, betos: str, prefix: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT code FROM hcpcs_code WHERE betos = ? AND substr(code, 1, ?) = ?",
+        (betos, len(prefix), prefix))]
+
+
+def codes_sharing_prefix(conn: sqlite3.Connection, prefix: str) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT code FROM hcpcs_code WHERE substr(code, 1, ?) = ? UNION "
+        "SELECT DISTINCT hcpcs FROM mpfs_rvu WHERE substr(hcpcs, 1, ?) = ?",
+        (len(prefix), prefix, len(prefix), prefix))]
+
+
+# Each dataset that `hcpcs diff` compares: its table, row key, and which rows take part.
+_DIFF_ROWS = {"hcpcs": ("hcpcs_code", "code", "record_kind = 'procedure'"),
+              "mpfs": ("mpfs_rvu", "hcpcs", "modifier = ''")}
+
+
+def diff_rows(conn: sqlite3.Connection, dataset: str, release_id: int, low: str | None = None,
+              high: str | None = None) -> dict[str, sqlite3.Row]:
+    """The rows of a release that `hcpcs diff` compares (procedures; global fee-schedule rows), by code,
+    optionally from `low` through `high`."""
+    table, key, which = _DIFF_ROWS[dataset]
+    sql = f"SELECT * FROM {table} WHERE release_id = ? AND {which}"
+    params: tuple = (release_id,)
+    if low is not None and high is not None:
+        sql += f" AND {key} BETWEEN ? AND ?"
+        params = (release_id, low, high)
+    return {row[key]: row for row in conn.execute(sql, params)}

@@ -15,18 +15,7 @@ from datetime import date
 from typing import Any
 
 from hcpcs.core.errors import DataNotLoadedError, NotCoveredError
-
-DATASETS: dict[str, str] = {
-    "hcpcs": "HCPCS Level II alpha-numeric file",
-    "mpfs": "Medicare physician fee schedule RVU bundle",
-    "opps": "OPPS Addendum B",
-    "ncci_aoc": "NCCI add-on code edits",
-    "ncci_ptp_practitioner": "NCCI procedure-to-procedure edits, practitioner",
-    "ncci_ptp_hospital": "NCCI procedure-to-procedure edits, outpatient hospital",
-    "ncci_mue_practitioner": "Medically unlikely edits, practitioner",
-    "ncci_mue_hospital": "Medically unlikely edits, outpatient hospital",
-    "ncci_mue_dme": "Medically unlikely edits, DME supplier",
-}
+from hcpcs.core.tables import dataset_title
 
 
 @dataclass(frozen=True)
@@ -113,7 +102,7 @@ def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseC
     period); failing that, for a dataset whose rows carry their own dates, the nearest release with a
     notice; otherwise NotCoveredError."""
     candidates = [r for r in releases if r.dataset == dataset]
-    name = DATASETS.get(dataset, dataset)
+    name = dataset_title(dataset)
     if not candidates:
         raise DataNotLoadedError(f"no {name} release is loaded; run `hcpcs update`")
     in_force = [r for r in candidates if r.covers(day)]

@@ -1,6 +1,8 @@
-"""Store schema, as an ordered list of migrations. A database records the number of migrations applied
-in `PRAGMA user_version`; opening it applies the missing ones in order. Never edit a migration that has
-shipped: add a new one.
+"""Store schema. The data tables are described once, in `hcpcs.core.tables`; a new database is created
+from those specs (`create_statements`) at the newest schema version. A database records its schema
+version in `PRAGMA user_version`; opening an older one applies the missing migrations in order (each
+migration takes the schema of version N to N + 1). Never edit a migration that has shipped: add a new
+one, and change the table spec to match (a test builds a store both ways and compares them).
 
 Conventions: every data table has `release_id` (the release the row came from); dates are ISO text
 (`YYYY-MM-DD`) or NULL; coded values are kept exactly as CMS wrote them (meanings live in
@@ -8,60 +10,67 @@ Conventions: every data table has `release_id` (the release the row came from); 
 
 from __future__ import annotations
 
-# Column lists are the contract between the parsers (`hcpcs.sources`) and the store: a parser's
-# ParsedTable.columns must be exactly these, in this order.
-TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "hcpcs_code": (
-        "code", "record_kind", "sequence", "long_description", "short_description",
-        "pricing_indicators", "multiple_pricing_indicator", "cim_references", "mcm_references",
-        "statute", "lab_certifications", "cross_references", "coverage", "asc_group",
-        "asc_effective_date", "mog_group", "mog_policy_indicator", "mog_effective_date",
-        "processing_note", "betos", "type_of_service", "anesthesia_base_units", "added_date",
-        "action_effective_date", "termination_date", "action_code", "source_line",
-    ),
-    "hcpcs_note": ("note_number", "text"),
-    "mpfs_rvu": (
-        "hcpcs", "modifier", "description", "status", "not_used_for_medicare", "work_rvu",
-        "nonfac_pe_rvu", "nonfac_na", "fac_pe_rvu", "fac_na", "mp_rvu", "nonfac_total", "fac_total",
-        "pctc", "global_days", "preop", "intraop", "postop", "mult_proc", "bilat_surg", "asst_surg",
-        "co_surg", "team_surg", "endo_base", "conv_factor", "phys_supervision", "calculation_flag",
-        "diag_imaging_family", "nonfac_pe_opps", "fac_pe_opps", "mp_opps", "source_line",
-    ),
-    "mpfs_gpci": (
-        "mac", "state", "locality_number", "locality_name", "pw_gpci", "pe_gpci", "mp_gpci", "source_line",
-    ),
-    "mpfs_locality_county": (
-        "mac", "locality_number", "state", "fee_schedule_area", "counties", "source_line",
-    ),
-    "mpfs_anes_cf": ("mac", "locality_number", "locality_name", "anes_cf", "source_line"),
-    "mpfs_opps_cap": (
-        "hcpcs", "modifier", "procstat", "mac", "locality_number", "fac_price", "nonfac_price", "source_line",
-    ),
-    "opps_addendum_b": (
-        "hcpcs", "short_description", "status_indicator", "apc", "relative_weight", "payment_rate",
-        "national_copay", "minimum_copay", "note", "passthrough_expiration", "changed", "source_line",
-    ),
-    "ncci_aoc": (
-        "edit_type", "addon_code", "addon_deletion_date", "primary_code", "primary_deletion_date",
-        "effective_date", "deletion_date", "notes", "source_line",
-    ),
-    "ncci_ptp": (
-        "column1", "column2", "prior_1996", "effective_date", "deletion_date", "modifier_indicator",
-        "rationale", "source_line",
-    ),
-    "ncci_mue": ("code", "units", "mai", "rationale", "source_line"),
-}
+from hcpcs.core.tables import TABLE_SPECS, TableSpec
 
-# Indexes of tables that receive millions of rows in one update: the loader drops them before a bulk
-# insert and builds them again afterwards (a sort-based build is about twice as fast as keeping them up
-# to date row by row). Keep these statements identical to the ones in the migrations.
-BULK_INDEXES: dict[str, dict[str, str]] = {
-    "ncci_ptp": {
-        "ncci_ptp_by_col1": "CREATE INDEX ncci_ptp_by_col1 ON ncci_ptp (column1, release_id)",
-        "ncci_ptp_by_col2": "CREATE INDEX ncci_ptp_by_col2 ON ncci_ptp (column2, release_id)",
-    },
-}
+_SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "TEXT"}
+
+RELEASE_TABLE = """
+CREATE TABLE release (
+    id INTEGER PRIMARY KEY,
+    dataset TEXT NOT NULL,            -- hcpcs, mpfs, opps, ncci_aoc, ncci_ptp_practitioner, ...
+    label TEXT NOT NULL,              -- e.g. 'HCPCS 2026 Jan', 'RVU25D'
+    effective_start TEXT NOT NULL,
+    effective_end TEXT,               -- NULL: until a later release of the dataset
+    row_dates INTEGER NOT NULL,       -- 1: rows carry their own dates, so the table may answer
+                                      --    (with a notice) for dates outside the release period
+    source_files TEXT NOT NULL,       -- JSON [{name, origin, sha256, bytes, kind}]
+    content_sha256 TEXT NOT NULL,     -- identity of the content: reloading it changes nothing
+    row_counts TEXT NOT NULL,         -- JSON {table: rows}
+    meta TEXT NOT NULL,               -- JSON: conversion factor, title, notices...
+    loaded_at TEXT NOT NULL,
+    UNIQUE (dataset, label)
+)"""
+
+SEARCH_TABLES = """
+-- Every distinct descriptor text of every code across releases, and a full-text index over it.
+CREATE TABLE descriptor (
+    id INTEGER PRIMARY KEY, code TEXT NOT NULL, text TEXT NOT NULL, UNIQUE (code, text)
+);
+CREATE VIRTUAL TABLE descriptor_fts USING fts5 (
+    text, content = 'descriptor', content_rowid = 'id', tokenize = 'porter unicode61'
+)"""
+
+
+def table_statement(spec: TableSpec) -> str:
+    """CREATE TABLE of a data table: `release_id`, then the spec's columns."""
+    columns = ["release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE"]
+    columns += [f"{c.name} {_SQL_TYPES[c.type]}{' NOT NULL' if c.required else ''}" for c in spec.columns]
+    return f"CREATE TABLE {spec.name} (\n    " + ",\n    ".join(columns) + "\n)"
+
+
+def index_statements(spec: TableSpec) -> dict[str, str]:
+    return {name: f"CREATE INDEX {name} ON {spec.name} ({', '.join(columns)})"
+            for name, columns in spec.indexes.items()}
+
+
+def create_statements() -> list[str]:
+    """The whole schema of a new store, at the newest version."""
+    statements = [RELEASE_TABLE]
+    for spec in TABLE_SPECS:
+        statements.append(table_statement(spec))
+        statements.extend(index_statements(spec).values())
+    statements.extend(s for s in SEARCH_TABLES.split(";") if s.strip())
+    return statements
+
+
+# Tables that receive millions of rows in one update: the loader drops their indexes before a bulk insert
+# and builds them again afterwards (a sort-based build is about twice as fast as keeping them up to date
+# row by row).
+BULK_INDEXES: dict[str, dict[str, str]] = {spec.name: index_statements(spec) for spec in TABLE_SPECS if spec.bulk}
 BULK_ROWS = 200_000
+
+# Migrations from version N to N + 1 (N = the list position). The first created the version-1 schema
+# in full; it is kept as shipped so that a test can check that the specs still describe every store.
 
 MIGRATIONS: list[str] = [
     # 1: releases and every data table

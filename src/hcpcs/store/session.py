@@ -1,4 +1,4 @@
-"""The library's entry point: one object over one store, holding the release list and the caches that
+"""The read session over a store: one object over one store, holding the release list and the caches that
 every service (reference, fees, edits) shares. `hcpcs.lookup()` and friends use a default instance."""
 
 from __future__ import annotations
@@ -7,26 +7,19 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-from hcpcs.core.errors import DataNotLoadedError, InvalidInputError, NotCoveredError
+from hcpcs.core.errors import DataNotLoadedError, NotCoveredError
 from hcpcs.store.db import Store, open_store
 from hcpcs.store.releases import Release, ReleaseChoice, choose_release, list_releases
-
-
-def parse_date(value: str | date | None, what: str = "date") -> date:
-    """A date given by a user: ISO `YYYY-MM-DD`; None means today."""
-    if value is None:
-        return date.today()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError as exc:
-        raise InvalidInputError(f"{what} {value!r} is not a date in the form YYYY-MM-DD") from exc
 
 
 class Hcpcs:
     def __init__(self, home: Path | None = None, store: Store | None = None) -> None:
         self.store = store or open_store(home, readonly=True)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Hcpcs:
+        """A session over the database file at `path` (read-only)."""
+        return cls(store=Store(path, readonly=True))
 
     @cached_property
     def releases(self) -> list[Release]:

@@ -66,3 +66,14 @@ def decode(key: str, value: str | None) -> dict[str, str | None] | None:
 def available() -> list[str]:
     folder = resources.files("hcpcs.core.indicators") / "data"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def pctc_allows(pctc: str | None, modifier: str) -> bool | None:
+    """Whether modifier 26 or TC may be billed with a code, from its PC/TC indicator (RVU file,
+    Attachment A). None when the indicator is missing."""
+    if not pctc:
+        return None
+    table = indicator("mpfs_pctc").extra
+    key = "modifier_26_allowed" if modifier == "26" else "modifier_tc_allowed"
+    value = table.get(key, {}).get(str(pctc))
+    return bool(value) if value is not None else None

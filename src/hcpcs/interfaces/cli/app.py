@@ -472,8 +472,8 @@ def _check(file: Path, output: str, input_format: str | None, as_of: str | None,
     hc = _service(home)
     if engine == "batch" or (engine == "auto" and not policy and len(claims) >= BATCH_FROM_CLAIMS):
         # The vectorised engine: the same CMS rules and findings, as joins over the edit tables.
+        from hcpcs.core.dates import parse_date
         from hcpcs.edits.batch import iter_check_batch, result_dicts
-        from hcpcs.store.session import parse_date
 
         day = parse_date(as_of, "as-of date") if as_of else None
         # In chunks of claims, so that memory stays bounded however large the file.

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from hcpcs.claims.model import Claim, ClaimError
 from hcpcs.core.codes import normalize
+from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
     ClaimInputError,
     HcpcsError,
@@ -20,10 +21,9 @@ from hcpcs.core.errors import (
     MalformedCodeError,
     NotCoveredError,
 )
-from hcpcs.interfaces.web.app import AppContext, JSONBody, context
+from hcpcs.interfaces.web.context import AppContext, JSONBody, context
 from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
 from hcpcs.services import fees
-from hcpcs.store.session import parse_date
 
 router = APIRouter(prefix="/api", default_response_class=JSONBody)
 
@@ -357,7 +357,7 @@ def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
 
 def check_items(ctx: AppContext, pack_ids: tuple[str, ...], items: list[Claim | ClaimError]) -> list[dict[str, Any]]:
     """Check claims one by one (in a worker thread), giving up when the request's time budget is spent."""
-    from hcpcs.interfaces.web.app import RequestTimeout
+    from hcpcs.interfaces.web.context import RequestTimeout
 
     checker = ctx.checker(pack_ids)
     results = []

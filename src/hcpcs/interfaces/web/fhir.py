@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
 from hcpcs.core.errors import HcpcsError, MalformedCodeError, NotCoveredError, UnknownCodeError
-from hcpcs.interfaces.web.app import AppContext, context
+from hcpcs.interfaces.web.context import AppContext, context
 from hcpcs.interfaces.web.problems import Problem
 
 router = APIRouter(prefix="/fhir", tags=["FHIR terminology"])
@@ -98,7 +98,7 @@ class FhirError(Exception):
 
 
 def capability_statement(ctx: AppContext) -> dict[str, Any]:
-    from hcpcs.interfaces.web.app import _version
+    from hcpcs.interfaces.web.context import version
 
     loaded = sorted({r.label for r in ctx.hc_or_none.releases if r.dataset == "hcpcs"}) if ctx.hc_or_none else []
     return {
@@ -107,7 +107,7 @@ def capability_statement(ctx: AppContext) -> dict[str, Any]:
         "date": date.today().isoformat(),
         "publisher": "hcpcs",
         "kind": "instance",
-        "software": {"name": "hcpcs", "version": _version()},
+        "software": {"name": "hcpcs", "version": version()},
         "implementation": {"description": "HCPCS Level II terminology from the CMS release files loaded locally"
                            + (f" ({', '.join(loaded)})" if loaded else " (none loaded yet)")},
         "fhirVersion": FHIR_VERSION,

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from hcpcs.core.codes import AMA_NOTICE, normalize
+from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
     HcpcsError,
     InvalidInputError,
@@ -24,10 +25,9 @@ from hcpcs.core.errors import (
     UnknownCodeError,
 )
 from hcpcs.interfaces.web import charts
-from hcpcs.interfaces.web.app import AppContext, context
+from hcpcs.interfaces.web.context import AppContext, context
 from hcpcs.interfaces.web.problems import Problem, from_error
 from hcpcs.services import fees
-from hcpcs.store.session import parse_date
 
 router = APIRouter(include_in_schema=False)
 
@@ -524,12 +524,12 @@ async def check_submit(request: Request) -> Response:
 
 
 def _grouped_releases(ctx: AppContext) -> list[tuple[str, list[Any]]]:
-    from hcpcs.store.releases import DATASETS
+    from hcpcs.core.tables import dataset_title
 
     groups: dict[str, list[Any]] = {}
     for release in ctx.hc.releases:
         groups.setdefault(release.dataset, []).append(release)
-    return [(DATASETS.get(name, name), sorted(items, key=lambda r: r.effective_start, reverse=True))
+    return [(dataset_title(name), sorted(items, key=lambda r: r.effective_start, reverse=True))
             for name, items in groups.items()]
 
 

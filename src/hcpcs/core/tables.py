@@ -1,0 +1,204 @@
+"""The one description of every store table and dataset.
+
+Each `TableSpec` names a table's columns and their types, the key of a row within a release, its code
+column, its indexes, the CMS file kinds that fill it and the columns the batch rules read. Everything
+else is derived from it: the SQL schema (`hcpcs.store.schema`), the rows the parsers produce
+(`hcpcs.sources`: one tuple per row, in `column_names` order), the columnar cache and the rules' frames
+(`hcpcs.store.cache`). A `DatasetSpec` says which tables one release of a dataset fills.
+
+Adding a CMS dataset: a `TableSpec` here (and a migration in `hcpcs.store.schema` for existing stores),
+a parser module in `hcpcs.sources`, and its file names in `hcpcs.sources.discover`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["text", "integer", "real", "date"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column. `date` columns hold ISO text (`YYYY-MM-DD`) in SQLite and dates in frames; `category`
+    marks text with few distinct values (categorical in frames)."""
+
+    name: str
+    type: ColumnType = "text"
+    required: bool = False
+    category: bool = False
+    comment: str | None = None
+
+
+def _columns(spec: str, **types: ColumnType) -> tuple[Column, ...]:
+    """Columns from a space-separated list of names: `name!` is NOT NULL, `name~` categorical; types are
+    text unless named in `types`."""
+    out = []
+    for word in spec.split():
+        name = word.rstrip("!~")
+        out.append(Column(name, types.get(name, "text"), required="!" in word, category="~" in word))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    code_column: str | None = None
+    indexes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    file_kinds: tuple[str, ...] = ()  # the `hcpcs.sources.discover` kinds of the files that fill it
+    frame_columns: tuple[str, ...] = ()  # what the batch rules read (the columnar cache holds these)
+    bulk: bool = False  # receives millions of rows in one update: indexes are built after the insert
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """The columns of a parsed row, in order (the store adds `release_id` in front)."""
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def date_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.type == "date")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    title: str
+    tables: tuple[str, ...]  # the tables a release of the dataset fills (its main table first)
+
+
+_RVU_NUMBERS = {name: "real" for name in (
+    "work_rvu", "nonfac_pe_rvu", "fac_pe_rvu", "mp_rvu", "nonfac_total", "fac_total", "preop", "intraop",
+    "postop", "conv_factor", "nonfac_pe_opps", "fac_pe_opps", "mp_opps")}
+
+TABLE_SPECS: tuple[TableSpec, ...] = (
+    TableSpec(
+        "hcpcs_code", "HCPCS Level II procedure and modifier records",
+        _columns(
+            "code! record_kind! sequence long_description short_description pricing_indicators "
+            "multiple_pricing_indicator cim_references mcm_references statute lab_certifications "
+            "cross_references coverage asc_group asc_effective_date mog_group mog_policy_indicator "
+            "mog_effective_date processing_note betos type_of_service anesthesia_base_units added_date "
+            "action_effective_date termination_date action_code source_line",
+            asc_effective_date="date", mog_effective_date="date", added_date="date",
+            action_effective_date="date", termination_date="date", source_line="integer"),
+        key=("code", "record_kind"), code_column="code",
+        indexes={"hcpcs_code_by_code": ("code", "release_id"), "hcpcs_code_by_release": ("release_id", "code")},
+        file_kinds=("hcpcs_anweb",),
+        frame_columns=("code", "record_kind", "added_date", "termination_date", "action_code", "source_line"),
+    ),
+    TableSpec(
+        "hcpcs_note", "HCPCS processing notes",
+        _columns("note_number! text!"), key=("note_number",),
+        indexes={"hcpcs_note_by_number": ("release_id", "note_number")}, file_kinds=("hcpcs_notes",),
+    ),
+    TableSpec(
+        "mpfs_rvu", "Physician fee schedule RVUs and indicators (PPRRVU)",
+        _columns(
+            "hcpcs! modifier! description status not_used_for_medicare work_rvu nonfac_pe_rvu nonfac_na "
+            "fac_pe_rvu fac_na mp_rvu nonfac_total fac_total pctc global_days preop intraop postop mult_proc "
+            "bilat_surg asst_surg co_surg team_surg endo_base conv_factor phys_supervision calculation_flag "
+            "diag_imaging_family nonfac_pe_opps fac_pe_opps mp_opps source_line",
+            source_line="integer", **_RVU_NUMBERS),
+        key=("hcpcs", "modifier"), code_column="hcpcs",
+        indexes={"mpfs_rvu_by_code": ("hcpcs", "release_id", "modifier")}, file_kinds=("pprrvu",),
+        frame_columns=("hcpcs", "modifier", "status", "pctc", "source_line"),
+    ),
+    TableSpec(
+        "mpfs_gpci", "Geographic practice cost indices (GPCI, Addendum E)",
+        _columns("mac! state locality_number! locality_name pw_gpci pe_gpci mp_gpci source_line",
+                 pw_gpci="real", pe_gpci="real", mp_gpci="real", source_line="integer"),
+        key=("mac", "locality_number"),
+        indexes={"mpfs_gpci_by_locality": ("release_id", "mac", "locality_number")}, file_kinds=("gpci",),
+    ),
+    TableSpec(
+        "mpfs_locality_county", "Counties of each fee-schedule locality (LOCCO)",
+        _columns("mac! locality_number! state fee_schedule_area counties source_line", source_line="integer"),
+        key=("mac", "locality_number"), file_kinds=("locco",),
+    ),
+    TableSpec(
+        "mpfs_anes_cf", "Anesthesia conversion factors by locality",
+        _columns("mac! locality_number! locality_name anes_cf source_line", anes_cf="real", source_line="integer"),
+        key=("mac", "locality_number"), file_kinds=("anes",),
+    ),
+    TableSpec(
+        "mpfs_opps_cap", "OPPS payment cap of imaging services by locality (OPPSCAP)",
+        _columns("hcpcs! modifier! procstat mac! locality_number! fac_price nonfac_price source_line",
+                 fac_price="real", nonfac_price="real", source_line="integer"),
+        key=("hcpcs", "modifier", "mac", "locality_number"), code_column="hcpcs",
+        indexes={"mpfs_opps_cap_by_code": ("hcpcs", "release_id", "modifier")}, file_kinds=("oppscap",),
+    ),
+    TableSpec(
+        "opps_addendum_b", "Hospital outpatient payment (OPPS Addendum B)",
+        _columns(
+            "hcpcs! short_description status_indicator apc relative_weight payment_rate national_copay "
+            "minimum_copay note passthrough_expiration changed source_line",
+            relative_weight="real", payment_rate="real", national_copay="real", minimum_copay="real",
+            source_line="integer"),
+        key=("hcpcs",), code_column="hcpcs",
+        indexes={"opps_addendum_b_by_code": ("hcpcs", "release_id")}, file_kinds=("addendum_b",),
+        frame_columns=("hcpcs", "status_indicator", "source_line"),
+    ),
+    TableSpec(
+        "ncci_aoc", "NCCI add-on code edits",
+        _columns(
+            "edit_type! addon_code! addon_deletion_date primary_code! primary_deletion_date effective_date "
+            "deletion_date notes source_line",
+            addon_deletion_date="date", primary_deletion_date="date", effective_date="date",
+            deletion_date="date", source_line="integer"),
+        key=("addon_code", "primary_code"), code_column="addon_code",
+        indexes={"ncci_aoc_by_addon": ("addon_code", "release_id"),
+                 "ncci_aoc_by_primary": ("primary_code", "release_id")},
+        file_kinds=("aoc", "edit_table"),
+        frame_columns=("addon_code", "primary_code", "edit_type", "effective_date", "deletion_date",
+                       "primary_deletion_date", "source_line"),
+    ),
+    TableSpec(
+        "ncci_ptp", "NCCI procedure-to-procedure edits",
+        (*_columns("column1! column2! prior_1996", prior_1996="integer"),
+         *_columns("effective_date deletion_date modifier_indicator!~ rationale~ source_line",
+                   effective_date="date", deletion_date="date", source_line="integer")),
+        key=("column1", "column2", "effective_date"), code_column="column1",
+        indexes={"ncci_ptp_by_col1": ("column1", "release_id"), "ncci_ptp_by_col2": ("column2", "release_id")},
+        file_kinds=("ptp", "edit_table"),
+        frame_columns=("column1", "column2", "effective_date", "deletion_date", "modifier_indicator", "rationale",
+                       "source_line"),
+        bulk=True,
+    ),
+    TableSpec(
+        "ncci_mue", "Medically unlikely edits",
+        _columns("code! units! mai rationale source_line", units="integer", source_line="integer"),
+        key=("code",), code_column="code",
+        indexes={"ncci_mue_by_code": ("code", "release_id")}, file_kinds=("mue", "edit_table"),
+        frame_columns=("code", "units", "mai", "source_line"),
+    ),
+)
+
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in TABLE_SPECS}
+
+DATASET_SPECS: tuple[DatasetSpec, ...] = (
+    DatasetSpec("hcpcs", "HCPCS Level II alpha-numeric file", ("hcpcs_code", "hcpcs_note")),
+    DatasetSpec("mpfs", "Medicare physician fee schedule RVU bundle",
+                ("mpfs_rvu", "mpfs_gpci", "mpfs_locality_county", "mpfs_anes_cf", "mpfs_opps_cap")),
+    DatasetSpec("opps", "OPPS Addendum B", ("opps_addendum_b",)),
+    DatasetSpec("ncci_aoc", "NCCI add-on code edits", ("ncci_aoc",)),
+    DatasetSpec("ncci_ptp_practitioner", "NCCI procedure-to-procedure edits, practitioner", ("ncci_ptp",)),
+    DatasetSpec("ncci_ptp_hospital", "NCCI procedure-to-procedure edits, outpatient hospital", ("ncci_ptp",)),
+    DatasetSpec("ncci_mue_practitioner", "Medically unlikely edits, practitioner", ("ncci_mue",)),
+    DatasetSpec("ncci_mue_hospital", "Medically unlikely edits, outpatient hospital", ("ncci_mue",)),
+    DatasetSpec("ncci_mue_dme", "Medically unlikely edits, DME supplier", ("ncci_mue",)),
+)
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in DATASET_SPECS}
+
+
+def dataset_title(name: str) -> str:
+    spec = DATASETS.get(name)
+    return spec.title if spec else name
