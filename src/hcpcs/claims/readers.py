@@ -100,7 +100,7 @@ from hcpcs.claims.values import (
     parse_units,
 )
 from hcpcs.claims.x12 import iter_837
-from hcpcs.core.errors import ClaimInputError
+from hcpcs.core.errors import ClaimFormatError, ClaimInputError, ClaimLimitError
 
 FORMATS = ("json", "jsonl", "csv", "x12")
 _FORMAT_NAMES = {
@@ -221,17 +221,29 @@ def _claim_or_error(obj: Any, prefix: str, sep: str) -> ClaimOrError:
         return ClaimError(exc.claim_id, _join(prefix, sep, exc.location), exc.message)
 
 
-def _iter_json(text: IO[str], name: str) -> Iterator[ClaimOrError]:
-    raw = text.read()
+def _json_document(raw: str | bytes, name: str) -> Any:
     try:
-        document = json.loads(raw)
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise ClaimFormatError("not UTF-8 text; save it as UTF-8", location=name) from None
     except json.JSONDecodeError as exc:
-        raise ClaimInputError(
+        raise ClaimFormatError(
             f"not valid JSON ({exc.msg})", location=f"{name}, line {exc.lineno}, column {exc.colno}"
         ) from None
     except RecursionError:
-        raise ClaimInputError("the JSON is nested too deeply to be a claim file", location=name) from None
-    del raw
+        raise ClaimFormatError("the JSON is nested too deeply to be a claim file", location=name) from None
+
+
+def is_single_claim(document: Any) -> bool:
+    """Whether a JSON document is one claim object (rather than a list or `{"claims": [...]}`)."""
+    return isinstance(document, Mapping) and ("lines" in document or "claims" not in document)
+
+
+def _iter_json(text: IO[str], name: str) -> Iterator[ClaimOrError]:
+    yield from _json_items(_json_document(text.read(), name), name)
+
+
+def _json_items(document: Any, name: str) -> Iterator[ClaimOrError]:
     if isinstance(document, Mapping) and "claims" in document and "lines" not in document:
         items = document["claims"]
         if not isinstance(items, list):
@@ -260,7 +272,7 @@ def _iter_jsonl(text: IO[str], name: str) -> Iterator[ClaimOrError]:
         except (json.JSONDecodeError, RecursionError) as exc:
             detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
             if not seen_json:
-                raise ClaimInputError(
+                raise ClaimFormatError(
                     f"not JSON Lines: line {number} is not a JSON value ({detail}); a JSON document "
                     "spread over several lines is read with format \"json\"",
                     location=name,
@@ -317,7 +329,7 @@ def _read_header(cells: list[str], line: int, name: str) -> _CsvHeader:
                 extra.append((index, label))
             continue
         if canonical in columns:
-            raise ClaimInputError(
+            raise ClaimFormatError(
                 f"columns {labels[canonical]!r} and {label!r} both mean {canonical}; keep one",
                 location=f"{name}, line {line}",
             )
@@ -325,7 +337,7 @@ def _read_header(cells: list[str], line: int, name: str) -> _CsvHeader:
         labels[canonical] = label
     for required, aliases in (("claim_id", "id, claim"), ("code", "hcpcs, cpt, procedure_code")):
         if required not in columns:
-            raise ClaimInputError(
+            raise ClaimFormatError(
                 f"the CSV header has no {required} column (also accepted: {aliases}); the first line "
                 f"must name the columns, e.g. claim_id,date_of_service,code,modifiers,units "
                 f"(found: {', '.join(c.strip() for c in cells)[:200]})",
@@ -456,7 +468,7 @@ def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError
             break
         skipped += 1
     if not first:
-        raise ClaimInputError("the CSV has no header row", location=name)
+        raise ClaimFormatError("the CSV has no header row", location=name)
     delimiter = _csv_delimiter(first)
 
     def rows() -> Iterator[str]:
@@ -507,9 +519,9 @@ def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError
                 claim = current
             claim.add(cells, line)
     except csv.Error as exc:
-        raise ClaimInputError(f"not readable CSV ({exc})", location=f"{name}, line {previous_end + 1}") from None
+        raise ClaimFormatError(f"not readable CSV ({exc})", location=f"{name}, line {previous_end + 1}") from None
     if header is None:
-        raise ClaimInputError("the CSV has no header row", location=name)
+        raise ClaimFormatError("the CSV has no header row", location=name)
     if group:
         for claim in grouped.values():
             yield claim.finish()
@@ -544,7 +556,7 @@ def _format_name(format: str | None) -> str | None:
         return None
     resolved = _FORMAT_NAMES.get(format.strip().lower())
     if resolved is None:
-        raise ClaimInputError(f"unknown claim format {format!r}: use one of {', '.join(FORMATS)}")
+        raise ClaimFormatError(f"unknown claim format {format!r}: use one of {', '.join(FORMATS)}")
     return resolved
 
 
@@ -579,9 +591,9 @@ def _byte_reader(source: Any) -> Callable[[int], bytes]:
 def _check_head(head: bytes, complete: bool, name: str) -> str:
     """The head of the input decoded, or ClaimInputError when it is empty, binary or not UTF-8."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ClaimInputError("the file is UTF-16 text; save it as UTF-8", location=name)
+        raise ClaimFormatError("the file is UTF-16 text; save it as UTF-8", location=name)
     if b"\x00" in head:
-        raise ClaimInputError(
+        raise ClaimFormatError(
             "this is a binary file (it contains NUL bytes), not JSON, JSON Lines, CSV or X12 text",
             location=name,
         )
@@ -589,12 +601,12 @@ def _check_head(head: bytes, complete: bool, name: str) -> str:
     try:
         text = decoder.decode(head, final=complete)
     except UnicodeDecodeError as exc:
-        raise ClaimInputError(
+        raise ClaimFormatError(
             f"not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start}); save it as UTF-8",
             location=name,
         ) from None
     if not text.strip():
-        raise ClaimInputError("the input is empty", location=name)
+        raise ClaimFormatError("the input is empty", location=name)
     return text
 
 
@@ -616,7 +628,7 @@ def _iter_stream(read: Callable[[int], bytes], format: str | None, name: str, *,
         head, complete = _read_head(read)
         head_text = _check_head(head, complete, name)
     except UnicodeError as exc:  # a text source that cannot be encoded
-        raise ClaimInputError(f"the text cannot be encoded as UTF-8 ({exc.reason})", location=name) from None
+        raise ClaimFormatError(f"the text cannot be encoded as UTF-8 ({exc.reason})", location=name) from None
     fmt = fmt or sniff_format(head_text)
     text = io.TextIOWrapper(io.BufferedReader(_RawFrom(head, read)), encoding="utf-8-sig", newline="")
     try:
@@ -629,7 +641,7 @@ def _iter_stream(read: Callable[[int], bytes], format: str | None, name: str, *,
         else:
             yield from iter_837(text, name=name)
     except UnicodeError as exc:
-        raise ClaimInputError(
+        raise ClaimFormatError(
             f"not UTF-8 text after the first {len(head)} bytes ({exc.reason}); save it as UTF-8", location=name
         ) from None
 
@@ -650,7 +662,7 @@ def read_claims(
         try:
             data = data.encode("utf-8")
         except UnicodeError as exc:
-            raise ClaimInputError(f"the text cannot be encoded as UTF-8 ({exc.reason})", location=name) from None
+            raise ClaimFormatError(f"the text cannot be encoded as UTF-8 ({exc.reason})", location=name) from None
     return _split(_iter_stream(io.BytesIO(data).read, format, name, group=True))
 
 
@@ -663,7 +675,7 @@ def read_claims_file(
         with open(path, "rb") as handle:
             return _split(_iter_stream(handle.read, format, name, group=True))
     except OSError as exc:
-        raise ClaimInputError(f"cannot read the file ({exc.strerror or exc})", location=name) from None
+        raise ClaimFormatError(f"cannot read the file ({exc.strerror or exc})", location=name) from None
 
 
 def iter_claims(
@@ -678,9 +690,36 @@ def iter_claims(
             with open(path, "rb") as handle:
                 yield from _iter_stream(handle.read, format, label, group=False)
         except OSError as exc:
-            raise ClaimInputError(f"cannot read the file ({exc.strerror or exc})", location=label) from None
+            raise ClaimFormatError(f"cannot read the file ({exc.strerror or exc})", location=label) from None
         return
     if not hasattr(source, "read"):
-        raise ClaimInputError(f"iter_claims needs a path or an open file, not {type(source).__name__}")
+        raise ClaimFormatError(f"iter_claims needs a path or an open file, not {type(source).__name__}")
     label = name or str(getattr(source, "name", "") or "<input>")
     yield from _iter_stream(_byte_reader(source), format, label, group=False)
+
+
+def read_claim_items(data: bytes | str, format: str | None = None, *, name: str = "<input>",
+                     max_claims: int | None = None) -> tuple[list[ClaimOrError], bool]:
+    """Every claim of an input and a ClaimError for each bad one, in input order, and whether the input was
+    one JSON claim object (its answer is then one result rather than a list). The one reading of claim input
+    that the command line and the web app share. ClaimFormatError when the input cannot be read at all,
+    ClaimLimitError past `max_claims`, ClaimInputError when a JSON document holds no claim or list of claims."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if not data.strip():
+        raise ClaimFormatError("the input is empty: send a claim object, a list of claims, or a claims file (CSV, "
+                               "JSON Lines, X12 837)", location=name)
+    fmt = _format_name(format) or sniff_format(data[:HEAD_BYTES].decode("utf-8", "replace"))
+    single = False
+    if fmt == "json":
+        document = _json_document(data, name)
+        single = is_single_claim(document)
+        items = list(_json_items(document, name))
+    else:
+        items = list(_iter_stream(io.BytesIO(data).read, fmt, name, group=True))
+    if max_claims is not None and len(items) > max_claims:
+        raise ClaimLimitError(f"the input holds {len(items):,} claims; at most {max_claims:,} are checked at once",
+                              location=name)
+    if not items:
+        raise ClaimInputError("the list of claims is empty", location=name)
+    return items, single

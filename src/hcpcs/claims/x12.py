@@ -25,7 +25,7 @@ Mapping
   both are also kept in ``extra`` (``rendering_provider``, ``billing_provider``).
 
 Errors: no ISA, an ISA that is not 106 characters, an unknown X12 version, a transaction set that is not
-an 837P/837I, or a broken envelope structure raise ClaimInputError. A bad claim (an SV1 without HC, a
+an 837P/837I, or a broken envelope structure raise ClaimFormatError. A bad claim (an SV1 without HC, a
 missing service date, a segment with too few or too many elements, a claim cut off by the end of the
 file) becomes a ClaimError located ``segment N (ID)``, N counting segments from ISA = 1; envelope
 problems reported by pyx12 (wrong SE/GE/IEA counts or control numbers, missing trailers) become
@@ -52,7 +52,7 @@ from hcpcs.claims.values import (
     parse_place_of_service,
     parse_units,
 )
-from hcpcs.core.errors import ClaimInputError
+from hcpcs.core.errors import ClaimFormatError
 
 PROFESSIONAL_VERSION = "005010X222"  # 005010X222A1
 INSTITUTIONAL_VERSION = "005010X223"  # 005010X223A2
@@ -291,13 +291,13 @@ class _Parser:
         version = _element(segment, 3) or self.group_version
         where = f"{name}, segment {number} (ST)"
         if kind != "837":
-            raise ClaimInputError(f"transaction set {kind!r} is not a claim: an 837 was expected", location=where)
+            raise ClaimFormatError(f"transaction set {kind!r} is not a claim: an 837 was expected", location=where)
         if version.startswith(PROFESSIONAL_VERSION):
             self.setting, self.transaction = "professional", "837P"
         elif version.startswith(INSTITUTIONAL_VERSION):
             self.setting, self.transaction = "facility", "837I"
         else:
-            raise ClaimInputError(
+            raise ClaimFormatError(
                 f"837 implementation {version!r} is not read: expected 005010X222A1 (837P) or "
                 "005010X223A2 (837I)",
                 location=where,
@@ -434,7 +434,7 @@ def iter_837(stream: IO[str], *, name: str = "<input>") -> Iterator[Claim | Clai
     try:
         reader = X12Reader(source)  # type: ignore[arg-type]
     except pyx12.errors.X12Error as exc:
-        raise ClaimInputError(f"not an X12 interchange: {exc}", location=f"{name}, segment 1 (ISA)") from None
+        raise ClaimFormatError(f"not an X12 interchange: {exc}", location=f"{name}, segment 1 (ISA)") from None
     parser = _Parser()
     segments = iter(reader)
     number = 0
@@ -445,9 +445,9 @@ def iter_837(stream: IO[str], *, name: str = "<input>") -> Iterator[Claim | Clai
         except StopIteration:
             break
         except (pyx12.errors.X12Error, pyx12.errors.EngineError) as exc:
-            raise ClaimInputError(f"the interchange is broken: {exc}", location=f"{name}, segment {number + 1}") from None
+            raise ClaimFormatError(f"the interchange is broken: {exc}", location=f"{name}, segment {number + 1}") from None
         except IndexError:  # pyx12 meets a trailer (SE, GE, IEA) with no header open
-            raise ClaimInputError(
+            raise ClaimFormatError(
                 "the interchange is broken: an SE, GE or IEA trailer has no matching ST, GS or ISA header",
                 location=f"{name}, segment {number + 1}",
             ) from None

@@ -49,3 +49,12 @@ class ClaimInputError(HcpcsError):
         self.location = location
         parts = [p for p in (location, f"claim {claim_id}" if claim_id else None) if p]
         super().__init__(f"{', '.join(parts)}: {message}" if parts else message)
+
+
+class ClaimFormatError(ClaimInputError):
+    """The claim input cannot be read at all (empty, binary, not UTF-8, not JSON where JSON was expected, a
+    CSV without its required columns, X12 without an envelope); no claim in it was checked."""
+
+
+class ClaimLimitError(ClaimInputError):
+    """The input holds more claims than the caller accepts in one request."""

@@ -7,12 +7,16 @@ from datetime import date
 from typing import Any
 
 from hcpcs.claims.model import Claim, ClaimError
+from hcpcs.claims.readers import ClaimOrError, read_claim_items
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import ClaimInputError
 from hcpcs.edits.engine import check_claim
-from hcpcs.edits.packs import PolicyPack, load_pack
+from hcpcs.edits.packs import PolicyPack, builtin_packs, load_pack
 from hcpcs.edits.tables import EditTables
 from hcpcs.store.session import Hcpcs, default
+
+__all__ = ["Checker", "Claim", "ClaimError", "ClaimOrError", "PolicyPack", "builtin_packs", "check", "load_pack",
+           "read_claim_items"]
 
 
 def as_claim(claim: Claim | dict[str, Any]) -> Claim:
@@ -66,3 +70,41 @@ def check(claim: Claim | dict[str, Any], *, as_of: str | date | None = None,
     if checker is None:
         checker = _checkers[key] = Checker(hc, packs=packs, as_of=as_of)
     return checker.check(claim)
+
+
+BATCH_FROM_CLAIMS = 50_000  # `engine="auto"` checks this many claims or more with the batch engine
+ENGINES = ("auto", "single", "batch")
+
+
+def check_items(items: Sequence[ClaimOrError], hc: Hcpcs | None = None, *, as_of: str | date | None = None,
+                packs: Sequence[str | PolicyPack] = (), engine: str = "auto") -> list[dict[str, Any]]:
+    """The per-claim results of claims read by `read_claim_items`, in the same order (a bad record becomes
+    `{"id", "error", "findings": []}`). `engine`: single (claim by claim), batch (vectorised; CMS rules
+    only) or auto (batch from BATCH_FROM_CLAIMS claims when no policy pack is used)."""
+    from hcpcs.core.errors import InvalidInputError
+
+    if engine not in ENGINES:
+        raise InvalidInputError(f"engine {engine!r}: use {', '.join(ENGINES)}")
+    if engine == "batch" and packs:
+        raise InvalidInputError("policy packs run on the single engine: use --engine single (or auto) with --policy")
+    hc = hc or default()
+    claims = [item for item in items if isinstance(item, Claim)]
+    if engine == "batch" or (engine == "auto" and not packs and len(claims) >= BATCH_FROM_CLAIMS):
+        from hcpcs.edits.batch import iter_check_batch, result_dicts
+
+        day = parse_date(as_of, "as-of date") if as_of else None
+        # In chunks of claims, so that memory stays bounded however large the input.
+        checked = iter(result for part in iter_check_batch(claims, hc, as_of=day, with_notices=True)
+                       for result in result_dicts(part, hc))
+    else:
+        checker = Checker(hc, packs=packs, as_of=as_of)
+        checked = (checker.check(claim) for claim in claims)
+    results = []
+    for item in items:
+        if isinstance(item, Claim):
+            results.append(next(checked))
+        else:
+            error = item.to_dict()
+            error["findings"] = []
+            results.append(error)
+    return results

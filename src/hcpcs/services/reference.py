@@ -32,6 +32,11 @@ def _iso(value: str | None) -> str | None:
     return value or None
 
 
+def code_is_known(code: str, *, hc: Hcpcs) -> bool:
+    """Whether any loaded release carries the code."""
+    return queries.code_known_anywhere(hc.store.conn, code)
+
+
 def is_valid_on(row: sqlite3.Row, day: date) -> tuple[bool, str]:
     """A HCPCS code is valid on a day from its added date through its termination date, inclusive."""
     added = row["added_date"]

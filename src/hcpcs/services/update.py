@@ -14,7 +14,7 @@ from hcpcs.core.errors import HcpcsError, InvalidInputError
 from hcpcs.sources.bundle import ParsedRelease, parse_release
 from hcpcs.sources.catalog import CATALOG
 from hcpcs.sources.discover import ReleasePlan, find_files, plan_releases
-from hcpcs.store.db import Store
+from hcpcs.store.db import Store, default_home, open_store
 from hcpcs.store.loader import loaded_sha, write_releases
 
 
@@ -53,6 +53,21 @@ def _download(url: str, folder: Path) -> Path:
     except httpx.HTTPError as exc:
         raise HcpcsError(f"could not download {url}: {exc}") from exc
     return target
+
+
+def data_folder() -> Path:
+    """The data folder updates write to: $HCPCS_HOME, else the per-user data folder."""
+    return default_home()
+
+
+def update_store(home: Path | None, source: str | None = None, *, verify: bool = True,
+                 progress: Progress | None = None) -> UpdateReport:
+    """`run_update` on the store in `home` (created when absent)."""
+    store = open_store(home or default_home(), readonly=False)
+    try:
+        return run_update(store, source, verify=verify, progress=progress)
+    finally:
+        store.close()
 
 
 def run_update(store: Store, source: str | None = None, *, verify: bool = True,

@@ -50,7 +50,7 @@ def _print_json(data: Any) -> None:
 
 
 def _service(home: Path | None = None):  # noqa: ANN202
-    from hcpcs.store.session import Hcpcs
+    from hcpcs.services import Hcpcs
 
     return Hcpcs(home)
 
@@ -71,11 +71,9 @@ def update(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from hcpcs.services.update import Progress as UpdateProgress
-    from hcpcs.services.update import run_update
-    from hcpcs.store.db import default_home, open_store
+    from hcpcs.services.update import data_folder, update_store
 
-    home = home or default_home()
-    store = open_store(home, readonly=False)
+    home = home or data_folder()
 
     class RichProgress(UpdateProgress):
         def __init__(self) -> None:
@@ -106,7 +104,7 @@ def update(
 
     progress = RichProgress() if err_console.is_terminal else None
     try:
-        report = run_update(store, source, verify=not no_verify, progress=progress)
+        report = update_store(home, source, verify=not no_verify, progress=progress)
     except HcpcsError as exc:
         if progress is not None:
             progress.bar.stop()
@@ -118,8 +116,6 @@ def update(
             progress.bar.stop()
         err_console.print("[yellow]update stopped: the data loaded before is unchanged[/]")
         raise
-    finally:
-        store.close()
     for label in report.loaded:
         console.print(f"loaded     {label}")
     for label in report.unchanged:
@@ -443,19 +439,13 @@ def check(
     raise typer.Exit(code)
 
 
-BATCH_FROM_CLAIMS = 50_000
-
-
 def _check(file: Path, output: str, input_format: str | None, as_of: str | None, policy: list[str],
            home: Path | None, engine: str = "auto") -> int:
-    import csv
-
-    from hcpcs.claims.readers import read_claims
     from hcpcs.core.errors import InvalidInputError
-    from hcpcs.services.checking import Checker
+    from hcpcs.services import checking, outputs
 
-    if output not in ("table", "json", "jsonl", "csv"):
-        raise InvalidInputError(f"--format {output!r}: use table, json, jsonl or csv")
+    if output != "table":
+        writer = outputs.writer(output)
     if str(file) == "-":
         data = sys.stdin.buffer.read()
         name = "<stdin>"
@@ -464,51 +454,22 @@ def _check(file: Path, output: str, input_format: str | None, as_of: str | None,
             raise InvalidInputError(f"{file}: no such file")
         data = file.read_bytes()
         name = str(file)
-    if engine not in ("auto", "single", "batch"):
-        raise InvalidInputError(f"--engine {engine!r}: use auto, single or batch")
-    if engine == "batch" and policy:
-        raise InvalidInputError("policy packs run on the single engine: use --engine single (or auto) with --policy")
-    claims, errors = read_claims(data, input_format, name=name)
-    hc = _service(home)
-    if engine == "batch" or (engine == "auto" and not policy and len(claims) >= BATCH_FROM_CLAIMS):
-        # The vectorised engine: the same CMS rules and findings, as joins over the edit tables.
-        from hcpcs.core.dates import parse_date
-        from hcpcs.edits.batch import iter_check_batch, result_dicts
-
-        day = parse_date(as_of, "as-of date") if as_of else None
-        # In chunks of claims, so that memory stays bounded however large the file.
-        results = [result for part in iter_check_batch(claims, hc, as_of=day, with_notices=True)
-                   for result in result_dicts(part, hc)]
-    else:
-        checker = Checker(hc, packs=policy, as_of=as_of)
-        results = [checker.check(c) for c in claims]
-    bad = [e.to_dict() for e in errors]
+    if engine not in checking.ENGINES:
+        raise InvalidInputError(f"--engine {engine!r}: use {', '.join(checking.ENGINES)}")
+    items, _ = checking.read_claim_items(data, input_format, name=name)
+    results = checking.check_items(items, _service(home), as_of=as_of, packs=policy, engine=engine)
+    bad = [r for r in results if "error" in r]
     any_error = any(f["severity"] == "error" for r in results for f in r["findings"])
-    if output == "json":
-        _print_json(results + bad)
-    elif output == "jsonl":
-        for item in results + bad:
-            sys.stdout.write(json.dumps(item, default=str) + "\n")
-    elif output == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["claim_id", "rule", "severity", "codes", "lines", "message", "fix", "source_dataset",
-                         "source_release", "source_row"])
-        for r in results:
-            for f in r["findings"]:
-                src = f.get("source") or {}
-                writer.writerow([r["id"], f["rule"], f["severity"], " ".join(f["codes"]),
-                                 " ".join(str(i + 1) for i in f["lines"]), f["message"], f["fix"] or "",
-                                 src.get("dataset", ""), src.get("release", ""), src.get("row", "")])
-        for e in bad:
-            writer.writerow([e["id"] or "", "INPUT_ERROR", "error", "", "", e["error"]["message"], "",
-                             "", "", e["error"]["location"]])
-    else:
+    if output == "table":
         from hcpcs.interfaces.cli.render import check_report
 
-        console.print(check_report(claims, results))
+        claims = [item for item in items if isinstance(item, checking.Claim)]
+        console.print(check_report(claims, [r for r in results if "error" not in r]))
         for e in bad:
             err_console.print(f"[bold red]bad claim[/] {e['id'] or ''} at {e['error']['location']}: "
                               f"{e['error']['message']}", highlight=False)
+    else:
+        writer.write(results, sys.stdout)
     if bad:
         return 2
     return 1 if any_error else 0

@@ -3,19 +3,19 @@ problem details (see `hcpcs.interfaces.web.problems`)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from hcpcs.claims.model import Claim, ClaimError
 from hcpcs.core.codes import normalize
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
+    ClaimFormatError,
     ClaimInputError,
+    ClaimLimitError,
     HcpcsError,
     InvalidInputError,
     MalformedCodeError,
@@ -23,7 +23,8 @@ from hcpcs.core.errors import (
 )
 from hcpcs.interfaces.web.context import AppContext, JSONBody, context
 from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
-from hcpcs.services import fees
+from hcpcs.services import checking, fees
+from hcpcs.services.checking import ClaimOrError
 
 router = APIRouter(prefix="/api", default_response_class=JSONBody)
 
@@ -271,74 +272,24 @@ _CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "202
                   "lines": [{"code": "77373"}, {"code": "G6002"}]}
 
 
-def _claim_error(exc: ClaimInputError, prefix: str) -> ClaimError:
-    """A ClaimError from claim_from_dict's exception, its location under `prefix` (claims[3])."""
-    location = exc.location or ""
-    message = exc.message
-    full = f"{prefix}.{location}" if prefix and location else (prefix or location or "claim")
-    return ClaimError(exc.claim_id, full, message)
-
-
 def read_claim_items(body: bytes, fmt: str | None, max_claims: int, *,
-                     name: str = "body") -> tuple[list[Claim | ClaimError], bool]:
-    """Claims (and ClaimErrors, in input order where the format allows) from a request body, and whether
-    the body was one claim object. Problems: 400 unreadable, 413 too many claims, 422 bad single claim."""
-    from hcpcs.claims.readers import claim_from_dict, read_claims, sniff_format
-
-    if not body.strip():
-        raise Problem(400, "malformed-body", "the body is empty: send a claim object, a list of claims, or a "
-                      "claims file (CSV, JSON Lines, X12 837)", [field_error(name, "empty", "body")])
-    if fmt is None:
-        fmt = sniff_format(body[:4096].decode("utf-8", "replace"))
-    if fmt == "json":
-        try:
-            document = json.loads(body)
-        except UnicodeDecodeError:
-            raise Problem(400, "malformed-body", "the body is not UTF-8 text",
-                          [field_error(name, "not UTF-8", "body")]) from None
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno}, column {exc.colno}"
-            raise Problem(400, "malformed-body", f"the body is not valid JSON: {exc.msg} at {where}",
-                          [field_error(name, f"{exc.msg} at {where}", "body")]) from None
-        except RecursionError:
-            raise Problem(400, "malformed-body", "the JSON is nested too deeply",
-                          [field_error(name, "nested too deeply", "body")]) from None
-        single = isinstance(document, Mapping) and ("lines" in document or "claims" not in document)
-        if single:
-            items_raw: Any = [document]
-        elif isinstance(document, Mapping):
-            items_raw = document["claims"]
-        else:
-            items_raw = document
-        if not isinstance(items_raw, list):
-            raise Problem(422, "invalid-claim", "expected a claim object, a list of claims or {\"claims\": [...]}",
-                          [field_error(name if single or not isinstance(document, Mapping) else "claims",
-                                       "not a claim object or a list of claims", "body")])
-        if len(items_raw) > max_claims:
-            raise Problem(413, "content-too-large",
-                          f"the batch holds {len(items_raw):,} claims; one request may check at most {max_claims:,}",
-                          [field_error(name, f"at most {max_claims:,} claims", "body")])
-        if not items_raw:
-            raise Problem(422, "invalid-claim", "the list of claims is empty", [field_error(name, "empty list", "body")])
-        items: list[Claim | ClaimError] = []
-        for index, raw in enumerate(items_raw):
-            try:
-                items.append(claim_from_dict(raw))
-            except ClaimInputError as exc:
-                error = _claim_error(exc, "" if single else f"claims[{index}]")
-                if single:
-                    raise Problem(422, "invalid-claim", f"{error.location}: {error.message}",
-                                  [field_error(error.location, error.message, "body")]) from None
-                items.append(error)
-        return items, single
+                     name: str = "body") -> tuple[list[ClaimOrError], bool]:
+    """Claims (and ClaimErrors, in input order) from a request body, and whether the body was one claim
+    object. Problems: 400 unreadable, 413 too many claims, 422 bad single claim or no claims."""
     try:
-        claims, errors = read_claims(body, fmt, name=name)
+        items, single = checking.read_claim_items(body, fmt, name=name, max_claims=max_claims)
+    except ClaimLimitError as exc:
+        raise Problem(413, "content-too-large", f"{exc.message}; one request may check at most {max_claims:,}",
+                      [field_error(name, f"at most {max_claims:,} claims", "body")]) from None
+    except ClaimFormatError as exc:
+        raise Problem(400, "malformed-body", str(exc), [field_error(name, exc.message, "body")]) from None
     except ClaimInputError as exc:
-        raise Problem(400, "malformed-body", str(exc), [field_error(exc.location or name, str(exc), "body")]) from None
-    if len(claims) + len(errors) > max_claims:
-        raise Problem(413, "content-too-large", f"the input holds {len(claims) + len(errors):,} claims; one request "
-                      f"may check at most {max_claims:,}", [field_error(name, f"at most {max_claims:,} claims", "body")])
-    return [*claims, *errors], False
+        raise Problem(422, "invalid-claim", str(exc), [field_error(name, exc.message, "body")]) from None
+    if single and isinstance(items[0], checking.ClaimError):
+        error = items[0]
+        raise Problem(422, "invalid-claim", f"{error.location}: {error.message}",
+                      [field_error(error.location, error.message, "body")])
+    return items, single
 
 
 def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
@@ -355,7 +306,7 @@ def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
-def check_items(ctx: AppContext, pack_ids: tuple[str, ...], items: list[Claim | ClaimError]) -> list[dict[str, Any]]:
+def check_items(ctx: AppContext, pack_ids: tuple[str, ...], items: list[ClaimOrError]) -> list[dict[str, Any]]:
     """Check claims one by one (in a worker thread), giving up when the request's time budget is spent."""
     from hcpcs.interfaces.web.context import RequestTimeout
 

@@ -336,7 +336,7 @@ def context(request: Request) -> AppContext:
 
 
 def load_packs() -> dict[str, Any]:
-    from hcpcs.edits.packs import builtin_packs, load_pack
+    from hcpcs.services.checking import builtin_packs, load_pack
 
     packs: dict[str, Any] = {}
     for stem in sorted(builtin_packs()):

@@ -169,9 +169,9 @@ def _exact_code(text: str) -> str | None:
 
 
 def _known(ctx: AppContext, code: str) -> bool:
-    from hcpcs.store import queries
+    from hcpcs.services.reference import code_is_known
 
-    return queries.code_known_anywhere(ctx.hc.store.conn, code)
+    return code_is_known(code, hc=ctx.hc)
 
 
 # ------------------------------------------------------------------------------------ code page
@@ -454,7 +454,7 @@ def _present(items: list[Any], results: list[dict[str, Any]]) -> list[dict[str, 
     """Claims and their findings arranged line by line for the page. A finding naming two lines (a PTP
     pair, a policy bundle) is shown on its last line, the one it is about (the column 2 code, the code
     denied), and referred to from the other."""
-    from hcpcs.claims.model import Claim
+    from hcpcs.services.checking import Claim
 
     out = []
     for item, result in zip(items, results, strict=True):
