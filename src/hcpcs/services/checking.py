@@ -13,6 +13,7 @@ from hcpcs.core.errors import ClaimInputError
 from hcpcs.edits.engine import check_claim
 from hcpcs.edits.packs import PolicyPack, builtin_packs, load_pack
 from hcpcs.edits.tables import EditTables
+from hcpcs.services.results import ClaimResult
 from hcpcs.store.session import Hcpcs, default
 
 __all__ = ["Checker", "Claim", "ClaimError", "ClaimOrError", "PolicyPack", "builtin_packs", "check", "load_pack",
@@ -44,11 +45,11 @@ class Checker:
         self.packs = resolve_packs(packs)
         self.as_of = parse_date(as_of, "as-of date") if as_of else None
 
-    def check(self, claim: Claim | dict[str, Any]) -> dict[str, Any]:
+    def check(self, claim: Claim | dict[str, Any]) -> ClaimResult:
         return check_claim(as_claim(claim), self.hc, tables=self.tables, as_of=self.as_of,
                            packs=self.packs).to_dict()
 
-    def check_all(self, items: Iterable[Claim | ClaimError]) -> Iterator[dict[str, Any]]:
+    def check_all(self, items: Iterable[Claim | ClaimError]) -> Iterator[ClaimResult]:
         for item in items:
             if isinstance(item, ClaimError):
                 out = item.to_dict()
@@ -62,7 +63,7 @@ _checkers: dict[tuple[int, tuple[str, ...], str | None], Checker] = {}
 
 
 def check(claim: Claim | dict[str, Any], *, as_of: str | date | None = None,
-          packs: Sequence[str] = (), hc: Hcpcs | None = None) -> dict[str, Any]:
+          packs: Sequence[str] = (), hc: Hcpcs | None = None) -> ClaimResult:
     """Check one claim; returns `{"id", "findings": [...]}` as documented in the README."""
     hc = hc or default()
     key = (id(hc), tuple(packs), str(as_of) if as_of else None)
@@ -77,7 +78,7 @@ ENGINES = ("auto", "single", "batch")
 
 
 def check_items(items: Sequence[ClaimOrError], hc: Hcpcs | None = None, *, as_of: str | date | None = None,
-                packs: Sequence[str | PolicyPack] = (), engine: str = "auto") -> list[dict[str, Any]]:
+                packs: Sequence[str | PolicyPack] = (), engine: str = "auto") -> list[ClaimResult]:
     """The per-claim results of claims read by `read_claim_items`, in the same order (a bad record becomes
     `{"id", "error", "findings": []}`). `engine`: single (claim by claim), batch (vectorised; CMS rules
     only) or auto (batch from BATCH_FROM_CLAIMS claims when no policy pack is used)."""

@@ -23,6 +23,7 @@ from hcpcs.core import indicators
 from hcpcs.core.codes import normalize
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import InvalidInputError, NotCoveredError, UnknownCodeError
+from hcpcs.services.results import FeeResult
 from hcpcs.store import queries
 from hcpcs.store.releases import Release
 from hcpcs.store.session import Hcpcs
@@ -227,7 +228,7 @@ def _rvu_row(hc: Hcpcs, release: Release, code: str, modifier: str) -> sqlite3.R
 
 def fee(code: str, modifier: str | None = None, *, locality: str | None = None, state: str | None = None,
         county: str | None = None, national: bool = False, setting: str = "nonfacility",
-        as_of: str | date | None = None, hc: Hcpcs | None = None) -> dict[str, Any]:
+        as_of: str | date | None = None, hc: Hcpcs | None = None) -> FeeResult:
     """The fee-schedule amount of one code/modifier in one locality and setting, with its inputs."""
     from hcpcs.store.session import default
 
@@ -255,13 +256,13 @@ def fee(code: str, modifier: str | None = None, *, locality: str | None = None, 
 
 
 def price_row(hc: Hcpcs, release: Release, row: sqlite3.Row, loc: Locality, setting: str, day: date,
-              notices: list[str]) -> dict[str, Any]:
+              notices: list[str]) -> FeeResult:
     status = row["status"]
     pe = row["nonfac_pe_rvu"] if setting == "nonfacility" else row["fac_pe_rvu"]
     na = row["nonfac_na"] if setting == "nonfacility" else row["fac_na"]
     cf = row["conv_factor"] or release.meta.get("conversion_factor")
     status_meaning = indicators.meaning("mpfs_status", status)
-    result: dict[str, Any] = {
+    result: FeeResult = {
         "code": row["hcpcs"],
         "modifier": row["modifier"] or None,
         "locality": loc.to_dict(),

@@ -5,6 +5,7 @@ loaded releases (`history`)."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -13,6 +14,7 @@ from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import NotCoveredError, UnknownCodeError
 from hcpcs.core.indicators import pctc_allows
+from hcpcs.services.results import LookupResult, MpfsSection
 from hcpcs.store import queries
 from hcpcs.store.releases import Release
 from hcpcs.store.session import Hcpcs
@@ -217,135 +219,171 @@ def _modifier_description(code: str) -> dict[str, Any] | None:
     return None
 
 
-def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = None) -> dict[str, Any]:
+@dataclass
+class _Asked:
+    """One lookup under way: the code, the date, and what the answer has gathered so far."""
+
+    hc: Hcpcs
+    code: str
+    day: date
+    kind: str
+    notices: list[str] = field(default_factory=list)
+    sources: _Sources = field(default_factory=_Sources)
+
+    @property
+    def record_kind(self) -> str:
+        return "modifier" if self.kind == "modifier" else "procedure"
+
+
+def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = None) -> LookupResult:
     """Everything hcpcs knows about a code on a date of service, as the documented JSON contract."""
     from hcpcs.store.session import default
 
-    hc = hc or default()
     code = normalize(code)
-    day = parse_date(as_of, "as-of date")
-    kind = kind_of(code)
-    notices: list[str] = []
-    sources = _Sources()
-    conn = hc.store.conn
-    record_kind = "modifier" if kind == "modifier" else "procedure"
-
-    result: dict[str, Any] = {"code": code, "kind": kind, "as_of": day.isoformat()}
-    coded = [r for r in hc.releases if r.dataset in ("hcpcs", "mpfs")]
-    if coded and day < min(r.effective_start for r in coded):
-        first = min(coded, key=lambda r: r.effective_start)
-        raise NotCoveredError(f"{day} is before every loaded HCPCS and fee-schedule release (the earliest is "
-                              f"{first.label}, effective {first.effective_start})")
-    hcpcs_choice = hc.choose("hcpcs", day, notices)
-    row = None
-    row_release: Release | None = None
-    if hcpcs_choice is not None:
-        row = queries.hcpcs_row(conn, hcpcs_choice.release.id, code, record_kind)
-        row_release = hcpcs_choice.release
-        if row is None and kind != "cpt":
-            others = queries.hcpcs_rows_all_releases(conn, code, record_kind)
-            if others:
-                latest = others[-1]
-                row = latest
-                row_release = hc.release_by_id(latest["release_id"])
-                notices.append(
-                    f"{code} is not in {hcpcs_choice.release.label}, the HCPCS release in force on {day}; "
-                    f"the fields below come from {row_release.label}"
-                )
-
-    if kind == "modifier" and row is None:
-        description = _modifier_description(code)
-        if description is None:
-            raise UnknownCodeError(f"modifier {code} is in no loaded HCPCS release and not a fee-schedule modifier")
-        result.update({
-            "short_description": None, "long_description": description["meaning"],
-            "descriptor_source": description["source"], "valid_on_date": None,
-            "notices": notices, "sources": sources.items,
-        })
-        return result
-
-    if row is not None and row_release is not None:
-        sources.add(row_release, "HCPCS descriptors and indicators", "hcpcs_anweb")
-        valid, reason = is_valid_on(row, day)
-        in_force = hcpcs_choice.release if hcpcs_choice else None
-        if in_force is not None and row_release.id != in_force.id and row_release.effective_start < in_force.effective_start:
-            # Dropped from the file in force: not a code on that date. (A code found only in a later
-            # file is judged by that file's dates: the HCPCS file is cumulative.)
-            valid = False
-            reason = f"not in {in_force.label}, the HCPCS release in force on {day}"
-        note_number = row["processing_note"]
-        result.update({
-            "short_description": row["short_description"],
-            "long_description": row["long_description"],
-            "descriptor_source": row_release.label,
-            "valid_on_date": valid,
-            "validity": reason,
-            "added_date": _iso(row["added_date"]),
-            "action_effective_date": _iso(row["action_effective_date"]),
-            "termination_date": _iso(row["termination_date"]),
-            "action": indicators.decode("hcpcs_action_code", row["action_code"]),
-            "hcpcs_release": row_release.label,
-            "pricing_indicators": _decode_list("hcpcs_pricing_indicator", row["pricing_indicators"]),
-            "multiple_pricing_indicator": indicators.decode(
-                "hcpcs_multiple_pricing_indicator", row["multiple_pricing_indicator"]),
-            "coverage": indicators.decode("hcpcs_coverage", row["coverage"]),
-            "betos": indicators.decode("hcpcs_betos", row["betos"]),
-            "type_of_service": _decode_list("hcpcs_type_of_service", row["type_of_service"]),
-            "cim_references": _split(row["cim_references"]),
-            "mcm_references": _split(row["mcm_references"]),
-            "statute": row["statute"] or None,
-            "lab_certifications": _decode_list("hcpcs_lab_certification", row["lab_certifications"]),
-            "cross_references": _split(row["cross_references"]),
-            "asc_group": ({"code": row["asc_group"], "effective_date": _iso(row["asc_effective_date"])}
-                          if row["asc_group"] else None),
-            "processing_note": ({"number": note_number,
-                                 "text": queries.processing_note(conn, row_release.id, note_number)}
-                                if note_number else None),
-            "anesthesia_base_units": int(row["anesthesia_base_units"]) if (row["anesthesia_base_units"] or "").isdigit()
-            else None,
-            "source_line": row["source_line"],
-        })
-    elif kind == "level2":
-        if not queries.code_known_anywhere(conn, code):
-            raise UnknownCodeError(f"{code} is in no loaded release (HCPCS, fee schedule, OPPS or NCCI)")
-        result.update({"short_description": None, "long_description": None, "valid_on_date": False,
-                       "validity": "not in any loaded HCPCS release"})
-
-    if kind == "modifier":
+    asked = _Asked(hc or default(), code, parse_date(as_of, "as-of date"), kind_of(code))
+    _check_covered(asked)
+    result: LookupResult = {"code": code, "kind": asked.kind, "as_of": asked.day.isoformat()}
+    row, row_release, in_force = _hcpcs_record(asked)
+    if asked.kind == "modifier":
+        if row is None:
+            result.update(_modifier_from_documentation(asked))
+            return _finish(asked, result)
+        result.update(_hcpcs_fields(asked, row, row_release, in_force))
         result["mpfs"] = None
-        result["notices"] = notices
-        result["sources"] = sources.items
-        return result
+        return _finish(asked, result)
+    if row is not None:
+        result.update(_hcpcs_fields(asked, row, row_release, in_force))
+    elif asked.kind == "level2":
+        result.update(_level2_not_in_hcpcs(asked))
+    result["mpfs"] = mpfs_section(asked.hc, code, asked.day, asked.notices, asked.sources)
+    if asked.kind == "cpt":
+        result.update(_cpt_fields(asked, result["mpfs"]))
+    result["opps"] = opps_section(asked.hc, code, asked.day, asked.notices, asked.sources)
+    result["mue"] = mue_section(asked.hc, code, asked.day, asked.notices, asked.sources)
+    result["addon"] = addon_section(asked.hc, code, asked.day, asked.notices, asked.sources)
+    result["ptp"] = ptp_section(asked.hc, code, asked.day, asked.notices, asked.sources)
+    return _finish(asked, result)
 
-    result["mpfs"] = mpfs_section(hc, code, day, notices, sources)
-    if kind == "cpt":
-        mpfs = result["mpfs"]
-        if not queries.code_known_anywhere(conn, code):
-            raise UnknownCodeError(f"{code} is in no loaded release (fee schedule, OPPS or NCCI)")
-        description = None
-        if mpfs and mpfs.get("in_file"):
-            rows = queries.rvu_rows(conn, hc.release_for("mpfs", day).release.id, code)
-            description = next((r["description"] for r in rows if r["description"]), None)
-        in_force = bool(mpfs and mpfs.get("in_file") and (mpfs["status"] or {}).get("code") != "D")
-        result.update({
-            "short_description": description,
-            "long_description": None,
-            "descriptor_source": "your imported fee-schedule file (PPRRVU)" if description else None,
-            # CPT codes are not in the HCPCS file: the fee schedule in force says whether they exist.
-            "valid_on_date": in_force if mpfs else None,
-            "validity": (f"in {mpfs['release']} on {day}" if in_force
-                         else "not in the fee-schedule release in force" if mpfs
-                         else "unknown: no fee-schedule release loaded covers the date"),
-            "added_date": None, "action_effective_date": None, "termination_date": None, "action": None,
-        })
-        notices.append(AMA_NOTICE)
-    result["opps"] = opps_section(hc, code, day, notices, sources)
-    result["mue"] = mue_section(hc, code, day, notices, sources)
-    result["addon"] = addon_section(hc, code, day, notices, sources)
-    result["ptp"] = ptp_section(hc, code, day, notices, sources)
-    result["notices"] = list(dict.fromkeys(notices))
-    result["sources"] = sources.items
+
+def _finish(asked: _Asked, result: LookupResult) -> LookupResult:
+    result["notices"] = list(dict.fromkeys(asked.notices))
+    result["sources"] = asked.sources.items
     return result
+
+
+def _check_covered(asked: _Asked) -> None:
+    """A date before every loaded code release is an error, not an answer from a later release."""
+    coded = [r for r in asked.hc.releases if r.dataset in ("hcpcs", "mpfs")]
+    if coded and asked.day < min(r.effective_start for r in coded):
+        first = min(coded, key=lambda r: r.effective_start)
+        raise NotCoveredError(f"{asked.day} is before every loaded HCPCS and fee-schedule release (the earliest "
+                              f"is {first.label}, effective {first.effective_start})")
+
+
+def _hcpcs_record(asked: _Asked) -> tuple[sqlite3.Row | None, Release | None, Release | None]:
+    """The code's HCPCS record, the release it comes from and the release in force on the date. A Level II
+    code or modifier missing from the release in force is described from the newest release carrying it."""
+    hc, code, day = asked.hc, asked.code, asked.day
+    choice = hc.choose("hcpcs", day, asked.notices)
+    if choice is None:
+        return None, None, None
+    in_force = choice.release
+    row = queries.hcpcs_row(hc.store.conn, in_force.id, code, asked.record_kind)
+    if row is not None or asked.kind == "cpt":
+        return row, in_force, in_force
+    others = queries.hcpcs_rows_all_releases(hc.store.conn, code, asked.record_kind)
+    if not others:
+        return None, in_force, in_force
+    latest = others[-1]
+    release = hc.release_by_id(latest["release_id"])
+    asked.notices.append(f"{code} is not in {in_force.label}, the HCPCS release in force on {day}; the fields "
+                         f"below come from {release.label}")
+    return latest, release, in_force
+
+
+def _modifier_from_documentation(asked: _Asked) -> LookupResult:
+    """A modifier the HCPCS file does not carry (CPT modifiers such as 26), from CMS documentation."""
+    description = _modifier_description(asked.code)
+    if description is None:
+        raise UnknownCodeError(f"modifier {asked.code} is in no loaded HCPCS release and not a fee-schedule modifier")
+    return {"short_description": None, "long_description": description["meaning"],
+            "descriptor_source": description["source"], "valid_on_date": None}
+
+
+def _hcpcs_fields(asked: _Asked, row: sqlite3.Row, release: Release | None,
+                  in_force: Release | None) -> LookupResult:
+    """Every field of a HCPCS record, decoded, and the code's validity on the date."""
+    assert release is not None
+    asked.sources.add(release, "HCPCS descriptors and indicators", "hcpcs_anweb")
+    valid, reason = is_valid_on(row, asked.day)
+    if in_force is not None and release.id != in_force.id and release.effective_start < in_force.effective_start:
+        # Dropped from the file in force: not a code on that date. (A code found only in a later file is
+        # judged by that file's dates: the HCPCS file is cumulative.)
+        valid = False
+        reason = f"not in {in_force.label}, the HCPCS release in force on {asked.day}"
+    note_number = row["processing_note"]
+    base_units = row["anesthesia_base_units"] or ""
+    return {
+        "short_description": row["short_description"],
+        "long_description": row["long_description"],
+        "descriptor_source": release.label,
+        "valid_on_date": valid,
+        "validity": reason,
+        "added_date": _iso(row["added_date"]),
+        "action_effective_date": _iso(row["action_effective_date"]),
+        "termination_date": _iso(row["termination_date"]),
+        "action": indicators.decode("hcpcs_action_code", row["action_code"]),
+        "hcpcs_release": release.label,
+        "pricing_indicators": _decode_list("hcpcs_pricing_indicator", row["pricing_indicators"]),
+        "multiple_pricing_indicator": indicators.decode(
+            "hcpcs_multiple_pricing_indicator", row["multiple_pricing_indicator"]),
+        "coverage": indicators.decode("hcpcs_coverage", row["coverage"]),
+        "betos": indicators.decode("hcpcs_betos", row["betos"]),
+        "type_of_service": _decode_list("hcpcs_type_of_service", row["type_of_service"]),
+        "cim_references": _split(row["cim_references"]),
+        "mcm_references": _split(row["mcm_references"]),
+        "statute": row["statute"] or None,
+        "lab_certifications": _decode_list("hcpcs_lab_certification", row["lab_certifications"]),
+        "cross_references": _split(row["cross_references"]),
+        "asc_group": ({"code": row["asc_group"], "effective_date": _iso(row["asc_effective_date"])}
+                      if row["asc_group"] else None),
+        "processing_note": ({"number": note_number,
+                             "text": queries.processing_note(asked.hc.store.conn, release.id, note_number)}
+                            if note_number else None),
+        "anesthesia_base_units": int(base_units) if base_units.isdigit() else None,
+        "source_line": row["source_line"],
+    }
+
+
+def _level2_not_in_hcpcs(asked: _Asked) -> LookupResult:
+    if not queries.code_known_anywhere(asked.hc.store.conn, asked.code):
+        raise UnknownCodeError(f"{asked.code} is in no loaded release (HCPCS, fee schedule, OPPS or NCCI)")
+    return {"short_description": None, "long_description": None, "valid_on_date": False,
+            "validity": "not in any loaded HCPCS release"}
+
+
+def _cpt_fields(asked: _Asked, mpfs: MpfsSection | None) -> LookupResult:
+    """CPT codes are not in the HCPCS file: the fee schedule in force says whether they exist, and its
+    short descriptor (from the user's own imported file) is the only descriptor shown."""
+    hc, code, day = asked.hc, asked.code, asked.day
+    if not queries.code_known_anywhere(hc.store.conn, code):
+        raise UnknownCodeError(f"{code} is in no loaded release (fee schedule, OPPS or NCCI)")
+    description = None
+    if mpfs and mpfs.get("in_file"):
+        rows = queries.rvu_rows(hc.store.conn, hc.release_for("mpfs", day).release.id, code)
+        description = next((r["description"] for r in rows if r["description"]), None)
+    in_force = bool(mpfs and mpfs.get("in_file") and (mpfs["status"] or {}).get("code") != "D")
+    asked.notices.append(AMA_NOTICE)
+    return {
+        "short_description": description,
+        "long_description": None,
+        "descriptor_source": "your imported fee-schedule file (PPRRVU)" if description else None,
+        "valid_on_date": in_force if mpfs else None,
+        "validity": (f"in {mpfs['release']} on {day}" if mpfs and in_force
+                     else "not in the fee-schedule release in force" if mpfs
+                     else "unknown: no fee-schedule release loaded covers the date"),
+        "added_date": None, "action_effective_date": None, "termination_date": None, "action": None,
+    }
 
 
 # Fields compared across releases by `history` and `diff`, with the indicator table that decodes them.
