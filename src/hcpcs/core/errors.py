@@ -51,6 +51,10 @@ class ClaimInputError(HcpcsError):
         super().__init__(f"{', '.join(parts)}: {message}" if parts else message)
 
 
+class CheckStoppedError(HcpcsError):
+    """Claim checking was stopped before it finished (its caller's time budget was spent)."""
+
+
 class ClaimFormatError(ClaimInputError):
     """The claim input cannot be read at all (empty, binary, not UTF-8, not JSON where JSON was expected, a
     CSV without its required columns, X12 without an envelope); no claim in it was checked."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -78,10 +78,14 @@ ENGINES = ("auto", "single", "batch")
 
 
 def check_items(items: Sequence[ClaimOrError], hc: Hcpcs | None = None, *, as_of: str | date | None = None,
-                packs: Sequence[str | PolicyPack] = (), engine: str = "auto") -> list[ClaimResult]:
+                packs: Sequence[str | PolicyPack] = (), engine: str = "auto",
+                should_stop: Callable[[], bool] | None = None) -> list[ClaimResult]:
     """The per-claim results of claims read by `read_claim_items`, in the same order (a bad record becomes
     `{"id", "error", "findings": []}`). `engine`: single (claim by claim), batch (vectorised; CMS rules
-    only) or auto (batch from BATCH_FROM_CLAIMS claims when no policy pack is used)."""
+    only) or auto (batch from BATCH_FROM_CLAIMS claims when no policy pack is used). `should_stop` is asked
+    between claims (single engine) and between chunks (batch engine); when it answers True the work stops
+    with CheckStoppedError."""
+    from hcpcs.core.errors import CheckStoppedError
     from hcpcs.core.errors import InvalidInputError
 
     if engine not in ENGINES:
@@ -102,6 +106,8 @@ def check_items(items: Sequence[ClaimOrError], hc: Hcpcs | None = None, *, as_of
         checked = (checker.check(claim) for claim in claims)
     results = []
     for item in items:
+        if should_stop is not None and should_stop():
+            raise CheckStoppedError("claim checking was stopped: its time budget is spent")
         if isinstance(item, Claim):
             results.append(next(checked))
         else:
