@@ -85,8 +85,7 @@ def check_items(items: Sequence[ClaimOrError], hc: Hcpcs | None = None, *, as_of
     only) or auto (batch from BATCH_FROM_CLAIMS claims when no policy pack is used). `should_stop` is asked
     between claims (single engine) and between chunks (batch engine); when it answers True the work stops
     with CheckStoppedError."""
-    from hcpcs.core.errors import CheckStoppedError
-    from hcpcs.core.errors import InvalidInputError
+    from hcpcs.core.errors import CheckStoppedError, InvalidInputError
 
     if engine not in ENGINES:
         raise InvalidInputError(f"engine {engine!r}: use {', '.join(ENGINES)}")
