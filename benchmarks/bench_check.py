@@ -127,8 +127,8 @@ def load_tables(hc: Hcpcs, cache_dir: Path | None) -> tuple[BatchTables, float]:
 def ptp_pairs_in_force(tables: BatchTables, release_id: int) -> pl.DataFrame:
     """column1, column2, modifier_indicator, deletion_date of a release's PTP edits (indicator 9 left out)."""
     index = tables.ptp_index(release_id)
-    return index.edits.select(column1=index.codes.gather(index.edits["k1"]),
-                              column2=index.codes.gather(index.edits["k2"]),
+    return index.edits.select(column1=index.codes.gather(index.edits["code1"]),
+                              column2=index.codes.gather(index.edits["code2"]),
                               modifier_indicator=pl.col("modifier_indicator").cast(pl.String),
                               deletion_date="deletion_date")
 

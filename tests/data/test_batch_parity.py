@@ -299,11 +299,11 @@ def test_claim_days_made_contiguous(packed: bool, monkeypatch: pytest.MonkeyPatc
     if not packed:
         monkeypatch.setattr(batch, "_PACKED_LIMIT", 0)
     def order(cps: list[int], dks: list[int], lines: list[int]) -> list[int]:
-        frame = pl.DataFrame({"cp": cps, "dk": dks, "line": lines, "src": list(range(len(cps)))})
-        frame = frame.with_columns(gkey=pl.col("cp") * 1000 + pl.col("dk") // 2)
+        frame = pl.DataFrame({"claim": cps, "day_key": dks, "line": lines, "input_row": list(range(len(cps)))})
+        frame = frame.with_columns(claim_day=pl.col("claim") * 1000 + pl.col("day_key") // 2)
         ordered = batch._in_claim_day_order(frame)
-        assert batch._in_claim_day_order(ordered)["src"].to_list() == ordered["src"].to_list()  # stable
-        return ordered["src"].to_list()
+        assert batch._in_claim_day_order(ordered)["input_row"].to_list() == ordered["input_row"].to_list()  # stable
+        return ordered["input_row"].to_list()
 
     # claims 0 and 2 in order stay; claim 1 (its later day first) moves to the end, days sorted.
     assert order([0, 0, 1, 1, 2, 2], [4, 4, 6, 2, 2, 2], [0, 1, 0, 1, 0, 1]) == [0, 1, 4, 5, 3, 2]

@@ -18,19 +18,20 @@ single engine's per-claim dicts.
 
 How it works:
 
-- Lines are numbered by claim (``cp``, order of first appearance) and kept sorted by claim, date and line
+- Lines are numbered by claim (``claim``, order of first appearance) and kept sorted by claim, date and line
   (only the claims that are not get re-sorted), so that the lines of one claim and date of service (a
-  *claim day*, ``gkey``) are contiguous; pairs of lines of a claim day are a join on (claim day, line
+  *claim day*, ``claim_day``) are contiguous; pairs of lines of a claim day are a join on (claim day, line
   offset) made one offset at a time and filtered at once (`BatchContext.pairs_where`), so the set of all
   pairs is never built; the few add-on lines pair with row ranges (`BatchContext.day_pairs`).
 - The modifiers stay in the input frame; a line's ``src`` (its input row) reads them when a rule needs
   them (most lines have none).
-- Codes are numbered once (``cid``, position in `CodeBook.codes`); what a rule needs per code from a
-  release is a small table keyed by ``cid`` or a *dense* column indexed by it (a broadcast join),
+- Codes are numbered once (``code_id``, position in `CodeBook.codes`); what a rule needs per code from a
+  release is a small table keyed by ``code_id`` or a *dense* column indexed by it (a broadcast join),
   gathered by every line, and kept in the `CodeBook` for the next chunk of the same run.
 - The release of a dataset is chosen with `choose_release` (through `Hcpcs.release_for`, as
   `EditTables.choice` does) once per distinct (dataset, date) of a run (`CodeBook.choices`): per
-  claim-day key ``dk`` (date and setting). Every choice gets a query id (``qid``); the rules record which claim asked for which ``qid``
+  claim-day key ``day_key`` (date and setting). Every choice gets a query id (``query_id``); the rules record which claim
+  asked for which ``query_id``
   (only when that choice carries a notice or no release covers it), which gives DATA_NOT_COVERED and the
   notices in the order the single engine meets them.
 - PTP edits are looked up by the unordered code pair: a bitmap says which pairs have edits (one bit
@@ -91,12 +92,12 @@ NOT_COVERED_FIX = "Load the CMS release in force on that date (hcpcs update --fr
 
 # A rule's findings inside the module: claim position, the finding, and the keys that order the findings
 # of one rule within a claim as the single engine lists them.
-_ORDER_KEYS = ("k1", "k2", "k3", "k4")
+_ORDER_KEYS = ("order_1", "order_2", "order_3", "order_4")
 _RULE_SCHEMA: dict[str, pl.DataType] = {
-    "cp": pl.Int64(), "rank": pl.Int64(), **{k: v for k, v in FINDING_SCHEMA.items() if k not in ("claim_id", "claim")},
+    "claim": pl.Int64(), "rank": pl.Int64(), **{k: v for k, v in FINDING_SCHEMA.items() if k not in ("claim_id", "claim")},
     **{k: pl.Int64() for k in _ORDER_KEYS},
 }
-_REQUEST_SCHEMA: dict[str, pl.DataType] = {"cp": pl.Int64(), "qid": pl.Int64(), "rank": pl.Int64(), "k": pl.Int64()}
+_REQUEST_SCHEMA: dict[str, pl.DataType] = {"claim": pl.Int64(), "query_id": pl.Int64(), "rank": pl.Int64(), "order": pl.Int64()}
 _DAY_SPAN = 1 << 21  # dates of service of one batch must lie within 2**21 days
 _PACKED_LIMIT = 1 << 62  # (claim day, line) packed into one integer below this
 
@@ -187,7 +188,7 @@ class _Query:
 
 
 class CodeBook:
-    """The codes of a batch, numbered once (a line's `cid` is its code's position in `codes`), with what
+    """The codes of a batch, numbered once (a line's `code_id` is its code's position in `codes`), with what
     the rules work out per code from the edit tables (`memo`), kept across the chunks of one run."""
 
     def __init__(self, codes: pl.Series) -> None:
@@ -208,9 +209,9 @@ class BatchContext:
     """The prepared lines of a batch and what the rules share: release choices (`queries`), the requests
     that lead to DATA_NOT_COVERED or notices, and cached intermediate frames.
 
-    `lines` has one row per claim line, sorted by claim day and line: ``r`` (row position), ``cp``,
-    ``line``, ``cid`` (the code's number; `code_of` gives the code), ``prof`` (professional claim),
-    ``dos``, ``units``, ``modifiers``, ``nmods``, ``gkey`` (claim day), ``dk`` (date and setting: the key
+    `lines` has one row per claim line, sorted by claim day and line: ``row`` (row position), ``claim``,
+    ``line``, ``code_id`` (the code's number; `code_of` gives the code), ``is_professional``,
+    ``dos``, ``units``, ``modifiers``, ``modifier_count``, ``claim_day``, ``day_key`` (date and setting: the key
     of `by_day_key`), ``gstart``/``glen`` (rows of the claim day), ``day_rank`` (first line of the claim
     day, the single engine's order of days)."""
 
@@ -219,7 +220,7 @@ class BatchContext:
     lines: pl.DataFrame
     claim_ids: pl.Series
     book: CodeBook
-    origin: int  # the day number (days since 1970-01-01) of dk 0
+    origin: int  # the day number (days since 1970-01-01) of day key 0
     want_notices: bool = True
     modifiers: pl.Series | None = None  # the modifiers of each input row (a line's `src`)
     queries: list[_Query] = field(default_factory=list)
@@ -246,16 +247,16 @@ class BatchContext:
         """Something worked out per code of the batch (kept for the following chunks)."""
         return self.book.memo(key, make)
 
-    def with_cid(self, frame: pl.DataFrame, column: str, name: str = "cid") -> pl.DataFrame:
+    def with_cid(self, frame: pl.DataFrame, column: str, name: str = "code_id") -> pl.DataFrame:
         """The rows of a table whose `column` is a code of this batch, with that code's number."""
         return frame.filter(pl.col(column).is_in(self.codes.implode())).with_columns(
             pl.col(column).cast(self.book.enum).to_physical().cast(pl.Int64).alias(name))
 
     def dense(self, frame: pl.DataFrame, column: str) -> pl.Series:
-        """A column of a frame keyed by `cid` spread over every code of the batch (null where absent)."""
+        """A column of a frame keyed by `code_id` spread over every code of the batch (null where absent)."""
         out = pl.Series(column, [None] * self.n_codes, dtype=frame.schema[column])
         if frame.height:
-            out.scatter(frame["cid"], frame[column])
+            out.scatter(frame["code_id"], frame[column])
         return out
 
     # -- releases ------------------------------------------------------------------------------------
@@ -281,47 +282,47 @@ class BatchContext:
         return self.query_ids[key]
 
     def by_day_key(self, dataset: str | tuple[str, str]) -> pl.DataFrame:
-        """`dk` -> `qid`, `release_id` for every claim-day key of the batch; `dataset` is a name or the
+        """`day_key` -> `query_id`, `release_id` for every claim-day key of the batch; `dataset` is a name or the
         names for (professional, facility) claims. Kept for the other rules asking for the same."""
         key = ("by day key", dataset)
         if key not in self.cache:
             rows = []
-            for dk in self.cache["dks"]:
+            for dk in self.cache["day_keys"]:
                 name = dataset if isinstance(dataset, str) else dataset[0 if dk % 2 else 1]
                 qid = self.query(name, self.day_of(dk))
                 rows.append((dk, qid, self.queries[qid].release_id))
             self.cache[key] = pl.DataFrame(rows, orient="row",
-                                           schema={"dk": pl.Int64, "qid": pl.Int64, "release_id": pl.Int64})
+                                           schema={"day_key": pl.Int64, "query_id": pl.Int64, "release_id": pl.Int64})
         return self.cache[key]
 
     def flagged(self, qids: Iterable[int]) -> set[int]:
         return {q for q in qids if self.queries[q].reason or (self.want_notices and self.queries[q].notices)}
 
     def request(self, frame: pl.DataFrame, keys: pl.DataFrame, key: str, rule_id: str, order: pl.Expr) -> None:
-        """Records that the claims of `frame` asked for the release of `keys` (key -> qid), as
+        """Records that the claims of `frame` asked for the release of `keys` (key -> query_id), as
         `ClaimContext.release` does, with order key `order` within the rule; only requests whose choice
         carries a notice or has no release are kept."""
-        flagged = keys.filter(pl.col("qid").is_in(list(self.flagged(keys["qid"].to_list()))))
+        flagged = keys.filter(pl.col("query_id").is_in(list(self.flagged(keys["query_id"].to_list()))))
         if not flagged.height or not frame.height:
             return
-        kept = frame.select("cp", key, k=order.cast(pl.Int64)).filter(pl.col(key).is_in(flagged[key].implode())).select(
-            "cp", qid=pl.col(key).replace_strict(flagged[key], flagged["qid"], return_dtype=pl.Int64),
-            rank=pl.lit(rule_rank(rule_id), pl.Int64), k="k")
+        kept = frame.select("claim", key, order=order.cast(pl.Int64)).filter(pl.col(key).is_in(flagged[key].implode())).select(
+            "claim", query_id=pl.col(key).replace_strict(flagged[key], flagged["query_id"], return_dtype=pl.Int64),
+            rank=pl.lit(rule_rank(rule_id), pl.Int64), order="order")
         self.requests.append(kept)
 
-    def releases(self, keys: pl.DataFrame, key: str = "dk") -> Iterator[tuple[int, pl.Expr | None]]:
+    def releases(self, keys: pl.DataFrame, key: str = "day_key") -> Iterator[tuple[int, pl.Expr | None]]:
         """Each release answering for some of the keys, with a filter for the rows it answers for (None:
         all rows of the batch)."""
         answered = keys.filter(pl.col("release_id").is_not_null())
         every = answered.height == keys.height
-        settings = {parity: {dk for dk in self.cache["dks"] if dk % 2 == parity} for parity in (0, 1)}
+        settings = {parity: {dk for dk in self.cache["day_keys"] if dk % 2 == parity} for parity in (0, 1)}
         for (release_id,), part in answered.partition_by("release_id", as_dict=True).items():
             if every and part.height == keys.height:
                 yield int(release_id), None
                 continue
             values = part[key]
-            # The usual case, one release per setting: a test of the setting bit of dk rather than a look-up.
-            parity = next((p for p, dks in settings.items() if key == "dk" and dks and set(values.to_list()) == dks),
+            # The usual case, one release per setting: a test of the setting bit of the day key rather than a look-up.
+            parity = next((p for p, dks in settings.items() if key == "day_key" and dks and set(values.to_list()) == dks),
                           None)
             yield int(release_id), (pl.col(key) % 2 == parity if parity is not None else pl.col(key).is_in(
                 values.implode()))
@@ -336,8 +337,8 @@ class BatchContext:
         """One row per claim day: its first line."""
         if "claim_days" not in self.cache:
             self.cache["claim_days"] = self.lines.select(
-                "r", "cp", "gkey", "dk", "dos", "prof", "day_rank", "gstart", "glen").filter(
-                pl.col("r") == pl.col("gstart")).drop("r")
+                "row", "claim", "claim_day", "day_key", "dos", "is_professional", "day_rank", "day_start", "day_len").filter(
+                pl.col("row") == pl.col("day_start")).drop("row")
         return self.cache["claim_days"]
 
     def pairs_where(self, rows: pl.DataFrame, keep: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
@@ -346,64 +347,64 @@ class BatchContext:
         on claim day and line offset, one offset at a time on the rows left, each offset's pairs filtered by
         `keep` at once so that the set of all pairs is never built. `rows`: the lines that may pair (`r` and
         what `keep` reads; `j` is added)."""
-        rows = rows.join(self.lines.select("r", end=pl.col("gstart") + pl.col("glen")), on="r") \
+        rows = rows.join(self.lines.select("row", end=pl.col("day_start") + pl.col("day_len")), on="row") \
             if "end" not in rows.columns else rows
         parts = []
         offset = 1
         while True:
-            rows = rows.filter(pl.col("r") + offset < pl.col("end"))
+            rows = rows.filter(pl.col("row") + offset < pl.col("end"))
             if not rows.height:
                 break
-            parts.append(keep(rows.with_columns(j=pl.col("r") + offset)).drop("end"))
+            parts.append(keep(rows.with_columns(other=pl.col("row") + offset)).drop("end"))
             offset += 1
-        return pl.concat(parts) if parts else keep(rows.with_columns(j=pl.col("r"))).drop("end")
+        return pl.concat(parts) if parts else keep(rows.with_columns(other=pl.col("row"))).drop("end")
 
     @property
     def repeated(self) -> pl.DataFrame:
         """Lines whose code is billed on another line of the same claim day: `r`, `same` (claim day and
         code), `first` (the first line of that code on that day)."""
         if "repeated" not in self.cache:
-            cid = self.lines["cid"]
+            cid = self.lines["code_id"]
             twins = self.pairs_where(
-                self.lines.select("r", "cid", end=pl.col("gstart") + pl.col("glen")),
-                lambda pairs: pairs.filter(pl.col("cid") == pl.lit(cid).gather(pl.col("j"))).select("r", "j", "end"))
-            rows = pl.concat([twins["r"], twins["j"]]).unique().sort().to_frame("r")
-            rows = rows.with_columns(line=self.at("line", "r"),
-                                     same=self.at("gkey", "r") * self.n_codes + self.at("cid", "r"))
-            self.cache["repeated"] = rows.with_columns(first=pl.col("line").min().over("same")).drop("line")
+                self.lines.select("row", "code_id", end=pl.col("day_start") + pl.col("day_len")),
+                lambda pairs: pairs.filter(pl.col("code_id") == pl.lit(cid).gather(pl.col("other"))).select("row", "other", "end"))
+            rows = pl.concat([twins["row"], twins["other"]]).unique().sort().to_frame("row")
+            rows = rows.with_columns(line=self.at("line", "row"),
+                                     code_day=self.at("claim_day", "row") * self.n_codes + self.at("code_id", "row"))
+            self.cache["repeated"] = rows.with_columns(first=pl.col("line").min().over("code_day")).drop("line")
         return self.cache["repeated"]
 
     def rows(self, columns: Iterable[str], *conditions: pl.Expr, where: pl.Expr | None = None) -> pl.DataFrame:
         """Some columns of the lines meeting the conditions (and `where`, a release's rows)."""
         predicates = [c for c in (*conditions, where) if c is not None]
         stored = [c for c in columns if c not in ("code", "modifiers")]
-        needed = [*(["cid"] if "code" in columns else []), *(["src"] if "modifiers" in columns else [])]
+        needed = [*(["code_id"] if "code" in columns else []), *(["input_row"] if "modifiers" in columns else [])]
         frame = self.lines.select(list(dict.fromkeys([*stored, *needed])))
         if predicates:  # the rows' positions first, then only they are gathered (conditions are selective)
             frame = frame[self.lines.select(pl.arg_where(pl.all_horizontal(predicates)))[:, 0]]
         if "code" in columns:
             frame = frame.with_columns(code=self.code_of())
         if "modifiers" in columns:
-            frame = frame.with_columns(modifiers=pl.lit(self.modifiers).gather(pl.col("src")))
+            frame = frame.with_columns(modifiers=pl.lit(self.modifiers).gather(pl.col("input_row")))
         return frame.select(list(columns))
 
     def day_pairs(self, rows: pl.DataFrame, *, upper: bool) -> pl.DataFrame:
         """For each row of `rows` (with `r`, `gstart`, `glen`), the rows `j` of its claim day: those after
         it (`upper`) or all of them."""
-        start = pl.col("r") + 1 if upper else pl.col("gstart")
-        pairs = rows.with_columns(j=pl.int_ranges(start, pl.col("gstart") + pl.col("glen"), dtype=pl.Int64))
-        return pairs.explode("j").filter(pl.col("j").is_not_null())
+        start = pl.col("row") + 1 if upper else pl.col("day_start")
+        pairs = rows.with_columns(other=pl.int_ranges(start, pl.col("day_start") + pl.col("day_len"), dtype=pl.Int64))
+        return pairs.explode("other").filter(pl.col("other").is_not_null())
 
     def at(self, column: str, rows: str | pl.Expr) -> pl.Expr:
         """A column of `lines` at the row positions of another column."""
         index = pl.col(rows) if isinstance(rows, str) else rows
         if column == "code":
-            return self.code_of(pl.lit(self.lines["cid"]).gather(index))
+            return self.code_of(pl.lit(self.lines["code_id"]).gather(index))
         if column == "modifiers":
-            return pl.lit(self.modifiers).gather(pl.lit(self.lines["src"]).gather(index))
+            return pl.lit(self.modifiers).gather(pl.lit(self.lines["input_row"]).gather(index))
         return pl.lit(self.lines[column]).gather(index)
 
-    def code_of(self, cids: pl.Expr | str = "cid") -> pl.Expr:
+    def code_of(self, cids: pl.Expr | str = "code_id") -> pl.Expr:
         """The code (text) of code numbers."""
         return pl.lit(self.codes).gather(pl.col(cids) if isinstance(cids, str) else cids)
 
@@ -420,7 +421,7 @@ def _claim_runs(frame: pl.DataFrame) -> tuple[pl.Series, bool]:
 
 
 def _claim_number(claim_ids: pl.Series, together: bool) -> pl.Expr:
-    """Each line's claim number (`cp`): the claim's position in order of first appearance."""
+    """Each line's claim number (`claim`): the claim's position in order of first appearance."""
     if together:
         return pl.col("claim_id").rle_id().cast(pl.Int64)
     return pl.col("claim_id").replace_strict(claim_ids, pl.int_range(claim_ids.len(), eager=True),
@@ -437,7 +438,7 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
     if frame.height == 0:
         empty = pl.DataFrame(schema={"claim_id": pl.String})["claim_id"]
         ctx = BatchContext(hc, tables, frame, empty, book or CodeBook(empty), 0, want_notices)
-        ctx.cache["dks"] = []
+        ctx.cache["day_keys"] = []
         return ctx
     claim_ids, together = _claim_runs(frame)
     book = book or CodeBook(frame["code"])
@@ -451,25 +452,25 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
     try:
         lines = frame.select(
             "line", "units",
-            cp=_claim_number(claim_ids, together),
-            cid=pl.col("code").cast(book.enum).to_physical().cast(pl.Int64),
-            dk=day * 2 + prof.cast(pl.Int64), nmods=pl.col("modifiers").list.len().cast(pl.Int64),
-            src=pl.int_range(pl.len(), dtype=pl.Int64),
-        ).with_columns(gkey=pl.col("cp") * _DAY_SPAN + pl.col("dk") // 2)
+            claim=_claim_number(claim_ids, together),
+            code_id=pl.col("code").cast(book.enum).to_physical().cast(pl.Int64),
+            day_key=day * 2 + prof.cast(pl.Int64), modifier_count=pl.col("modifiers").list.len().cast(pl.Int64),
+            input_row=pl.int_range(pl.len(), dtype=pl.Int64),
+        ).with_columns(claim_day=pl.col("claim") * _DAY_SPAN + pl.col("day_key") // 2)
     except pl.exceptions.PolarsError as exc:
         raise InvalidInputError("the claim lines hold a code that is not in the batch's code book") from exc
     # The columns worked out from others are added once the rows are in order (fewer columns to move).
     lines = _in_claim_day_order(lines).with_columns(
-        prof=pl.col("dk") % 2 == 1, dos=(pl.col("dk") // 2 + origin).cast(pl.Int32).cast(pl.Date))
+        is_professional=pl.col("day_key") % 2 == 1, dos=(pl.col("day_key") // 2 + origin).cast(pl.Int32).cast(pl.Date))
     # Claim days as runs of rows: the start and length of each row's run, and the first line of its day.
-    runs = lines.select(pl.col("gkey").rle()).unnest("gkey").select(glen=pl.col("len").cast(pl.Int64))
-    runs = runs.with_columns(gstart=pl.col("glen").cum_sum() - pl.col("glen"))
-    run = lines.select(pl.col("gkey").rle_id())["gkey"]
-    lines = lines.with_columns(r=pl.int_range(pl.len(), dtype=pl.Int64), gstart=runs["gstart"].gather(run),
-                               glen=runs["glen"].gather(run))
-    lines = lines.with_columns(day_rank=pl.col("line").gather(pl.col("gstart")))
+    runs = lines.select(pl.col("claim_day").rle()).unnest("claim_day").select(day_len=pl.col("len").cast(pl.Int64))
+    runs = runs.with_columns(day_start=pl.col("day_len").cum_sum() - pl.col("day_len"))
+    run = lines.select(pl.col("claim_day").rle_id())["claim_day"]
+    lines = lines.with_columns(row=pl.int_range(pl.len(), dtype=pl.Int64), day_start=runs["day_start"].gather(run),
+                               day_len=runs["day_len"].gather(run))
+    lines = lines.with_columns(day_rank=pl.col("line").gather(pl.col("day_start")))
     ctx = BatchContext(hc, tables, lines, claim_ids, book, origin, want_notices, frame["modifiers"])
-    ctx.cache["dks"] = _distinct_small(lines["dk"])
+    ctx.cache["day_keys"] = _distinct_small(lines["day_key"])
     return ctx
 
 
@@ -487,21 +488,21 @@ def _in_claim_day_order(lines: pl.DataFrame) -> pl.DataFrame:
     after every earlier row's; the rows in order then keep their order, and a claim with a row out of order
     moves whole."""
     low, high, top = lines.select(pl.col("line").min().alias("low"), pl.col("line").max().alias("high"),
-                                    pl.col("gkey").max().alias("top")).row(0)
+                                    pl.col("claim_day").max().alias("top")).row(0)
     span = high - low + 1
     if (top + 1) * span < _PACKED_LIMIT:  # (claim day, line) as one integer
-        key = pl.col("gkey") * span + (pl.col("line") - low)
+        key = pl.col("claim_day") * span + (pl.col("line") - low)
         behind = key <= key.cum_max().shift(1)
     else:
-        gkey, line = pl.col("gkey"), pl.col("line")
+        gkey, line = pl.col("claim_day"), pl.col("line")
         before = gkey.cum_max().shift(1)
         behind = ~(before.is_null() | (gkey > before)
                    | ((gkey == gkey.shift(1)) & (gkey == before) & (line > line.shift(1))))
-    unordered = lines.filter(behind)["cp"].unique()
+    unordered = lines.filter(behind)["claim"].unique()
     if not unordered.len():
         return lines
-    moved = pl.col("cp").is_in(unordered.implode())
-    return pl.concat([lines.filter(~moved), lines.filter(moved).sort("gkey", "line")]).rechunk()
+    moved = pl.col("claim").is_in(unordered.implode())
+    return pl.concat([lines.filter(~moved), lines.filter(moved).sort("claim_day", "line")]).rechunk()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -565,7 +566,7 @@ def _findings(frame: pl.DataFrame, rule: str, *, severity: str | pl.Expr, codes:
 
     keys = list(order) + [pl.lit(0)] * (len(_ORDER_KEYS) - len(order))
     out = frame.select(
-        pl.col("cp"), rule=pl.lit(rule), rank=pl.lit(rule_rank(rule), pl.Int64), severity=text(severity), codes=codes, lines=lines, message=message,
+        pl.col("claim"), rule=pl.lit(rule), rank=pl.lit(rule_rank(rule), pl.Int64), severity=text(severity), codes=codes, lines=lines, message=message,
         fix=text(fix), source_dataset=text(dataset), source_release=text(release),
         source_row=row if row is not None else pl.lit(None, pl.Int64), source_extra=text(extra),
         **{name: key for name, key in zip(_ORDER_KEYS, keys, strict=True)},
@@ -597,7 +598,7 @@ def _by_setting(mapping: dict[str, str]) -> tuple[str, str]:
 
 
 def _dataset_of_setting(mapping: dict[str, str]) -> pl.Expr:
-    return pl.when(pl.col("prof")).then(pl.lit(mapping["professional"])).otherwise(pl.lit(mapping["facility"]))
+    return pl.when(pl.col("is_professional")).then(pl.lit(mapping["professional"])).otherwise(pl.lit(mapping["facility"]))
 
 
 def _release_names(ctx: BatchContext, release_ids: pl.Expr) -> pl.Expr:
@@ -614,16 +615,16 @@ def _release_names(ctx: BatchContext, release_ids: pl.Expr) -> pl.Expr:
 def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
     rule = "CODE_NOT_VALID_ON_DOS"
     # A line asks the HCPCS file (Level II code) or the fee schedule / OPPS (CPT code) in force: key dsk.
-    level2_keys = ctx.by_day_key("hcpcs").with_columns(dsk=pl.col("dk") * 2 + 1)
-    cpt_keys = ctx.by_day_key(("mpfs", "opps")).with_columns(dsk=pl.col("dk") * 2)
+    level2_keys = ctx.by_day_key("hcpcs").with_columns(validity_key=pl.col("day_key") * 2 + 1)
+    cpt_keys = ctx.by_day_key(("mpfs", "opps")).with_columns(validity_key=pl.col("day_key") * 2)
     keys = pl.concat([level2_keys, cpt_keys])
-    lines = ctx.lines.select("r", "cp", "line", "cid", "dos", "prof",
-                             dsk=pl.col("dk") * 2 + pl.lit(ctx.level2).gather(pl.col("cid")).cast(pl.Int64))
-    ctx.request(lines, keys, "dsk", rule, pl.col("line"))
+    lines = ctx.lines.select("row", "claim", "line", "code_id", "dos", "is_professional",
+                             validity_key=pl.col("day_key") * 2 + pl.lit(ctx.level2).gather(pl.col("code_id")).cast(pl.Int64))
+    ctx.request(lines, keys, "validity_key", rule, pl.col("line"))
     level2_cids, cpt_cids = ctx.memo("cids by kind", lambda: (ctx.level2.arg_true().to_list(),
                                                              (~ctx.level2).arg_true().to_list()))
-    qids = keys["qid"].unique().to_list()
-    groups = keys.with_columns(dataset=pl.col("qid").replace_strict(
+    qids = keys["query_id"].unique().to_list()
+    groups = keys.with_columns(dataset=pl.col("query_id").replace_strict(
         qids, [ctx.queries[q].dataset for q in qids], return_dtype=pl.String))
     verdicts = []
     for (dataset, release_id), part in groups.partition_by("dataset", "release_id", as_dict=True).items():
@@ -631,19 +632,19 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
         found = ctx.memo(("validity", dataset, release_id),
                          lambda d=dataset, r=release_id, c=cids: _validity(ctx, d, r, c)) if cids else None
         if found is not None:
-            verdicts.append((part["dsk"], found.with_columns(
+            verdicts.append((part["validity_key"], found.with_columns(
                 dataset=pl.lit(dataset if release_id is not None else None, pl.String),
                 release_label=pl.coalesce(pl.col("label_override"), pl.lit(
                     ctx.release_label(release_id) if release_id is not None else None, pl.String)))))
     if not verdicts:
         return _empty()
-    suspect = pl.concat([found["cid"] for _, found in verdicts]).unique().implode()
-    candidates = lines.filter(pl.col("cid").is_in(suspect))
-    hits = _concat([candidates.filter(pl.col("dsk").is_in(dsks.implode())).join(found, on="cid")
+    suspect = pl.concat([found["code_id"] for _, found in verdicts]).unique().implode()
+    candidates = lines.filter(pl.col("code_id").is_in(suspect))
+    hits = _concat([candidates.filter(pl.col("validity_key").is_in(dsks.implode())).join(found, on="code_id")
                     for dsks, found in verdicts])
     if hits is None:
         return _empty()
-    hits = hits.sort("cp", "line").unique(["cp", "cid", "dos"], keep="first", maintain_order=True).with_columns(
+    hits = hits.sort("claim", "line").unique(["claim", "code_id", "dos"], keep="first", maintain_order=True).with_columns(
         iso=_iso(hits), code=ctx.code_of())
     not_yet = pl.col("added_date").is_not_null() & (pl.col("dos") < pl.col("added_date"))
     ended = pl.col("termination_date").is_not_null() & (pl.col("dos") > pl.col("termination_date"))
@@ -689,19 +690,19 @@ def code_not_valid_on_dos(ctx: BatchContext) -> pl.DataFrame:
 
 
 def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: list[int]) -> pl.DataFrame | None:
-    """Per code (`cid`) of the batch, why it may not be valid under the release of `dataset` in force
+    """Per code (`code_id`) of the batch, why it may not be valid under the release of `dataset` in force
     (`verdict`: dated (decided per date by added_date / termination_date), elsewhere, unknown, deleted,
     absent), with the fields the messages need; codes that are valid are left out."""
     codes = ctx.codes.gather(cids)
-    frame = pl.DataFrame({"cid": pl.Series(cids, dtype=pl.Int64), "code": codes})
-    schema = {"cid": pl.Int64, "verdict": pl.String, "added_date": pl.Date, "termination_date": pl.Date,
+    frame = pl.DataFrame({"code_id": pl.Series(cids, dtype=pl.Int64), "code": codes})
+    schema = {"code_id": pl.Int64, "verdict": pl.String, "added_date": pl.Date, "termination_date": pl.Date,
               "action_code": pl.String, "status": pl.String, "source_line": pl.Int64, "others": pl.String,
               "label_override": pl.String}
     if release_id is None:
         if dataset == "hcpcs":
             return None
         known = ctx.tables.known_codes(codes.to_list())
-        out = frame.filter(~pl.col("code").is_in(list(known))).select("cid", verdict=pl.lit("unknown"))
+        out = frame.filter(~pl.col("code").is_in(list(known))).select("code_id", verdict=pl.lit("unknown"))
     elif dataset == "hcpcs":
         rows = ctx.tables.frame(release_id, "hcpcs_code").filter(pl.col("record_kind") == "procedure").unique(
             "code", keep="first", maintain_order=True).drop("record_kind")
@@ -709,20 +710,20 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: lis
             has_row=pl.col("code").is_in(rows["code"].implode()))
         dated = frame.filter(pl.col("has_row") & (pl.col("added_date").is_not_null()
                                                   | pl.col("termination_date").is_not_null()))
-        absent = frame.filter(~pl.col("has_row")).select("cid", "code")
+        absent = frame.filter(~pl.col("has_row")).select("code_id", "code")
         # The HCPCS file is cumulative: a later file that carries the code dates it (the newest one).
         later = _later_hcpcs_rows(ctx, release_id, absent)
-        absent = absent.filter(~pl.col("cid").is_in(later["cid"].implode()))
+        absent = absent.filter(~pl.col("code_id").is_in(later["code_id"].implode()))
         others = _other_releases(ctx, "hcpcs_code", absent)
         absent = absent.join(others, on="code", how="left")
         known = ctx.tables.known_codes(absent.filter(pl.col("others").is_null())["code"].to_list())
         out = _concat([
-            dated.select("cid", "added_date", "termination_date", "action_code", "source_line",
+            dated.select("code_id", "added_date", "termination_date", "action_code", "source_line",
                          verdict=pl.lit("dated")),
             later,
-            absent.filter(pl.col("others").is_not_null()).select("cid", "others", verdict=pl.lit("elsewhere")),
+            absent.filter(pl.col("others").is_not_null()).select("code_id", "others", verdict=pl.lit("elsewhere")),
             absent.filter(pl.col("others").is_null() & ~pl.col("code").is_in(list(known))).select(
-                "cid", verdict=pl.lit("unknown")),
+                "code_id", verdict=pl.lit("unknown")),
         ])
     else:
         if dataset == "mpfs":
@@ -730,19 +731,19 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: lis
             frame = frame.join(base, on="code", how="left").with_columns(
                 has_row=pl.col("code").is_in(base["code"].implode()))
             deleted = frame.filter(pl.col("status").is_in(list(DELETED_STATUSES))).select(
-                "cid", "status", "source_line", verdict=pl.lit("deleted"))
+                "code_id", "status", "source_line", verdict=pl.lit("deleted"))
         else:
             rows = ctx.tables.frame(release_id, "opps_addendum_b")["hcpcs"]
             frame = frame.with_columns(has_row=pl.col("code").is_in(rows.implode()))
             deleted = None
-        absent = frame.filter(~pl.col("has_row")).select("cid", "code")
+        absent = frame.filter(~pl.col("has_row")).select("code_id", "code")
         known = ctx.tables.known_codes(absent["code"].to_list())
         elsewhere = absent.filter(pl.col("code").is_in(list(known)))
         others = _other_releases(ctx, "mpfs_rvu" if dataset == "mpfs" else "opps_addendum_b", elsewhere)
         out = _concat([
             deleted,
-            elsewhere.join(others, on="code", how="left").select("cid", "others", verdict=pl.lit("absent")),
-            absent.filter(~pl.col("code").is_in(list(known))).select("cid", verdict=pl.lit("unknown")),
+            elsewhere.join(others, on="code", how="left").select("code_id", "others", verdict=pl.lit("absent")),
+            absent.filter(~pl.col("code").is_in(list(known))).select("code_id", verdict=pl.lit("unknown")),
         ])
     if out is None or not out.height:
         return None
@@ -750,9 +751,9 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, cids: lis
 
 
 def _later_hcpcs_rows(ctx: BatchContext, release_id: int, absent: pl.DataFrame) -> pl.DataFrame:
-    """For codes (`cid`, `code`) missing from the HCPCS release in force, the row of the newest later HCPCS
+    """For codes (`code_id`, `code`) missing from the HCPCS release in force, the row of the newest later HCPCS
     release that carries them (verdict `dated`, `label_override` naming that release)."""
-    schema = {"cid": pl.Int64, "added_date": pl.Date, "termination_date": pl.Date, "action_code": pl.String,
+    schema = {"code_id": pl.Int64, "added_date": pl.Date, "termination_date": pl.Date, "action_code": pl.String,
               "source_line": pl.Int64, "verdict": pl.String, "label_override": pl.String}
     current = ctx.hc.release_by_id(release_id)
     later = sorted((r for r in ctx.hc.releases if r.dataset == "hcpcs" and r.effective_start > current.effective_start),
@@ -766,9 +767,9 @@ def _later_hcpcs_rows(ctx: BatchContext, release_id: int, absent: pl.DataFrame) 
             "code", keep="first", maintain_order=True).drop("record_kind")
         hit = remaining.join(rows, on="code", how="inner")
         if hit.height:
-            found.append(hit.select("cid", "added_date", "termination_date", "action_code", "source_line",
+            found.append(hit.select("code_id", "added_date", "termination_date", "action_code", "source_line",
                                     verdict=pl.lit("dated"), label_override=pl.lit(release.label)))
-            remaining = remaining.filter(~pl.col("cid").is_in(hit["cid"].implode()))
+            remaining = remaining.filter(~pl.col("code_id").is_in(hit["code_id"].implode()))
     return pl.concat(found).cast(schema) if found else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
 
 
@@ -813,37 +814,37 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
     if "ptp" in ctx.cache:
         return ctx.cache["ptp"]
     keys = ctx.by_day_key(_by_setting(PTP_DATASET))
-    flagged = ctx.flagged(keys["qid"].to_list())
+    flagged = ctx.flagged(keys["query_id"].to_list())
     if flagged:  # only claim days with two different codes ask for the release
-        days = ctx.claim_days.filter((pl.col("glen") >= 2) & pl.col("dk").is_in(
-            keys.filter(pl.col("qid").is_in(list(flagged)))["dk"].implode()))
-        several = ctx.lines.filter(pl.col("gkey").is_in(days["gkey"].implode())).group_by("gkey").agg(
-            n=pl.col("cid").n_unique()).filter(pl.col("n") >= 2)
-        ctx.request(days.join(several, on="gkey", how="semi"), keys, "dk", "PTP_BUNDLED", pl.col("day_rank"))
+        days = ctx.claim_days.filter((pl.col("day_len") >= 2) & pl.col("day_key").is_in(
+            keys.filter(pl.col("query_id").is_in(list(flagged)))["day_key"].implode()))
+        several = ctx.lines.filter(pl.col("claim_day").is_in(days["claim_day"].implode())).group_by("claim_day").agg(
+            n=pl.col("code_id").n_unique()).filter(pl.col("n") >= 2)
+        ctx.request(days.join(several, on="claim_day", how="semi"), keys, "day_key", "PTP_BUNDLED", pl.col("day_rank"))
     releases = list(ctx.releases(keys))
     if not releases:
         ctx.cache["ptp"] = None
         return None
     indexes = [ctx.tables.ptp_index(release_id) for release_id, _ in releases]
     pids = [ctx.memo(("ptp", release_id), lambda index=index: ctx.dense(ctx.with_cid(
-        index.codes.to_frame("code").with_row_index("pid").with_columns(pl.col("pid").cast(pl.Int64)), "code"), "pid"))
+        index.codes.to_frame("code").with_row_index("ptp_code").with_columns(pl.col("ptp_code").cast(pl.Int64)), "code"), "ptp_code"))
         for (release_id, _), index in zip(releases, indexes, strict=True)]
     # Each line's PTP release (`slot`, by the line's date and setting) and its code's position among that
-    # release's codes (`pid`; null when the code has no edit in it).
+    # release's codes (`ptp_code`; null when the code has no edit in it).
     if len(releases) == 1 and releases[0][1] is None:
         slot: pl.Expr = pl.lit(0, pl.Int64)
-        pid: pl.Expr = pl.lit(pids[0]).gather(pl.col("cid"))
+        pid: pl.Expr = pl.lit(pids[0]).gather(pl.col("code_id"))
     else:
         slot = pid = pl.lit(None, pl.Int64)
         for number in reversed(range(len(releases))):
             where = releases[number][1]
             assert where is not None
             slot = pl.when(where).then(pl.lit(number, pl.Int64)).otherwise(slot)
-            pid = pl.when(where).then(pl.lit(pids[number]).gather(pl.col("cid"))).otherwise(pid)
-    lines = ctx.lines.select("r", slot=slot, pid=pid, end=pl.col("gstart") + pl.col("glen"))
-    line_pid = pl.lit(lines["pid"])
-    lines = lines.filter(pl.col("pid").is_not_null())
-    pid_j = line_pid.gather(pl.col("j"))
+            pid = pl.when(where).then(pl.lit(pids[number]).gather(pl.col("code_id"))).otherwise(pid)
+    lines = ctx.lines.select("row", slot=slot, ptp_code=pid, end=pl.col("day_start") + pl.col("day_len"))
+    line_pid = pl.lit(lines["ptp_code"])
+    lines = lines.filter(pl.col("ptp_code").is_not_null())
+    pid_j = line_pid.gather(pl.col("other"))
     parts = []
     for number, index in enumerate(indexes):
         # The pairs of lines of a claim day (one release answers for all of them) whose codes have an edit: a
@@ -852,54 +853,54 @@ def ptp_pairs(ctx: BatchContext) -> pl.DataFrame | None:
         some = lines.filter(pl.col("slot") == number) if len(indexes) > 1 else lines
         if index.present is not None:
             present, size = pl.lit(index.present), index.codes.len()
-            # A partner without a pid reads the diagonal bit (never set): no null index, which gathers slowly.
+            # A partner without a PTP code number reads the diagonal bit (never set): no null index, which gathers slowly.
             parts.append(ctx.pairs_where(some, lambda pairs, p=present, n=size: pairs.filter(
-                p.gather(pl.col("pid") * n + pid_j.fill_null(pl.col("pid"))))))
+                p.gather(pl.col("ptp_code") * n + pid_j.fill_null(pl.col("ptp_code"))))))
         else:
             parts.append(ctx.pairs_where(some, lambda pairs, index=index: pairs.filter(
-                pid_j.is_not_null() & (pl.col("pid") != pid_j)).filter(index.has_pair(
-                    pl.min_horizontal("pid", pid_j), pl.max_horizontal("pid", pid_j)))))
-    candidates = pl.concat(parts).with_columns(pid_j=pid_j)
-    low, high = pl.min_horizontal("pid", "pid_j"), pl.max_horizontal("pid", "pid_j")
+                pid_j.is_not_null() & (pl.col("ptp_code") != pid_j)).filter(index.has_pair(
+                    pl.min_horizontal("ptp_code", pid_j), pl.max_horizontal("ptp_code", pid_j)))))
+    candidates = pl.concat(parts).with_columns(other_ptp_code=pid_j)
+    low, high = pl.min_horizontal("ptp_code", "other_ptp_code"), pl.max_horizontal("ptp_code", "other_ptp_code")
     found = []
     for number, ((release_id, _), index) in enumerate(zip(releases, indexes, strict=True)):
         pairs = candidates.filter(pl.col("slot") == number) if len(releases) > 1 else candidates
         if not pairs.height:
             continue
         # Sorted first: the binary searches then walk the index in order (far fewer cache misses).
-        pairs = pairs.select("r", "j", "pid", pair=low * PAIR_SHIFT + high).sort("pair")
+        pairs = pairs.select("row", "other", "ptp_code", pair=low * PAIR_SHIFT + high).sort("pair")
         at = index.pairs["pair"].search_sorted(pairs["pair"])
         pairs = pairs.with_columns(start=index.pairs["start"].gather(at), count=index.pairs["count"].gather(at))
-        pairs = pairs.with_columns(e=pl.int_ranges("start", pl.col("start") + pl.col("count"), dtype=pl.Int64)
-                                   ).explode("e").drop("start", "count", "pair")
-        matched = pl.concat([pairs, index.edits[pairs["e"]]], how="horizontal")
+        pairs = pairs.with_columns(edit_row=pl.int_ranges("start", pl.col("start") + pl.col("count"), dtype=pl.Int64)
+                                   ).explode("edit_row").drop("start", "count", "pair")
+        matched = pl.concat([pairs, index.edits[pairs["edit_row"]]], how="horizontal")
         found.append(matched.with_columns(
-            column1=index.codes.gather(matched["k1"]), column2=index.codes.gather(matched["k2"]),
+            column1=index.codes.gather(matched["code1"]), column2=index.codes.gather(matched["code2"]),
             release_label=pl.lit(ctx.release_label(release_id))))
     if not found:
         ctx.cache["ptp"] = None
         return None
     matched = pl.concat(found)
-    first_is_r = pl.col("pid") == pl.col("k1")
-    matched = matched.with_columns(r1=pl.when(first_is_r).then(pl.col("r")).otherwise(pl.col("j")),
-                                   r2=pl.when(first_is_r).then(pl.col("j")).otherwise(pl.col("r")))
-    matched = matched.with_columns(dos=ctx.at("dos", "r1")).filter(
+    first_is_r = pl.col("ptp_code") == pl.col("code1")
+    matched = matched.with_columns(row1=pl.when(first_is_r).then(pl.col("row")).otherwise(pl.col("other")),
+                                   row2=pl.when(first_is_r).then(pl.col("other")).otherwise(pl.col("row")))
+    matched = matched.with_columns(dos=ctx.at("dos", "row1")).filter(
         (pl.col("effective_date").is_null() | (pl.col("effective_date") <= pl.col("dos")))
         & (pl.col("deletion_date").is_null() | (pl.col("dos") <= pl.col("deletion_date"))))
     associated = sorted(ptp_associated_modifiers())
     matched = matched.with_columns(
-        cp=ctx.at("cp", "r1"), line1=ctx.at("line", "r1"), line2=ctx.at("line", "r2"),
-        day_rank=ctx.at("day_rank", "r1"), prof=ctx.at("prof", "r1"),
+        claim=ctx.at("claim", "row1"), line1=ctx.at("line", "row1"), line2=ctx.at("line", "row2"),
+        day_rank=ctx.at("day_rank", "row1"), is_professional=ctx.at("is_professional", "row1"),
         modifier_indicator=pl.col("modifier_indicator").cast(pl.String), rationale=pl.col("rationale").cast(pl.String),
-        modified=(ctx.at("nmods", "r1") + ctx.at("nmods", "r2")) > 0)
+        modified=(ctx.at("modifier_count", "row1") + ctx.at("modifier_count", "row2")) > 0)
     # The PTP-associated modifiers on either line (most lines have no modifier at all).
     plain = matched.filter(~pl.col("modified")).with_columns(
         bypass=pl.lit([], pl.List(pl.String)), outcome=pl.lit("bundled"), mods=pl.lit(""))
-    modified = matched.filter(pl.col("modified")).with_row_index("m")
-    on_lines = pl.concat([modified.select("m", mod=ctx.at("modifiers", rows)).explode("mod") for rows in ("r1", "r2")])
-    bypass = on_lines.filter(pl.col("mod").is_in(associated)).unique().sort("m", "mod").group_by(
-        "m", maintain_order=True).agg(bypass=pl.col("mod"))
-    modified = modified.join(bypass, on="m", how="left").drop("m").with_columns(
+    modified = matched.filter(pl.col("modified")).with_row_index("pair_number")
+    on_lines = pl.concat([modified.select("pair_number", mod=ctx.at("modifiers", rows)).explode("mod") for rows in ("row1", "row2")])
+    bypass = on_lines.filter(pl.col("mod").is_in(associated)).unique().sort("pair_number", "mod").group_by(
+        "pair_number", maintain_order=True).agg(bypass=pl.col("mod"))
+    modified = modified.join(bypass, on="pair_number", how="left").drop("pair_number").with_columns(
         pl.col("bypass").fill_null(pl.lit([], pl.List(pl.String))))
     modified = modified.with_columns(
         mods=pl.col("bypass").list.join(", "),
@@ -933,7 +934,7 @@ def ptp_bundled(ctx: BatchContext) -> pl.DataFrame:
     if pairs is None:
         return _empty()
     c1, c2, mi = pl.col("column1"), pl.col("column2"), pl.col("modifier_indicator")
-    setting = pl.when(pl.col("prof")).then(pl.lit("practitioner")).otherwise(pl.lit("hospital"))
+    setting = pl.when(pl.col("is_professional")).then(pl.lit("practitioner")).otherwise(pl.lit("hospital"))
     rationale = pl.when(pl.col("rationale").is_not_null() & (pl.col("rationale") != "")).then(
         pl.format("; rationale: {}", "rationale")).otherwise(pl.lit(""))
     message = pl.format(
@@ -980,32 +981,32 @@ def ptp_bypassed_by_modifier(ctx: BatchContext) -> pl.DataFrame:
 
 
 def _mue_limits(ctx: BatchContext, release_id: int) -> tuple[pl.DataFrame, pl.Series]:
-    """The MUE of each code of the batch (`EditTables.mue`: the first row) and the limit by `cid`."""
+    """The MUE of each code of the batch (`EditTables.mue`: the first row) and the limit by `code_id`."""
     limits = ctx.with_cid(ctx.tables.frame(release_id, "ncci_mue"), "code").unique(
-        "cid", keep="first", maintain_order=True).select(
-            "cid", mue="units", mai=pl.col("mai").fill_null("1"), mue_line="source_line")
+        "code_id", keep="first", maintain_order=True).select(
+            "code_id", mue="units", mai=pl.col("mai").fill_null("1"), mue_line="source_line")
     return limits, ctx.dense(limits, "mue")
 
 
 def mue_exceeded(ctx: BatchContext) -> pl.DataFrame:
     rule = mue_rule.RULE_ID
     keys = ctx.by_day_key(_by_setting(MUE_DATASET))
-    ctx.request(ctx.claim_days, keys, "dk", rule, pl.col("day_rank"))
+    ctx.request(ctx.claim_days, keys, "day_key", rule, pl.col("day_rank"))
     found = []
     for release_id, where in ctx.releases(keys):
         limits, limit = ctx.memo(("mue", release_id), lambda release_id=release_id: _mue_limits(ctx, release_id))
-        over = ctx.rows(["r", "cp", "line", "code", "cid", "prof", "dos", "units", "day_rank"],
-                        pl.col("units") > pl.lit(limit).gather(pl.col("cid")), where=where)
-        repeated = _subset(ctx.repeated.with_columns(dk=ctx.at("dk", "r"), cid=ctx.at("cid", "r")), where)
-        repeated = repeated.join(limits, on="cid")
-        over = over.join(limits, on="cid").join(repeated.select("r", "first"), on="r", how="left")
+        over = ctx.rows(["row", "claim", "line", "code", "code_id", "is_professional", "dos", "units", "day_rank"],
+                        pl.col("units") > pl.lit(limit).gather(pl.col("code_id")), where=where)
+        repeated = _subset(ctx.repeated.with_columns(day_key=ctx.at("day_key", "row"), code_id=ctx.at("code_id", "row")), where)
+        repeated = repeated.join(limits, on="code_id")
+        over = over.join(limits, on="code_id").join(repeated.select("row", "first"), on="row", how="left")
         per_line = over.filter((pl.col("mai") == "1") | pl.col("first").is_null()).with_columns(
             first=pl.col("first").fill_null(pl.col("line")), total=pl.col("units"), lines=pl.concat_list("line"))
         summed = repeated.filter(pl.col("mai") != "1").with_columns(
-            line=ctx.at("line", "r"), units=ctx.at("units", "r")).sort("line").group_by("same").agg(
-            pl.col("r", "first", "cid", "mue", "mai", "mue_line").first(), line=pl.col("line").first(),
+            line=ctx.at("line", "row"), units=ctx.at("units", "row")).sort("line").group_by("code_day").agg(
+            pl.col("row", "first", "code_id", "mue", "mai", "mue_line").first(), line=pl.col("line").first(),
             total=pl.col("units").sum(), lines=pl.col("line")).filter(pl.col("total") > pl.col("mue"))
-        summed = summed.with_columns(**{c: ctx.at(c, "r") for c in ("cp", "code", "dos", "prof", "day_rank")},
+        summed = summed.with_columns(**{c: ctx.at(c, "row") for c in ("claim", "code", "dos", "is_professional", "day_rank")},
                                      units=pl.col("total"))
         hits = _concat([per_line, summed])
         if hits is not None:
@@ -1045,7 +1046,7 @@ def _aoc_in_force() -> pl.Expr:
 
 
 def _aoc_summary(days: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
-    """Per add-on code and date (`cid`, `dos`) with an edit in force: the lowest edit type, the listed
+    """Per add-on code and date (`code_id`, `dos`) with an edit in force: the lowest edit type, the listed
     primary codes (sorted) and the source row of the first edit of that type. An add-on whose edits'
     dates all lie outside the batch's dates is in force the same on every day: worked out once."""
     first, last = days.select(pl.col("dos").min().alias("first"), pl.col("dos").max().alias("last")).row(0)
@@ -1053,48 +1054,48 @@ def _aoc_summary(days: pl.DataFrame, edits: pl.DataFrame) -> pl.DataFrame:
     ends = [pl.col("deletion_date"), pl.col("primary_deletion_date")]
     steady = ((starts.is_null() | (starts <= first) | (starts > last))
               & pl.all_horizontal([e.is_null() | (e < first) | (e >= last) for e in ends]))
-    changing = edits.filter(~steady)["cid"].unique().implode()
-    each_day = days.filter(pl.col("cid").is_in(changing))
-    once = days.filter(~pl.col("cid").is_in(changing)).select("cid").unique().with_columns(dos=pl.lit(first))
+    changing = edits.filter(~steady)["code_id"].unique().implode()
+    each_day = days.filter(pl.col("code_id").is_in(changing))
+    once = days.filter(~pl.col("code_id").is_in(changing)).select("code_id").unique().with_columns(dos=pl.lit(first))
     listed = pl.col("primary_code") != CONTRACTOR_DEFINED
 
     def summarize(keys: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-        in_force = keys.join(edits, on="cid").filter(_aoc_in_force()).sort("edit_order")
+        in_force = keys.join(edits, on="code_id").filter(_aoc_in_force()).sort("edit_order")
         return in_force.group_by(by).agg(
             edit_type=pl.col("edit_type").min(), primaries=pl.col("primary_code").filter(listed).unique().sort(),
             aoc_line=pl.col("source_line").filter(pl.col("edit_type") == pl.col("edit_type").min()).first())
 
-    return pl.concat([summarize(each_day, ["cid", "dos"]),
-                      days.join(summarize(once, ["cid"]), on="cid")], how="diagonal_relaxed").select(
-        "cid", "dos", "edit_type", "primaries", "aoc_line")
+    return pl.concat([summarize(each_day, ["code_id", "dos"]),
+                      days.join(summarize(once, ["code_id"]), on="code_id")], how="diagonal_relaxed").select(
+        "code_id", "dos", "edit_type", "primaries", "aoc_line")
 
 
 def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
     rule = "ADDON_WITHOUT_PRIMARY"
     keys = ctx.by_day_key("ncci_aoc")
-    ctx.request(ctx.claim_days, keys, "dk", rule, pl.col("day_rank"))
+    ctx.request(ctx.claim_days, keys, "day_key", rule, pl.col("day_rank"))
     found = []
     for release_id, where in ctx.releases(keys):
         edits = ctx.memo(("aoc", release_id), lambda release_id=release_id: ctx.with_cid(
             ctx.tables.frame(release_id, "ncci_aoc").with_row_index("edit_order"), "addon_code"))
         if not edits.height:
             continue
-        candidates = ctx.rows(["r", "cp", "line", "cid", "code", "dos", "gstart", "glen", "day_rank"],
-                              pl.col("cid").is_in(edits["cid"].unique().implode()), where=where)
+        candidates = ctx.rows(["row", "claim", "line", "code_id", "code", "dos", "day_start", "day_len", "day_rank"],
+                              pl.col("code_id").is_in(edits["code_id"].unique().implode()), where=where)
         if not candidates.height:
             continue
         # Is a primary code of an edit in force billed on the same claim day?
-        primaries = ctx.with_cid(edits.filter(pl.col("primary_code") != CONTRACTOR_DEFINED), "primary_code", "pcid")
-        pairs = ctx.day_pairs(candidates.select("r", "cid", "dos", "gstart", "glen"), upper=False).select(
-            "r", "cid", "dos", pcid=ctx.at("cid", "j"))
-        met = pairs.join(primaries, on=["cid", "pcid"])
+        primaries = ctx.with_cid(edits.filter(pl.col("primary_code") != CONTRACTOR_DEFINED), "primary_code", "primary_code_id")
+        pairs = ctx.day_pairs(candidates.select("row", "code_id", "dos", "day_start", "day_len"), upper=False).select(
+            "row", "code_id", "dos", primary_code_id=ctx.at("code_id", "other"))
+        met = pairs.join(primaries, on=["code_id", "primary_code_id"])
         met = met.filter(_aoc_in_force())
-        candidates = candidates.join(met.select("r").unique(), on="r", how="anti")
+        candidates = candidates.join(met.select("row").unique(), on="row", how="anti")
         if not candidates.height:
             continue
         # What the message says about the add-on's edits in force on the day.
-        summary = _aoc_summary(candidates.select("cid", "dos").unique(), edits)
-        missing = candidates.join(summary, on=["cid", "dos"])
+        summary = _aoc_summary(candidates.select("code_id", "dos").unique(), edits)
+        missing = candidates.join(summary, on=["code_id", "dos"])
         found.append(missing.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
     hits = _concat(found)
     if hits is None:
@@ -1134,9 +1135,9 @@ def addon_without_primary(ctx: BatchContext) -> pl.DataFrame:
 def _pctc_modified(ctx: BatchContext) -> pl.DataFrame:
     """The lines of professional claims with modifier 26 or TC (`m26`, `mtc`), shared by both rules."""
     if "pctc_modified" not in ctx.cache:
-        lines = ctx.rows(["cp", "line", "cid", "dk", "modifiers"], pl.col("prof"), pl.col("nmods") > 0)
+        lines = ctx.rows(["claim", "line", "code_id", "day_key", "modifiers"], pl.col("is_professional"), pl.col("modifier_count") > 0)
         ctx.cache["pctc_modified"] = lines.select(
-            "cp", "line", "cid", "dk", m26=pl.col("modifiers").list.contains("26"),
+            "claim", "line", "code_id", "day_key", m26=pl.col("modifiers").list.contains("26"),
             mtc=pl.col("modifiers").list.contains("TC")).filter(pl.col("m26") | pl.col("mtc"))
     return ctx.cache["pctc_modified"]
 
@@ -1147,7 +1148,7 @@ def _modifier_not_allowed(ctx: BatchContext, modifier: str, rule: str) -> pl.Dat
     if not lines.height:
         return _empty()
     keys = ctx.by_day_key("mpfs")
-    ctx.request(lines, keys, "dk", rule, pl.col("line"))
+    ctx.request(lines, keys, "day_key", rule, pl.col("line"))
     found = []
     for release_id, where in ctx.releases(keys):
         base = _rvu_base(ctx, release_id).filter(pl.col("pctc").is_not_null())
@@ -1184,20 +1185,20 @@ def status_not_payable(ctx: BatchContext) -> pl.DataFrame:
     rule = status_rule.RULE_ID
     keys = ctx.by_day_key("mpfs")
     # Every line of a professional claim asks; the first line of each claim day is the first to.
-    ctx.request(ctx.claim_days.filter(pl.col("prof")), keys, "dk", rule, pl.col("day_rank"))
+    ctx.request(ctx.claim_days.filter(pl.col("is_professional")), keys, "day_key", rule, pl.col("day_rank"))
     passed = sorted(status_rule.PAYABLE | status_rule.DELETED)
     found = []
     for release_id, where in ctx.releases(keys):
         rows = ctx.memo(("status", release_id), lambda release_id=release_id: ctx.with_cid(
             _rvu_rows(ctx, release_id).filter(pl.col("status").is_null() | ~pl.col("status").is_in(passed)),
-            "code").select("cid", "modifier", "status", "source_line"))
+            "code").select("code_id", "modifier", "status", "source_line"))
         if not rows.height:
             continue
-        candidates = ctx.rows(["cp", "line", "cid", "code", "modifiers"], pl.col("prof"),
-                              pl.col("cid").is_in(rows["cid"].implode()), where=where)
+        candidates = ctx.rows(["claim", "line", "code_id", "code", "modifiers"], pl.col("is_professional"),
+                              pl.col("code_id").is_in(rows["code_id"].implode()), where=where)
         candidates = candidates.with_columns(modifier=pl.when(pl.col("modifiers").list.contains("26")).then(
             pl.lit("26")).when(pl.col("modifiers").list.contains("TC")).then(pl.lit("TC")).otherwise(pl.lit("")))
-        hits = candidates.join(rows, on=["cid", "modifier"])
+        hits = candidates.join(rows, on=["code_id", "modifier"])
         found.append(hits.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
     hits = _concat(found)
     if hits is None:
@@ -1226,19 +1227,19 @@ def status_not_payable(ctx: BatchContext) -> pl.DataFrame:
 def opps_packaged(ctx: BatchContext) -> pl.DataFrame:
     rule = opps_rule.RULE_ID
     keys = ctx.by_day_key("opps")
-    ctx.request(ctx.claim_days.filter(~pl.col("prof")), keys, "dk", rule, pl.col("day_rank"))
+    ctx.request(ctx.claim_days.filter(~pl.col("is_professional")), keys, "day_key", rule, pl.col("day_rank"))
     packaged, not_paid = sorted(opps_rule.PACKAGED), sorted(opps_rule.NOT_PAID)
     found = []
     for release_id, where in ctx.releases(keys):
         def signalled(release_id: int = release_id) -> pl.DataFrame:
             rows = ctx.tables.frame(release_id, "opps_addendum_b").unique("hcpcs", keep="first", maintain_order=True)
             return ctx.with_cid(rows.filter(pl.col("status_indicator").is_in(packaged + not_paid)), "hcpcs").select(
-                "cid", "status_indicator", "source_line")
+                "code_id", "status_indicator", "source_line")
 
         rows = ctx.memo(("opps", release_id), signalled)
-        hits = ctx.rows(["cp", "line", "cid", "code"], ~pl.col("prof"), pl.col("cid").is_in(rows["cid"].implode()),
+        hits = ctx.rows(["claim", "line", "code_id", "code"], ~pl.col("is_professional"), pl.col("code_id").is_in(rows["code_id"].implode()),
                         where=where)
-        found.append(hits.join(rows, on="cid").with_columns(release_label=pl.lit(ctx.release_label(release_id))))
+        found.append(hits.join(rows, on="code_id").with_columns(release_label=pl.lit(ctx.release_label(release_id))))
     hits = _concat(found)
     if hits is None:
         return _empty()
@@ -1265,14 +1266,14 @@ def duplicate_line(ctx: BatchContext) -> pl.DataFrame:
     rows = ctx.repeated
     if not rows.height:
         return _empty()
-    rows = rows.with_columns(**{c: ctx.at(c, "r") for c in ("cp", "line", "code", "dos")},
-                             modset=ctx.at("modifiers", "r").list.unique().list.sort())
-    groups = rows.sort("r").group_by("same", pl.col("modset").list.join(",").alias("modkey"), maintain_order=True).agg(
-        pl.col("cp", "code", "dos", "modset").first(), lines=pl.col("line"), n=pl.len()).filter(pl.col("n") >= 2)
+    rows = rows.with_columns(**{c: ctx.at(c, "row") for c in ("claim", "line", "code", "dos")},
+                             modifier_set=ctx.at("modifiers", "row").list.unique().list.sort())
+    groups = rows.sort("row").group_by("code_day", pl.col("modifier_set").list.join(",").alias("modifier_key"), maintain_order=True).agg(
+        pl.col("claim", "code", "dos", "modifier_set").first(), lines=pl.col("line"), n=pl.len()).filter(pl.col("n") >= 2)
     if not groups.height:
         return _empty()
-    mods = pl.when(pl.col("modset").list.len() > 0).then(
-        pl.format(" with modifier(s) {}", pl.col("modset").list.join(", "))).otherwise(pl.lit(""))
+    mods = pl.when(pl.col("modifier_set").list.len() > 0).then(
+        pl.format(" with modifier(s) {}", pl.col("modifier_set").list.join(", "))).otherwise(pl.lit(""))
     positions = pl.col("lines").list.eval((pl.element() + 1).cast(pl.String)).list.join(", ")
     return _findings(
         groups, "DUPLICATE_LINE", severity=DUPLICATE_SEVERITY, codes=pl.concat_list("code"), lines=pl.col("lines"),
@@ -1305,7 +1306,7 @@ RULES: dict[str, Callable[[BatchContext], pl.DataFrame]] = {
 def _query_table(ctx: BatchContext, which: str) -> pl.DataFrame:
     rows = [(qid, q.dataset, q.day, q.reason, list(q.notices)) for qid, q in enumerate(ctx.queries)
             if (q.reason if which == "reason" else q.notices)]
-    return pl.DataFrame(rows, orient="row", schema={"qid": pl.Int64, "dataset": pl.String, "dos": pl.Date,
+    return pl.DataFrame(rows, orient="row", schema={"query_id": pl.Int64, "dataset": pl.String, "dos": pl.Date,
                                                     "reason": pl.String, "notice": pl.List(pl.String)})
 
 
@@ -1316,10 +1317,10 @@ def data_not_covered(ctx: BatchContext) -> pl.DataFrame:
     if not ctx.requests or not uncovered.height:
         return _empty()
     width = len(ctx.queries)  # a (claim, query) pair as one integer: unique on one column is faster
-    asked = pl.concat(ctx.requests).filter(pl.col("qid").is_in(uncovered["qid"].implode())).select(
-        pair=pl.col("cp") * width + pl.col("qid")).unique().select(
-        cp=pl.col("pair") // width, qid=pl.col("pair") % width)
-    hits = asked.join(uncovered, on="qid")
+    asked = pl.concat(ctx.requests).filter(pl.col("query_id").is_in(uncovered["query_id"].implode())).select(
+        pair=pl.col("claim") * width + pl.col("query_id")).unique().select(
+        claim=pl.col("pair") // width, query_id=pl.col("pair") % width)
+    hits = asked.join(uncovered, on="query_id")
     names = sorted(hits["dataset"].unique().to_list())
     return _findings(
         hits, DATA_NOT_COVERED, severity="info", codes=pl.lit([], pl.List(pl.String)),
@@ -1337,15 +1338,15 @@ def notices(ctx: BatchContext) -> pl.DataFrame:
     noted = _query_table(ctx, "notices")
     if not ctx.requests or not noted.height:
         return pl.DataFrame(schema=schema)
-    asked = pl.concat(ctx.requests).filter(pl.col("qid").is_in(noted["qid"].implode()))
-    first = asked.sort("cp", "rank", "k").unique(["cp", "qid"], keep="first", maintain_order=True)
-    texts = first.join(noted.select("qid", "notice"), on="qid", maintain_order="left").explode("notice")
-    texts = texts.unique(["cp", "notice"], keep="first", maintain_order=True)
-    grouped = texts.group_by("cp", maintain_order=True).agg(notices=pl.col("notice"))
-    return grouped.select(claim_id=ctx.claim_ids.gather(grouped["cp"]), claim="cp", notices="notices")
+    asked = pl.concat(ctx.requests).filter(pl.col("query_id").is_in(noted["query_id"].implode()))
+    first = asked.sort("claim", "rank", "order").unique(["claim", "query_id"], keep="first", maintain_order=True)
+    texts = first.join(noted.select("query_id", "notice"), on="query_id", maintain_order="left").explode("notice")
+    texts = texts.unique(["claim", "notice"], keep="first", maintain_order=True)
+    grouped = texts.group_by("claim", maintain_order=True).agg(notices=pl.col("notice"))
+    return grouped.select(claim_id=ctx.claim_ids.gather(grouped["claim"]), claim="claim", notices="notices")
 
 
-_KEY_BITS = (12, 12, 23, 12)  # widths of k1..k4 when packed into one integer
+_KEY_BITS = (12, 12, 23, 12)  # widths of the order keys when packed into one integer
 
 
 def _sorted(found: pl.DataFrame) -> pl.DataFrame:
@@ -1356,12 +1357,12 @@ def _sorted(found: pl.DataFrame) -> pl.DataFrame:
     fits = found.height and (limits["low"] or 0) >= 0 and all(
         (limits[k] or 0) < (1 << bits) for k, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True))
     if not fits:
-        order = found.select(pl.arg_sort_by("cp", "rank", *_ORDER_KEYS, maintain_order=True))[:, 0]
+        order = found.select(pl.arg_sort_by("claim", "rank", *_ORDER_KEYS, maintain_order=True))[:, 0]
     else:
         packed = pl.lit(0, pl.Int64)
         for key, bits in zip(_ORDER_KEYS, _KEY_BITS, strict=True):
             packed = packed * (1 << bits) + pl.col(key)
-        order = found.select(pl.arg_sort_by(pl.col("cp") * 16 + pl.col("rank"), packed, maintain_order=True))[:, 0]
+        order = found.select(pl.arg_sort_by(pl.col("claim") * 16 + pl.col("rank"), packed, maintain_order=True))[:, 0]
     return found.drop("rank", *_ORDER_KEYS)[order]
 
 
@@ -1404,8 +1405,8 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
     if found is None:
         found = _empty()
     found = _sorted(found)
-    findings = found.select(claim_id=ctx.claim_ids.gather(found["cp"]),
-                            claim="cp", **{c: pl.col(c) for c in FINDING_SCHEMA if c not in ("claim_id", "claim")})
+    findings = found.select(claim_id=ctx.claim_ids.gather(found["claim"]),
+                            claim="claim", **{c: pl.col(c) for c in FINDING_SCHEMA if c not in ("claim_id", "claim")})
     note_frame = notices(ctx) if with_notices else pl.DataFrame(schema=NOTICE_SCHEMA)
     return BatchResult(findings.cast(FINDING_SCHEMA), note_frame, ctx.claim_ids)  # type: ignore[arg-type]
 

@@ -61,7 +61,7 @@ _BITMAP_LIMIT = 1 << 31  # code pairs of a PTP release kept as a bitmap (up to 2
 
 # Bumped whenever the cached frames' layout or the parsers' output changes: the cache key is the release's
 # content sha, which does not change when the software does.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def default_cache_dir(store: Store) -> Path:
@@ -172,8 +172,8 @@ def prune_table_cache(store: Store, cache_dir: Path | None = None) -> list[Path]
 class PtpIndex:
     """The PTP edits of one release keyed for looking up pairs of claim lines. `codes` are the release's
     distinct codes (sorted); `edits` are its rows whose modifier indicator is not 9 (never applied), with
-    `k1`, `k2` the positions of the column 1 and column 2 codes in `codes`, `pair` the unordered pair
-    min(k1, k2) * 2**32 + max(k1, k2), and `edit_order` the row's position in the release, sorted by
+    `code1`, `code2` the positions of the column 1 and column 2 codes in `codes`, `pair` the unordered pair
+    min(code1, code2) * 2**32 + max(code1, code2), and `edit_order` the row's position in the release, sorted by
     (pair, edit_order) (the `pair` column itself is dropped once `pairs` is made); `pairs` holds each
     distinct `pair` (sorted) with the `start` and `count` of its rows in `edits`."""
 
@@ -190,7 +190,7 @@ class PtpIndex:
 
 
 PTP_INDEX_SCHEMA: dict[str, pl.DataType] = {
-    "k1": pl.Int32(), "k2": pl.Int32(), "effective_date": _DATE, "deletion_date": _DATE,
+    "code1": pl.Int32(), "code2": pl.Int32(), "effective_date": _DATE, "deletion_date": _DATE,
     "modifier_indicator": _CATEGORY, "rationale": _CATEGORY, "source_line": pl.Int32(), "edit_order": pl.Int32(),
     "pair": pl.Int64(),
 }
@@ -201,13 +201,13 @@ def build_ptp_index(frame: pl.DataFrame) -> PtpIndex:
     codes = pl.concat([frame["column1"], frame["column2"]]).unique().sort()
     enum = pl.Enum(codes)
     edits = frame.with_row_index("edit_order").filter(pl.col("modifier_indicator") != "9").select(
-        k1=pl.col("column1").cast(enum).to_physical().cast(pl.Int32),
-        k2=pl.col("column2").cast(enum).to_physical().cast(pl.Int32),
+        code1=pl.col("column1").cast(enum).to_physical().cast(pl.Int32),
+        code2=pl.col("column2").cast(enum).to_physical().cast(pl.Int32),
         effective_date="effective_date", deletion_date="deletion_date", modifier_indicator="modifier_indicator",
         rationale="rationale", source_line=pl.col("source_line").cast(pl.Int32),
         edit_order=pl.col("edit_order").cast(pl.Int32),
-    ).filter(pl.col("k1") != pl.col("k2")).with_columns(
-        pair=pl.min_horizontal("k1", "k2").cast(pl.Int64) * PAIR_SHIFT + pl.max_horizontal("k1", "k2"))
+    ).filter(pl.col("code1") != pl.col("code2")).with_columns(
+        pair=pl.min_horizontal("code1", "code2").cast(pl.Int64) * PAIR_SHIFT + pl.max_horizontal("code1", "code2"))
     return ptp_index_of(codes, edits.sort("pair", "edit_order"))
 
 
@@ -228,7 +228,7 @@ def ptp_index_of(codes: pl.Series, edits: pl.DataFrame) -> PtpIndex:
 def index_file_frame(index: PtpIndex) -> pl.DataFrame:
     """The edits of an index as cached (`PTP_INDEX_SCHEMA`: with the `pair` of each row)."""
     pair = pl.int_ranges(pl.col("start"), pl.col("start") + pl.col("count"))
-    rows = index.pairs.select("pair", e=pair).explode("e")
+    rows = index.pairs.select("pair", edit_row=pair).explode("edit_row")
     return index.edits.with_columns(pair=rows["pair"]).select(list(PTP_INDEX_SCHEMA))
 
 
