@@ -15,7 +15,7 @@ import pytest
 
 from hcpcs.claims.model import Claim, ClaimLine
 from hcpcs.core.errors import InvalidInputError
-from hcpcs.edits import batch
+from hcpcs.edits import batch, columnar, registry
 from hcpcs.edits.engine import check_claim
 from hcpcs.edits.tables import EditTables
 from hcpcs.store.cache import (
@@ -179,7 +179,7 @@ def test_generated_claims_match_single_engine(hc: Hcpcs, tables: BatchTables) ->
     single = single_results(hc, claims)
     many = batch_results(hc, claims, tables)
     fired = {f["rule"] for r in single for f in r["findings"]}
-    assert fired >= set(batch.RULES) | {"DATA_NOT_COVERED"}, set(batch.RULES) - fired
+    assert fired >= set(registry.specs()) | {"DATA_NOT_COVERED"}, set(registry.specs()) - fired
     assert_same(single, many)
 
 
@@ -297,12 +297,12 @@ def test_claim_days_made_contiguous(packed: bool, monkeypatch: pytest.MonkeyPatc
     """Rows of a claim whose days or lines are out of order are moved (whole claim, sorted by day and
     line) after the rows already in order; both ways of telling them apart agree."""
     if not packed:
-        monkeypatch.setattr(batch, "_PACKED_LIMIT", 0)
+        monkeypatch.setattr(columnar, "_PACKED_LIMIT", 0)
     def order(cps: list[int], dks: list[int], lines: list[int]) -> list[int]:
         frame = pl.DataFrame({"claim": cps, "day_key": dks, "line": lines, "input_row": list(range(len(cps)))})
         frame = frame.with_columns(claim_day=pl.col("claim") * 1000 + pl.col("day_key") // 2)
-        ordered = batch._in_claim_day_order(frame)
-        assert batch._in_claim_day_order(ordered)["input_row"].to_list() == ordered["input_row"].to_list()  # stable
+        ordered = columnar._in_claim_day_order(frame)
+        assert columnar._in_claim_day_order(ordered)["input_row"].to_list() == ordered["input_row"].to_list()  # stable
         return ordered["input_row"].to_list()
 
     # claims 0 and 2 in order stay; claim 1 (its later day first) moves to the end, days sorted.

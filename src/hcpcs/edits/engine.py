@@ -1,143 +1,27 @@
-"""Checking one claim: every rule module runs over a `ClaimContext` that gives it the claim's lines
-grouped by date of service and the edit tables in force on each date."""
+"""Checking one claim: every rule's row-wise `check` runs over a `ClaimContext` (its lines grouped by date
+of service, the edit tables in force on each date), in the registry's order, then the policy packs, then the
+rules that report what could not be checked."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
-from sys import intern
-from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
-from hcpcs.claims.model import Claim, ClaimLine
+from hcpcs.claims.model import Claim
+from hcpcs.edits import registry
 from hcpcs.edits.finding import ClaimResult, Finding
+from hcpcs.edits.rowwise import ClaimContext
 from hcpcs.edits.tables import EditTables
-from hcpcs.store.releases import ReleaseChoice
 from hcpcs.store.session import Hcpcs
 
-# Rule modules in the order their findings are listed. Each has RULE_ID, SEVERITY and check(ctx).
-RULE_MODULES = (
-    "code_not_valid_on_dos",
-    "ptp_bundled",
-    "ptp_not_bypassable",
-    "ptp_bypassed_by_modifier",
-    "mue_exceeded",
-    "addon_without_primary",
-    "modifier_26_not_allowed",
-    "modifier_tc_not_allowed",
-    "status_not_payable",
-    "opps_packaged",
-    "duplicate_line",
-)
-
-
-class Rule(Protocol):
-    RULE_ID: str
-    SEVERITY: str
-
-    def check(self, ctx: ClaimContext) -> Iterable[Finding]: ...
-
 
 @cache
-def rules() -> tuple[ModuleType, ...]:
-    return tuple(importlib.import_module(f"hcpcs.edits.rules.{name}") for name in RULE_MODULES)
-
-
-@cache
-def rule_checks() -> tuple[Any, ...]:
-    """The `check` function of each rule module, in `RULE_MODULES` order."""
-    return tuple(module.check for module in rules())
-
-
-_NO_MODIFIERS: frozenset[str] = frozenset()
-_UNSET: Any = object()
-
-
-class LineView:
-    """One claim line as the rules read it (read-only by convention; a slotted class is cheaper to make
-    than a frozen dataclass, and a claim makes one per line)."""
-
-    __slots__ = ("index", "code", "modifiers", "modifier_list", "units", "day", "line")
-
-    def __init__(self, index: int, code: str, modifiers: frozenset[str], modifier_list: tuple[str, ...],
-                 units: float, day: date, line: ClaimLine) -> None:
-        self.index = index
-        self.code = code
-        self.modifiers = modifiers
-        self.modifier_list = modifier_list
-        self.units = units
-        self.day = day
-        self.line = line
-
-    def __repr__(self) -> str:
-        return f"LineView({self.index}, {self.code!r}, {sorted(self.modifiers)}, {self.units}, {self.day})"
-
-
-class ClaimContext:
-    def __init__(self, claim: Claim, tables: EditTables, as_of: date | None = None) -> None:
-        self.claim = claim
-        self.setting = claim.setting
-        self.professional = claim.setting == "professional"
-        self.tables = tables
-        self.uncovered: dict[tuple[str, date], str] = {}
-        self.notices: list[str] = []
-        self.cache: dict[str, Any] = {}
-        self._released: dict[tuple[str, date], ReleaseChoice | None] = {}
-        self._codes: dict[date, dict[str, list[LineView]]] = {}
-        self.lines: list[LineView] = []
-        # The lines by date of service, dates in the order of their first line.
-        self._days: dict[date, list[LineView]] = {}
-        lines, days = self.lines, self._days
-        claim_day = claim.date_of_service
-        for index, line in enumerate(claim.lines):
-            day = as_of or line.date_of_service or claim_day
-            code = line.code
-            if type(code) is str:  # interned: table look-ups then compare codes by identity
-                code = intern(code)
-            modifiers = line.modifiers
-            view = LineView(index, code, frozenset(modifiers) if modifiers else _NO_MODIFIERS,
-                            tuple(modifiers), line.units, day, line)
-            lines.append(view)
-            same_day = days.get(day)
-            if same_day is None:
-                days[day] = [view]
-            else:
-                same_day.append(view)
-
-    def days(self) -> dict[date, list[LineView]]:
-        return self._days
-
-    def codes(self, day: date) -> dict[str, list[LineView]]:
-        """The lines of a date of service by code (codes in the order of their first line)."""
-        by_code = self._codes.get(day)
-        if by_code is None:
-            by_code = self._codes[day] = {}
-            for view in self._days[day]:
-                views = by_code.get(view.code)
-                if views is None:
-                    by_code[view.code] = [view]
-                else:
-                    views.append(view)
-        return by_code
-
-    def release(self, dataset: str, day: date) -> ReleaseChoice | None:
-        """The release in force for a rule, noting (once) when none covers the date."""
-        key = (dataset, day)
-        choice = self._released.get(key, _UNSET)
-        if choice is not _UNSET:  # asked before for this claim: its notice or reason is noted already
-            return choice
-        choice, reason = self.tables.resolved(dataset, day)
-        self._released[key] = choice
-        if choice is None:
-            if reason:
-                self.uncovered.setdefault(key, reason)
-            return None
-        for notice in choice.notices:
-            if notice not in self.notices:
-                self.notices.append(notice)
-        return choice
+def _checks() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The `check` functions of the rules run before the policy packs, and of those run after them."""
+    modules = registry.rules()
+    return (tuple(m.check for m in modules if not m.SPEC.last), tuple(m.check for m in modules if m.SPEC.last))
 
 
 def check_claim(claim: Claim, hc: Hcpcs, *, tables: EditTables | None = None, as_of: date | None = None,
@@ -145,16 +29,11 @@ def check_claim(claim: Claim, hc: Hcpcs, *, tables: EditTables | None = None, as
     tables = tables or EditTables(hc)
     ctx = ClaimContext(claim, tables, as_of)
     findings: list[Finding] = []
-    for rule_check in rule_checks():
+    before, after = _checks()
+    for rule_check in before:
         findings.extend(rule_check(ctx))
     for pack in packs:
         findings.extend(pack.check(ctx))
-    if ctx.uncovered:
-        for (dataset, day), reason in sorted(ctx.uncovered.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            findings.append(Finding(
-                rule="DATA_NOT_COVERED", severity="info", codes=(), lines=(),
-                message=f"Edits from this dataset were not checked for {day}: {reason}.",
-                fix="Load the CMS release in force on that date (hcpcs update --from ...).",
-                source={"dataset": dataset, "release": None, "row": None},
-            ))
+    for rule_check in after:
+        findings.extend(rule_check(ctx))
     return ClaimResult(claim.id, findings, ctx.notices)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES = ("error", "warning", "info")
-
 
 @dataclass(frozen=True)
 class Finding:

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from hcpcs.core.errors import InvalidInputError
-from hcpcs.edits.engine import ClaimContext
-from hcpcs.edits.finding import SEVERITIES, Finding
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.rowwise import ClaimContext
+from hcpcs.edits.spec import SEVERITIES
 
 KINDS = ("bundled-into", "modifier-not-allowed", "requires-primary", "not-payable-in-setting", "use-instead")
 

@@ -21,42 +21,71 @@ from __future__ import annotations
 from datetime import date
 from functools import cache
 
+import polars as pl
+
 from hcpcs.core import indicators
 from hcpcs.core.codes import kind_of
-from hcpcs.edits.engine import ClaimContext, LineView
+from hcpcs.core.tables import DATASETS
+from hcpcs.edits import columnar as col
+from hcpcs.edits.columnar import BatchContext
 from hcpcs.edits.finding import Finding
-from hcpcs.edits.tables import source
+from hcpcs.edits.rowwise import ClaimContext, LineView
+from hcpcs.edits.spec import RuleSpec, source, templates
+from hcpcs.edits.templates import Template
 from hcpcs.store.releases import Release
 
-RULE_ID = "CODE_NOT_VALID_ON_DOS"
-SEVERITY = "error"
+SPEC = RuleSpec(
+    id="CODE_NOT_VALID_ON_DOS", order=10, severity="error",
+    summary="code unknown, not yet added or terminated on the date of service",
+    datasets=("hcpcs", "mpfs", "opps"),
+    messages=templates(
+        added="{code} is not valid on {date}: it was added {added} ({release}).",
+        terminated="{code} is not valid on {date}: it was terminated {terminated} (action {action}: {action_meaning}; "
+                   "{release}).",
+        elsewhere="{code} is not in {release}, the HCPCS release in force on {date} (it appears in {others}).",
+        deleted="{code} is deleted on {date}: fee-schedule status {status} in {release}.",
+        absent="{code} is not in {release}, the {schedule} release in force on {date}{appears}.",
+        unknown="{code} is not a code in any loaded CMS release.",
+    ),
+    fixes=templates(
+        added="Use the code that was in force on the date of service.",
+        terminated="Report the code that replaced it for dates of service after the termination date.",
+        elsewhere="Check the code against the HCPCS file of the date of service.",
+        deleted="Report the code that replaced it.",
+        absent="Check that the code was valid on the date of service.",
+        unknown="Check the code for a typing error.",
+    ),
+)
+APPEARS = Template(" (it appears in {others})")
 DELETED_STATUSES = {"D"}
-
-
+SCHEDULES = {"mpfs": "fee schedule", "opps": "OPPS"}
 _kind_of = cache(kind_of)  # two regular expressions per call otherwise (codes have a fixed shape: bounded)
 
 
-def _finding(view: LineView, message: str, fix: str | None, src: dict | None) -> Finding:
-    return Finding(rule=RULE_ID, severity=SEVERITY, codes=(view.code,), lines=(view.index,), message=message,
-                   fix=fix, source=src)
+def action_meaning(action_code: str | None) -> str:
+    return (indicators.meaning("hcpcs_action_code", action_code) or "").rstrip(".")
+
+
+# ------------------------------------------------------------------------------------------- one claim
+
+
+def _finding(view: LineView, case: str, src: dict | None, **values: object) -> Finding:
+    fix = SPEC.fix(case)
+    return Finding(rule=SPEC.id, severity=SPEC.severity, codes=(view.code,), lines=(view.index,),
+                   message=SPEC.message(case).text(code=view.code, date=view.day, **values),
+                   fix=fix.text() if fix else None, source=src)
 
 
 def _dated(view: LineView, row: object, release: Release) -> Finding | None:
     """Judge a code by the added and termination dates of its HCPCS row (inclusive)."""
     iso = view.day.isoformat()
     added, terminated = row["added_date"], row["termination_date"]
+    src = source(release, row["source_line"], "hcpcs_code")
     if added and iso < added:
-        return _finding(view, f"{view.code} is not valid on {view.day}: it was added {added} "
-                              f"({release.label}).", "Use the code that was in force on the date of service.",
-                        source(release, row["source_line"], "hcpcs_anweb"))
+        return _finding(view, "added", src, added=added, release=release.label)
     if terminated and iso > terminated:
-        action = (indicators.meaning("hcpcs_action_code", row["action_code"]) or "").rstrip(".")
-        return _finding(
-            view,
-            f"{view.code} is not valid on {view.day}: it was terminated {terminated} "
-            f"(action {row['action_code']}: {action}; {release.label}).",
-            "Report the code that replaced it for dates of service after the termination date.",
-            source(release, row["source_line"], "hcpcs_anweb"))
+        return _finding(view, "terminated", src, terminated=terminated, action=str(row["action_code"]),
+                        action_meaning=action_meaning(row["action_code"]), release=release.label)
     return None
 
 
@@ -78,13 +107,10 @@ def _level2(ctx: ClaimContext, view: LineView) -> Finding | None:
         if later_row is not None:
             return _dated(view, later_row, newest)
     if others:
-        labels = ", ".join(r.label for r in others)
-        return _finding(view, f"{view.code} is not in {release.label}, the HCPCS release in force on {view.day} "
-                              f"(it appears in {labels}).", "Check the code against the HCPCS file of the date of service.",
-                        source(release, None, "hcpcs_anweb"))
+        return _finding(view, "elsewhere", source(release, None, "hcpcs_code"), release=release.label,
+                        others=", ".join(r.label for r in others))
     if not ctx.tables.in_any_release(view.code):
-        return _finding(view, f"{view.code} is not a code in any loaded CMS release.",
-                        "Check the code for a typing error.", source(release, None, "hcpcs_anweb"))
+        return _finding(view, "unknown", source(release, None, "hcpcs_code"))
     return None
 
 
@@ -93,28 +119,25 @@ def _cpt(ctx: ClaimContext, view: LineView) -> Finding | None:
     choice = ctx.release(dataset, view.day)
     if choice is None:
         if not ctx.tables.in_any_release(view.code):
-            return _finding(view, f"{view.code} is not a code in any loaded CMS release.",
-                            "Check the code for a typing error.", None)
+            return _finding(view, "unknown", None)
         return None
     release = choice.release
+    table = DATASETS[dataset].tables[0]
     if dataset == "mpfs":
         base = ctx.tables.rvu_base(release, view.code)
         if base is not None:
             if base["status"] in DELETED_STATUSES:
-                return _finding(view, f"{view.code} is deleted on {view.day}: fee-schedule status "
-                                      f"{base['status']} in {release.label}.",
-                                "Report the code that replaced it.", source(release, base["source_line"], "pprrvu"))
+                return _finding(view, "deleted", source(release, base["source_line"], table), status=base["status"],
+                                release=release.label)
             return None
     elif ctx.tables.addendum_b(release, view.code) is not None:
         return None
     if not ctx.tables.in_any_release(view.code):
-        return _finding(view, f"{view.code} is not a code in any loaded CMS release.",
-                        "Check the code for a typing error.", source(release, None, "pprrvu"))
+        return _finding(view, "unknown", source(release, None, table))
     others = ctx.tables.other_releases_with(dataset, view.code)
-    where = f" (it appears in {', '.join(r.label for r in others)})" if others else ""
-    return _finding(view, f"{view.code} is not in {release.label}, the {'fee schedule' if dataset == 'mpfs' else 'OPPS'} "
-                          f"release in force on {view.day}{where}.",
-                    "Check that the code was valid on the date of service.", source(release, None, "pprrvu"))
+    appears = APPEARS.text(others=", ".join(r.label for r in others)) if others else ""
+    return _finding(view, "absent", source(release, None, table), release=release.label,
+                    schedule=SCHEDULES[dataset], appears=appears)
 
 
 def check(ctx: ClaimContext) -> list[Finding]:
@@ -129,3 +152,161 @@ def check(ctx: ClaimContext) -> list[Finding]:
         if finding is not None:
             findings.append(finding)
     return findings
+
+
+# ------------------------------------------------------------------------------------------- a batch
+
+
+def check_batch(ctx: BatchContext) -> pl.DataFrame:
+    # A line asks the HCPCS file (Level II code) or the fee schedule / OPPS (CPT code) in force: the key
+    # `validity_key` is the day key and the kind of code.
+    level2_keys = ctx.by_day_key("hcpcs").with_columns(validity_key=pl.col("day_key") * 2 + 1)
+    cpt_keys = ctx.by_day_key(("mpfs", "opps")).with_columns(validity_key=pl.col("day_key") * 2)
+    keys = pl.concat([level2_keys, cpt_keys])
+    level2 = pl.lit(ctx.level2).gather(pl.col("code_id")).cast(pl.Int64)
+    lines = ctx.lines.select("row", "claim", "line", "code_id", "dos", "is_professional",
+                             validity_key=pl.col("day_key") * 2 + level2)
+    ctx.request(lines, keys, "validity_key", SPEC, pl.col("line"))
+    level2_ids, cpt_ids = ctx.memo("code ids by kind", lambda: (ctx.level2.arg_true().to_list(),
+                                                                (~ctx.level2).arg_true().to_list()))
+    query_ids = keys["query_id"].unique().to_list()
+    groups = keys.with_columns(dataset=pl.col("query_id").replace_strict(
+        query_ids, [ctx.queries[q].dataset for q in query_ids], return_dtype=pl.String))
+    verdicts = []
+    for (dataset, release_id), part in groups.partition_by("dataset", "release_id", as_dict=True).items():
+        code_ids = level2_ids if dataset == "hcpcs" else cpt_ids
+        found = ctx.memo(("validity", dataset, release_id),
+                         lambda d=dataset, r=release_id, c=code_ids: _validity(ctx, d, r, c)) if code_ids else None
+        if found is not None:
+            verdicts.append((part["validity_key"], found.with_columns(
+                dataset=pl.lit(dataset if release_id is not None else None, pl.String),
+                release_label=pl.coalesce(pl.col("label_override"), pl.lit(
+                    ctx.release_label(release_id) if release_id is not None else None, pl.String)))))
+    if not verdicts:
+        return col.no_findings()
+    suspect = pl.concat([found["code_id"] for _, found in verdicts]).unique().implode()
+    candidates = lines.filter(pl.col("code_id").is_in(suspect))
+    hits = col.concat([candidates.filter(pl.col("validity_key").is_in(keys.implode())).join(found, on="code_id")
+                       for keys, found in verdicts])
+    if hits is None:
+        return col.no_findings()
+    hits = hits.sort("claim", "line").unique(["claim", "code_id", "dos"], keep="first", maintain_order=True)
+    hits = hits.with_columns(iso=col.iso_text(hits), code=ctx.code_of())
+    not_yet = pl.col("added_date").is_not_null() & (pl.col("dos") < pl.col("added_date"))
+    ended = pl.col("termination_date").is_not_null() & (pl.col("dos") > pl.col("termination_date"))
+    hits = hits.with_columns(case=pl.when(pl.col("verdict") != "dated").then(pl.col("verdict"))
+                             .when(not_yet).then(pl.lit("added")).when(ended).then(pl.lit("terminated"))
+                             .otherwise(pl.lit(None))).filter(pl.col("case").is_not_null())
+    if not hits.height:
+        return col.no_findings()
+    case = pl.col("case")
+    others = pl.col("others")
+    message = col.case_text(
+        case, SPEC.messages, date="iso", added="added_date", terminated="termination_date", release="release_label",
+        action=pl.col("action_code").fill_null("None"), action_meaning=col.mapped(hits, "action_code", action_meaning),
+        schedule=pl.col("dataset").replace_strict(list(SCHEDULES), list(SCHEDULES.values()), default=None),
+        appears=pl.when(others.is_not_null()).then(APPEARS.expr(others=others)).otherwise(pl.lit("")))
+    with_row = case.is_in(["added", "terminated", "deleted"])
+    return col.findings(
+        hits, SPEC, codes=pl.concat_list("code"), lines=pl.concat_list("line"), message=message,
+        fix=col.case_text(case, SPEC.fixes), dataset=pl.col("dataset"), release=pl.col("release_label"),
+        row=pl.when(with_row).then(pl.col("source_line")).otherwise(pl.lit(None, pl.Int64)), order=(pl.col("line"),))
+
+
+def _validity(ctx: BatchContext, dataset: str, release_id: int | None, code_ids: list[int]) -> pl.DataFrame | None:
+    """Per code (`code_id`) of the batch, why it may not be valid under the release of `dataset` in force
+    (`verdict`: dated (decided per date by added_date / termination_date), elsewhere, unknown, deleted,
+    absent), with the fields the messages need; codes that are valid are left out."""
+    codes = ctx.codes.gather(code_ids)
+    frame = pl.DataFrame({"code_id": pl.Series(code_ids, dtype=pl.Int64), "code": codes})
+    schema = {"code_id": pl.Int64, "verdict": pl.String, "added_date": pl.Date, "termination_date": pl.Date,
+              "action_code": pl.String, "status": pl.String, "source_line": pl.Int64, "others": pl.String,
+              "label_override": pl.String}
+    if release_id is None:
+        if dataset == "hcpcs":
+            return None
+        known = ctx.tables.known_codes(codes.to_list())
+        out = frame.filter(~pl.col("code").is_in(list(known))).select("code_id", verdict=pl.lit("unknown"))
+    elif dataset == "hcpcs":
+        rows = _procedures(ctx, release_id)
+        frame = frame.join(rows, on="code", how="left").with_columns(
+            has_row=pl.col("code").is_in(rows["code"].implode()))
+        dated = frame.filter(pl.col("has_row") & (pl.col("added_date").is_not_null()
+                                                  | pl.col("termination_date").is_not_null()))
+        absent = frame.filter(~pl.col("has_row")).select("code_id", "code")
+        # The HCPCS file is cumulative: a later file that carries the code dates it (the newest one).
+        later = _later_hcpcs_rows(ctx, release_id, absent)
+        absent = absent.filter(~pl.col("code_id").is_in(later["code_id"].implode()))
+        others = _other_releases(ctx, "hcpcs_code", absent)
+        absent = absent.join(others, on="code", how="left")
+        known = ctx.tables.known_codes(absent.filter(pl.col("others").is_null())["code"].to_list())
+        out = col.concat([
+            dated.select("code_id", "added_date", "termination_date", "action_code", "source_line",
+                         verdict=pl.lit("dated")),
+            later,
+            absent.filter(pl.col("others").is_not_null()).select("code_id", "others", verdict=pl.lit("elsewhere")),
+            absent.filter(pl.col("others").is_null() & ~pl.col("code").is_in(list(known))).select(
+                "code_id", verdict=pl.lit("unknown")),
+        ])
+    else:
+        if dataset == "mpfs":
+            base = col.rvu_base(ctx, release_id).select("code", "status", "source_line")
+            frame = frame.join(base, on="code", how="left").with_columns(
+                has_row=pl.col("code").is_in(base["code"].implode()))
+            deleted = frame.filter(pl.col("status").is_in(list(DELETED_STATUSES))).select(
+                "code_id", "status", "source_line", verdict=pl.lit("deleted"))
+        else:
+            rows = ctx.tables.frame(release_id, "opps_addendum_b")["hcpcs"]
+            frame = frame.with_columns(has_row=pl.col("code").is_in(rows.implode()))
+            deleted = None
+        absent = frame.filter(~pl.col("has_row")).select("code_id", "code")
+        known = ctx.tables.known_codes(absent["code"].to_list())
+        elsewhere = absent.filter(pl.col("code").is_in(list(known)))
+        others = _other_releases(ctx, DATASETS[dataset].tables[0], elsewhere)
+        out = col.concat([
+            deleted,
+            elsewhere.join(others, on="code", how="left").select("code_id", "others", verdict=pl.lit("absent")),
+            absent.filter(~pl.col("code").is_in(list(known))).select("code_id", verdict=pl.lit("unknown")),
+        ])
+    if out is None or not out.height:
+        return None
+    return out.select([pl.col(c).cast(t) if c in out.columns else pl.lit(None, t).alias(c) for c, t in schema.items()])
+
+
+def _procedures(ctx: BatchContext, release_id: int) -> pl.DataFrame:
+    """The procedure records of a HCPCS release (the first of a code), without their record kind."""
+    return ctx.tables.frame(release_id, "hcpcs_code").filter(pl.col("record_kind") == "procedure").unique(
+        "code", keep="first", maintain_order=True).drop("record_kind")
+
+
+def _later_hcpcs_rows(ctx: BatchContext, release_id: int, absent: pl.DataFrame) -> pl.DataFrame:
+    """For codes (`code_id`, `code`) missing from the HCPCS release in force, the row of the newest later
+    HCPCS release that carries them (verdict `dated`, `label_override` naming that release)."""
+    schema = {"code_id": pl.Int64, "added_date": pl.Date, "termination_date": pl.Date, "action_code": pl.String,
+              "source_line": pl.Int64, "verdict": pl.String, "label_override": pl.String}
+    current = ctx.hc.release_by_id(release_id)
+    later = sorted((r for r in ctx.hc.releases if r.dataset == "hcpcs" and r.effective_start > current.effective_start),
+                   key=lambda r: (r.effective_start, r.id), reverse=True)
+    found = []
+    remaining = absent
+    for release in later:
+        if not remaining.height:
+            break
+        hit = remaining.join(_procedures(ctx, release.id), on="code", how="inner")
+        if hit.height:
+            found.append(hit.select("code_id", "added_date", "termination_date", "action_code", "source_line",
+                                    verdict=pl.lit("dated"), label_override=pl.lit(release.label)))
+            remaining = remaining.filter(~pl.col("code_id").is_in(hit["code_id"].implode()))
+    return pl.concat(found).cast(schema) if found else pl.DataFrame(schema=schema)  # type: ignore[arg-type]
+
+
+def _other_releases(ctx: BatchContext, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """`code` -> `others`: the labels of the releases whose `table` carries the code, in the store's
+    release order (as the single engine's `EditTables.other_releases_with`); codes no release carries are
+    left out."""
+    present = ctx.tables.releases_with(table, frame["code"].unique().to_list())
+    order = [r.id for r in ctx.hc.releases]
+    present = present.with_columns(label=col.release_names(ctx, pl.col("release_id")),
+                                   position=pl.col("release_id").replace_strict(order, list(range(len(order))),
+                                                                                return_dtype=pl.Int64))
+    return present.sort("position").group_by("code", maintain_order=True).agg(others=pl.col("label").str.join(", "))

@@ -18,13 +18,20 @@ Passes::
 
 from __future__ import annotations
 
-from hcpcs.edits.engine import ClaimContext
-from hcpcs.edits.finding import Finding
-from hcpcs.edits.pctc import modifier_findings
+import polars as pl
 
-RULE_ID = "MODIFIER_26_NOT_ALLOWED"
-SEVERITY = "error"
+from hcpcs.edits import pctc
+from hcpcs.edits.columnar import BatchContext
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.rowwise import ClaimContext
+
+MODIFIER = "26"
+SPEC = pctc.spec("MODIFIER_26_NOT_ALLOWED", 70, MODIFIER, "modifier 26 where the PC/TC indicator of the fee schedule in force refuses it")
 
 
 def check(ctx: ClaimContext) -> list[Finding]:
-    return modifier_findings(ctx, "26", RULE_ID)
+    return pctc.modifier_findings(ctx, MODIFIER, SPEC)
+
+
+def check_batch(ctx: BatchContext) -> pl.DataFrame:
+    return pctc.batch_findings(ctx, MODIFIER, SPEC)

@@ -19,23 +19,45 @@ Passes::
 
 from __future__ import annotations
 
+import polars as pl
+
 from hcpcs.core import indicators
-from hcpcs.edits.engine import ClaimContext
+from hcpcs.edits import columnar as col
+from hcpcs.edits.columnar import BatchContext
 from hcpcs.edits.finding import Finding
-from hcpcs.edits.tables import MUE_DATASET, source
+from hcpcs.edits.rowwise import ClaimContext
+from hcpcs.edits.spec import RuleSpec, source, templates
+from hcpcs.edits.tables import MUE_DATASET
 
-RULE_ID = "MUE_EXCEEDED"
-SEVERITY = "error"
+SPEC = RuleSpec(
+    id="MUE_EXCEEDED", order=50, severity="error",
+    summary="units over the MUE: MAI 1 per line, MAI 2/3 summed over the date",
+    datasets=tuple(MUE_DATASET.values()), table="ncci_mue",
+    messages=templates(
+        line=("{code} is billed with {units} units on line {line}; its MUE is {mue} (MAI 1: {mai_meaning}), in "
+              "{release}. The line will be denied."),
+        day=("{code} is billed with {units} units in all on {date}; its MUE is {mue} per date of service (MAI {mai}: "
+             "{mai_meaning}), in {release}."),
+    ),
+    # By MUE adjudication indicator.
+    fixes=templates(**{
+        "1": "Report only the units the MUE allows on this line; if more were medically necessary, report the "
+             "additional units on separate lines with the appropriate modifier (e.g. 76, 77, 91 or an anatomic "
+             "modifier) and keep the documentation.",
+        "2": "Reduce the units to the MUE: MAI 2 is an absolute policy limit for the date of service; units above it "
+             "are not payable and the denial cannot be appealed.",
+        "3": "Reduce the units to the MUE, or bill them and be ready to appeal with documentation of medical "
+             "necessity: MAI 3 is a clinical limit for the date of service.",
+    }),
+)
 
-_FIX = {
-    "1": "Report only the units the MUE allows on this line; if more were medically necessary, report the "
-         "additional units on separate lines with the appropriate modifier (e.g. 76, 77, 91 or an anatomic "
-         "modifier) and keep the documentation.",
-    "2": "Reduce the units to the MUE: MAI 2 is an absolute policy limit for the date of service; units "
-         "above it are not payable and the denial cannot be appealed.",
-    "3": "Reduce the units to the MUE, or bill them and be ready to appeal with documentation of medical "
-         "necessity: MAI 3 is a clinical limit for the date of service.",
-}
+
+def _mai_meaning(mai: str) -> str:
+    return indicators.meaning("ncci_mai", mai) or mai
+
+
+def _units(value: float) -> str:
+    return f"{value:g}"
 
 
 def check(ctx: ClaimContext) -> list[Finding]:
@@ -52,31 +74,81 @@ def check(ctx: ClaimContext) -> list[Finding]:
                 continue
             limit = mue.units
             mai = mue.mai or "1"
+            fix = SPEC.fixes.get(mai)
             if mai == "1":
                 src = None  # words and source only once a line is over the limit (most are not)
                 for view in lines:
                     if view.units > limit:
                         if src is None:
-                            meaning = indicators.meaning("ncci_mai", mai) or mai
-                            src = source(release, mue.source_line, "mue", mue=limit, mai=mai)
+                            src = source(release, mue.source_line, "ncci_mue", mue=limit, mai=mai)
                         findings.append(Finding(
-                            rule=RULE_ID, severity=SEVERITY, codes=(code,), lines=(view.index,),
-                            message=(f"{code} is billed with {view.units:g} units on line {view.index + 1}; its "
-                                     f"MUE is {limit} (MAI 1: {meaning}), in {release.label}. The line "
-                                     "will be denied."),
-                            fix=_FIX["1"], source=src,
-                        ))
+                            rule=SPEC.id, severity=SPEC.severity, codes=(code,), lines=(view.index,),
+                            message=SPEC.messages["line"].text(code=code, units=_units(view.units), line=view.index + 1,
+                                                               mue=limit, mai_meaning=_mai_meaning(mai),
+                                                               release=release.label),
+                            fix=fix.text() if fix else None, source=src))
             else:
                 total = 0  # sum(), without a generator per code
                 for view in lines:
                     total += view.units
                 if total > limit:
-                    meaning = indicators.meaning("ncci_mai", mai) or mai
                     findings.append(Finding(
-                        rule=RULE_ID, severity=SEVERITY, codes=(code,), lines=tuple(v.index for v in lines),
-                        message=(f"{code} is billed with {total:g} units in all on {day}; its MUE is "
-                                 f"{limit} per date of service (MAI {mai}: {meaning}), in "
-                                 f"{release.label}."),
-                        fix=_FIX.get(mai), source=source(release, mue.source_line, "mue", mue=limit, mai=mai),
-                    ))
+                        rule=SPEC.id, severity=SPEC.severity, codes=(code,), lines=tuple(v.index for v in lines),
+                        message=SPEC.messages["day"].text(code=code, units=_units(total), date=day, mue=limit, mai=mai,
+                                                          mai_meaning=_mai_meaning(mai), release=release.label),
+                        fix=fix.text() if fix else None,
+                        source=source(release, mue.source_line, "ncci_mue", mue=limit, mai=mai)))
     return findings
+
+
+def _limits(ctx: BatchContext, release_id: int) -> tuple[pl.DataFrame, pl.Series]:
+    """The MUE of each code of the batch (as the single engine's `EditTables.mue`: the first row) and the limit
+    by `code_id`."""
+    limits = ctx.with_code_id(ctx.tables.frame(release_id, "ncci_mue"), "code").unique(
+        "code_id", keep="first", maintain_order=True).select(
+            "code_id", mue="units", mai=pl.col("mai").fill_null("1"), mue_line="source_line")
+    return limits, ctx.dense(limits, "mue")
+
+
+def check_batch(ctx: BatchContext) -> pl.DataFrame:
+    keys = ctx.by_day_key(col.by_setting(MUE_DATASET))
+    ctx.request(ctx.claim_days, keys, "day_key", SPEC, pl.col("day_rank"))
+    found = []
+    for release_id, where in ctx.releases(keys):
+        limits, limit = ctx.memo(("mue", release_id), lambda release_id=release_id: _limits(ctx, release_id))
+        over = ctx.rows(["row", "claim", "line", "code", "code_id", "is_professional", "dos", "units", "day_rank"],
+                        pl.col("units") > pl.lit(limit).gather(pl.col("code_id")), where=where)
+        repeated = col.subset(ctx.repeated.with_columns(day_key=ctx.at("day_key", "row"),
+                                                        code_id=ctx.at("code_id", "row")), where)
+        repeated = repeated.join(limits, on="code_id")
+        over = over.join(limits, on="code_id").join(repeated.select("row", "first"), on="row", how="left")
+        per_line = over.filter((pl.col("mai") == "1") | pl.col("first").is_null()).with_columns(
+            first=pl.col("first").fill_null(pl.col("line")), total=pl.col("units"), lines=pl.concat_list("line"))
+        summed = repeated.filter(pl.col("mai") != "1").with_columns(
+            line=ctx.at("line", "row"), units=ctx.at("units", "row")).sort("line").group_by("code_day").agg(
+            pl.col("row", "first", "code_id", "mue", "mai", "mue_line").first(), line=pl.col("line").first(),
+            total=pl.col("units").sum(), lines=pl.col("line")).filter(pl.col("total") > pl.col("mue"))
+        summed = summed.with_columns(**{c: ctx.at(c, "row") for c in ("claim", "code", "dos", "is_professional",
+                                                                        "day_rank")}, units=pl.col("total"))
+        hits = col.concat([per_line, summed])
+        if hits is not None:
+            found.append(hits.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
+    hits = col.concat(found)
+    if hits is None:
+        return col.no_findings()
+    hits = col.with_units_text(col.with_units_text(hits.with_columns(iso=col.iso_text(hits)), "units", "units_text"),
+                               "total", "total_text")
+    hits = hits.with_columns(mai_meaning=col.mapped(hits, "mai", _mai_meaning))
+    common = dict(codes=pl.concat_list("code"), lines=pl.col("lines"), dataset=col.dataset_of_setting(MUE_DATASET),
+                  release=pl.col("release_label"), row=pl.col("mue_line"),
+                  extra=col.json_fields(mue=("int", pl.col("mue")), mai=pl.col("mai")),
+                  order=(pl.col("day_rank"), pl.col("first"), pl.col("line")))
+    per_line = hits.filter(pl.col("mai") == "1")
+    per_day = hits.filter(pl.col("mai") != "1")
+    return col.combine([
+        col.findings(per_line, SPEC, message=SPEC.messages["line"].expr(
+            units="units_text", line=pl.col("line") + 1, release="release_label"), fix=SPEC.fixes["1"].expr(), **common),
+        col.findings(per_day, SPEC, message=SPEC.messages["day"].expr(
+            units="total_text", date="iso", release="release_label"),
+            fix=col.case_text(pl.col("mai"), SPEC.fixes), **common),
+    ])

@@ -19,38 +19,63 @@ Passes::
 
 from __future__ import annotations
 
-from hcpcs.edits.engine import ClaimContext
-from hcpcs.edits.finding import Finding
-from hcpcs.edits.ptp import describe_indicator, pair_outcomes
-from hcpcs.edits.tables import source
+import polars as pl
 
-RULE_ID = "PTP_BUNDLED"
-SEVERITY = "error"
+from hcpcs.edits import ptp
+from hcpcs.edits.columnar import BatchContext
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.rowwise import ClaimContext
+from hcpcs.edits.spec import RuleSpec, templates
+from hcpcs.edits.tables import PTP_DATASET
+
+SPEC = RuleSpec(
+    id="PTP_BUNDLED", order=20, severity="error",
+    summary="column 2 code with its column 1 code on the same date, edit in force, no bypass modifier",
+    datasets=tuple(PTP_DATASET.values()), table="ncci_ptp",
+    messages=templates(default=(
+        "{column2} (column 2) is bundled into {column1} (column 1) on {date} by the NCCI {setting} PTP edit in "
+        "{release} (modifier indicator {indicator}: {indicator_meaning}){rationale}. {column2} will be denied.")),
+    fixes=templates(
+        bypassable=("If {column2} was a distinct service (different session, site, organ system, incision or "
+                    "encounter), append a PTP-associated modifier such as XE, XS, XP, XU or 59 to {column2} and keep "
+                    "the documentation; otherwise remove {column2}."),
+        fixed="Remove {column2}: no modifier makes it payable with {column1} on the same date of service.",
+    ),
+)
+
+
+def _fix_case(indicator: str) -> str:
+    return "bypassable" if indicator == "1" else "fixed"
 
 
 def check(ctx: ClaimContext) -> list[Finding]:
     findings: list[Finding] = []
-    for pair in pair_outcomes(ctx):
-        if pair.outcome != "bundled":
-            continue
-        edit = pair.edit
-        c1, c2 = edit.column1, edit.column2
-        if edit.modifier_indicator == "1":
-            fix = (f"If {c2} was a distinct service (different session, site, organ system, incision or "
-                   f"encounter), append a PTP-associated modifier such as XE, XS, XP, XU or 59 to {c2} and keep "
-                   f"the documentation; otherwise remove {c2}.")
-        else:
-            fix = f"Remove {c2}: no modifier makes it payable with {c1} on the same date of service."
+    for group in ptp.pair_groups(ctx, "bundled"):
+        edit = group.edit
+        values = dict(column1=edit.column1, column2=edit.column2)
         findings.append(Finding(
-            rule=RULE_ID, severity=SEVERITY, codes=(c1, c2),
-            lines=(pair.column1_line.index, pair.column2_line.index),
-            message=(f"{c2} (column 2) is bundled into {c1} (column 1) on {pair.column2_line.day} by the NCCI "
-                     f"{'practitioner' if ctx.professional else 'hospital'} PTP edit in {pair.release.label}"
-                     f" (modifier indicator {edit.modifier_indicator}: {describe_indicator(edit.modifier_indicator)})"
-                     + (f"; rationale: {edit.rationale}" if edit.rationale else "")
-                     + f". {c2} will be denied."),
-            fix=fix,
-            source=source(pair.release, edit.source_line, "ptp", edit=f"{c1}/{c2}",
-                          modifier_indicator=edit.modifier_indicator),
+            rule=SPEC.id, severity=SPEC.severity, codes=(edit.column1, edit.column2), lines=group.lines,
+            message=SPEC.message().text(
+                **values, date=group.first.column2_line.day, setting=ptp.setting_word(group.day_professional),
+                release=group.release.label, indicator=edit.modifier_indicator,
+                indicator_meaning=ptp.describe_indicator(edit.modifier_indicator),
+                rationale=ptp.rationale_text(edit.rationale)),
+            fix=SPEC.fixes[_fix_case(edit.modifier_indicator)].text(**values),
+            source=group.source(modifier_indicator=edit.modifier_indicator),
         ))
     return findings
+
+
+def check_batch(ctx: BatchContext) -> pl.DataFrame:
+    groups = ptp.batch_groups(ctx, "bundled")
+    if groups is None:
+        return ptp.col.no_findings()
+    indicator = pl.col("modifier_indicator")
+    rationale = pl.when(pl.col("rationale").is_not_null() & (pl.col("rationale") != "")).then(
+        pl.format("; rationale: {}", "rationale")).otherwise(pl.lit(""))
+    message = SPEC.message().expr(
+        date="iso", setting=pl.when(pl.col("is_professional")).then(pl.lit(ptp.setting_word(True))).otherwise(
+            pl.lit(ptp.setting_word(False))), release="release_label", indicator=indicator,
+        indicator_meaning=ptp.col.mapped(groups, "modifier_indicator", ptp.describe_indicator), rationale=rationale)
+    fix = pl.when(indicator == "1").then(SPEC.fixes["bypassable"].expr()).otherwise(SPEC.fixes["fixed"].expr())
+    return ptp.batch_findings(groups, SPEC, message, fix, indicator)

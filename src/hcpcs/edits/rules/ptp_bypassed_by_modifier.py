@@ -16,30 +16,42 @@ Passes::
 
 from __future__ import annotations
 
-from hcpcs.edits.engine import ClaimContext
-from hcpcs.edits.finding import Finding
-from hcpcs.edits.ptp import pair_outcomes
-from hcpcs.edits.tables import source
+import polars as pl
 
-RULE_ID = "PTP_BYPASSED_BY_MODIFIER"
-SEVERITY = "info"
+from hcpcs.edits import ptp
+from hcpcs.edits.columnar import BatchContext
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.rowwise import ClaimContext
+from hcpcs.edits.spec import RuleSpec, templates
+from hcpcs.edits.tables import PTP_DATASET
+
+SPEC = RuleSpec(
+    id="PTP_BYPASSED_BY_MODIFIER", order=40, severity="info",
+    summary="indicator 1 pair bypassed by a PTP-associated modifier: documentation must support it",
+    datasets=tuple(PTP_DATASET.values()), table="ncci_ptp",
+    messages=templates(default=(
+        "Modifier {modifiers} bypasses the NCCI edit {column1}/{column2} ({release}, modifier indicator 1). Both codes "
+        "can be paid only if the record documents a distinct service: a different session or encounter, anatomic "
+        "site, organ system, or practitioner.")),
+)
 
 
 def check(ctx: ClaimContext) -> list[Finding]:
     findings: list[Finding] = []
-    for pair in pair_outcomes(ctx):
-        if pair.outcome != "bypassed":
-            continue
-        edit = pair.edit
-        c1, c2 = edit.column1, edit.column2
-        mods = ", ".join(pair.bypass_modifiers)
+    for group in ptp.pair_groups(ctx, "bypassed"):
+        edit = group.edit
         findings.append(Finding(
-            rule=RULE_ID, severity=SEVERITY, codes=(c1, c2),
-            lines=(pair.column1_line.index, pair.column2_line.index),
-            message=(f"Modifier {mods} bypasses the NCCI edit {c1}/{c2} ({pair.release.label}, modifier "
-                     "indicator 1). Both codes can be paid only if the record documents a distinct service: "
-                     "a different session or encounter, anatomic site, organ system, or practitioner."),
-            fix=None,
-            source=source(pair.release, edit.source_line, "ptp", edit=f"{c1}/{c2}", modifier_indicator="1"),
+            rule=SPEC.id, severity=SPEC.severity, codes=(edit.column1, edit.column2), lines=group.lines,
+            message=SPEC.message().text(column1=edit.column1, column2=edit.column2, release=group.release.label,
+                                        modifiers=", ".join(group.bypass_modifiers)),
+            fix=None, source=group.source(modifier_indicator="1"),
         ))
     return findings
+
+
+def check_batch(ctx: BatchContext) -> pl.DataFrame:
+    groups = ptp.batch_groups(ctx, "bypassed")
+    if groups is None:
+        return ptp.col.no_findings()
+    message = SPEC.message().expr(modifiers="mods", release="release_label")
+    return ptp.batch_findings(groups, SPEC, message, None, pl.lit("1"))

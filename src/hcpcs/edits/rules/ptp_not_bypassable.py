@@ -15,30 +15,43 @@ Passes::
 
 from __future__ import annotations
 
-from hcpcs.edits.engine import ClaimContext
-from hcpcs.edits.finding import Finding
-from hcpcs.edits.ptp import pair_outcomes
-from hcpcs.edits.tables import source
+import polars as pl
 
-RULE_ID = "PTP_NOT_BYPASSABLE"
-SEVERITY = "error"
+from hcpcs.edits import ptp
+from hcpcs.edits.columnar import BatchContext
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.rowwise import ClaimContext
+from hcpcs.edits.spec import RuleSpec, templates
+from hcpcs.edits.tables import PTP_DATASET
+
+SPEC = RuleSpec(
+    id="PTP_NOT_BYPASSABLE", order=30, severity="error",
+    summary="modifier indicator 0 pair billed with a bypass modifier anyway",
+    datasets=tuple(PTP_DATASET.values()), table="ncci_ptp",
+    messages=templates(default=(
+        "Modifier {modifiers} does not bypass the NCCI edit {column1}/{column2} in {release}: its modifier indicator "
+        "is 0, so no modifier allows separate payment of {column2} with {column1} on the same date of service. "
+        "{column2} will be denied.")),
+    fixes=templates(default="Remove {column2} (and the modifier {modifiers} added to bypass the edit)."),
+)
 
 
 def check(ctx: ClaimContext) -> list[Finding]:
     findings: list[Finding] = []
-    for pair in pair_outcomes(ctx):
-        if pair.outcome != "not_bypassable":
-            continue
-        edit = pair.edit
-        c1, c2 = edit.column1, edit.column2
-        mods = ", ".join(pair.bypass_modifiers)
+    for group in ptp.pair_groups(ctx, "not_bypassable"):
+        edit = group.edit
+        values = dict(column1=edit.column1, column2=edit.column2, modifiers=", ".join(group.bypass_modifiers))
         findings.append(Finding(
-            rule=RULE_ID, severity=SEVERITY, codes=(c1, c2),
-            lines=(pair.column1_line.index, pair.column2_line.index),
-            message=(f"Modifier {mods} does not bypass the NCCI edit {c1}/{c2} in {pair.release.label}: its "
-                     "modifier indicator is 0, so no modifier allows separate payment of "
-                     f"{c2} with {c1} on the same date of service. {c2} will be denied."),
-            fix=f"Remove {c2} (and the modifier {mods} added to bypass the edit).",
-            source=source(pair.release, edit.source_line, "ptp", edit=f"{c1}/{c2}", modifier_indicator="0"),
+            rule=SPEC.id, severity=SPEC.severity, codes=(edit.column1, edit.column2), lines=group.lines,
+            message=SPEC.message().text(**values, release=group.release.label), fix=SPEC.fix().text(**values),
+            source=group.source(modifier_indicator="0"),
         ))
     return findings
+
+
+def check_batch(ctx: BatchContext) -> pl.DataFrame:
+    groups = ptp.batch_groups(ctx, "not_bypassable")
+    if groups is None:
+        return ptp.col.no_findings()
+    message = SPEC.message().expr(modifiers="mods", release="release_label")
+    return ptp.batch_findings(groups, SPEC, message, SPEC.fix().expr(modifiers="mods"), pl.lit("0"))

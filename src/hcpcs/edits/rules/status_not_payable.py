@@ -26,15 +26,31 @@ Passes::
 
 from __future__ import annotations
 
-from hcpcs.core import indicators
-from hcpcs.edits.engine import ClaimContext
-from hcpcs.edits.finding import Finding
-from hcpcs.edits.tables import source
+import polars as pl
 
-RULE_ID = "STATUS_NOT_PAYABLE"
-SEVERITY = "error"
+from hcpcs.core import indicators
+from hcpcs.edits import columnar as col
+from hcpcs.edits.columnar import BatchContext
+from hcpcs.edits.finding import Finding
+from hcpcs.edits.rowwise import ClaimContext
+from hcpcs.edits.spec import RuleSpec, source, templates
+
+SPEC = RuleSpec(
+    id="STATUS_NOT_PAYABLE", order=90, severity="error", severities=("warning", "info"),
+    summary="fee-schedule status of the billed row not separately payable under the physician fee schedule",
+    datasets=("mpfs",), table="mpfs_rvu",
+    messages=templates(default="{label} has fee-schedule status {status} in {release}: {status_meaning}{note}"),
+    fixes=templates(
+        other_code="Report the code Medicare uses for this service instead.",
+        other_schedule="Bill it under the Medicare fee schedule that pays it, if any; the physician fee schedule pays "
+                       "nothing for it.",
+        reporting="Keep reporting it for quality measurement if it applies; it carries no payment.",
+        default="Do not bill it separately to Medicare; it is not paid under the physician fee schedule.",
+    ),
+)
 PAYABLE = {"A", "R", "T", "C", "J"}
 DELETED = {"D", "F", "H"}
+OTHER_CODE = {"I", "G"}  # not valid for Medicare purposes: Medicare uses another code
 OTHER_FEE_SCHEDULE = {"E", "X"}  # not under the PFS; possibly under another Medicare fee schedule
 REPORTING_ONLY = {"M"}
 OTHER_FEE_SCHEDULE_NOTE = (" Not paid under the physician fee schedule; Medicare may pay it under another fee "
@@ -49,14 +65,14 @@ def severity_of(status: str | None) -> str:
     return "error"
 
 
-def fix_for(status: str | None) -> str:
-    if status in {"I", "G"}:
-        return "Report the code Medicare uses for this service instead."
+def fix_case(status: str | None) -> str:
+    if status in OTHER_CODE:
+        return "other_code"
     if status in OTHER_FEE_SCHEDULE:
-        return "Bill it under the Medicare fee schedule that pays it, if any; the physician fee schedule pays nothing for it."
+        return "other_schedule"
     if status in REPORTING_ONLY:
-        return "Keep reporting it for quality measurement if it applies; it carries no payment."
-    return "Do not bill it separately to Medicare; it is not paid under the physician fee schedule."
+        return "reporting"
+    return "default"
 
 
 def check(ctx: ClaimContext) -> list[Finding]:
@@ -77,12 +93,50 @@ def check(ctx: ClaimContext) -> list[Finding]:
         status = row["status"]
         if status in PAYABLE or status in DELETED:
             continue
-        meaning = indicators.meaning("mpfs_status", status) or ""
-        label = f"{view.code}{'-' + row_key if row_key else ''}"
-        note = OTHER_FEE_SCHEDULE_NOTE if status in OTHER_FEE_SCHEDULE else ""
         findings.append(Finding(
-            rule=RULE_ID, severity=severity_of(status), codes=(view.code,), lines=(view.index,),
-            message=f"{label} has fee-schedule status {status} in {choice.release.label}: {meaning}{note}",
-            fix=fix_for(status), source=source(choice.release, row["source_line"], "pprrvu", status=status),
+            rule=SPEC.id, severity=severity_of(status), codes=(view.code,), lines=(view.index,),
+            message=SPEC.message().text(
+                label=f"{view.code}{'-' + row_key if row_key else ''}", status=str(status), release=choice.release.label,
+                status_meaning=indicators.meaning("mpfs_status", status) or "",
+                note=OTHER_FEE_SCHEDULE_NOTE if status in OTHER_FEE_SCHEDULE else ""),
+            fix=SPEC.fixes[fix_case(status)].text(),
+            source=source(choice.release, row["source_line"], "mpfs_rvu", status=status),
         ))
     return findings
+
+
+def check_batch(ctx: BatchContext) -> pl.DataFrame:
+    keys = ctx.by_day_key("mpfs")
+    # Every line of a professional claim asks; the first line of each claim day is the first to.
+    ctx.request(ctx.claim_days.filter(pl.col("is_professional")), keys, "day_key", SPEC, pl.col("day_rank"))
+    passed = sorted(PAYABLE | DELETED)
+    found = []
+    for release_id, where in ctx.releases(keys):
+        rows = ctx.memo(("status", release_id), lambda release_id=release_id: ctx.with_code_id(
+            col.rvu_rows(ctx, release_id).filter(pl.col("status").is_null() | ~pl.col("status").is_in(passed)),
+            "code").select("code_id", "modifier", "status", "source_line"))
+        if not rows.height:
+            continue
+        candidates = ctx.rows(["claim", "line", "code_id", "code", "modifiers"], pl.col("is_professional"),
+                              pl.col("code_id").is_in(rows["code_id"].implode()), where=where)
+        candidates = candidates.with_columns(modifier=pl.when(pl.col("modifiers").list.contains("26")).then(
+            pl.lit("26")).when(pl.col("modifiers").list.contains("TC")).then(pl.lit("TC")).otherwise(pl.lit("")))
+        hits = candidates.join(rows, on=["code_id", "modifier"])
+        found.append(hits.with_columns(release_label=pl.lit(ctx.release_label(release_id))))
+    hits = col.concat(found)
+    if hits is None:
+        return col.no_findings()
+    statuses = hits["status"].unique().to_list()
+    hits = hits.with_columns(
+        case=pl.col("status").replace_strict(statuses, [fix_case(s) for s in statuses], return_dtype=pl.String),
+        severity=pl.col("status").replace_strict(statuses, [severity_of(s) for s in statuses], return_dtype=pl.String))
+    label = pl.when(pl.col("modifier") != "").then(pl.format("{}-{}", "code", "modifier")).otherwise(pl.col("code"))
+    other = pl.col("status").is_in(sorted(OTHER_FEE_SCHEDULE))
+    return col.findings(
+        hits, SPEC, severity=pl.col("severity"), codes=pl.concat_list("code"), lines=pl.concat_list("line"),
+        message=SPEC.message().expr(
+            label=label, status=pl.col("status").fill_null("None"), release="release_label",
+            status_meaning=col.meaning_of(hits, "status", "mpfs_status"),
+            note=pl.when(other).then(pl.lit(OTHER_FEE_SCHEDULE_NOTE)).otherwise(pl.lit(""))),
+        fix=col.case_text(pl.col("case"), SPEC.fixes), dataset="mpfs", release=pl.col("release_label"),
+        row=pl.col("source_line"), extra=col.json_fields(status=pl.col("status")), order=(pl.col("line"),))
