@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from hcpcs.claims.model import Claim, ClaimError
-from hcpcs.claims.readers import claim_from_dict, iter_claims, read_claims, read_claims_file, sniff_format
+from hcpcs.claims.objects import claim_from_dict
+from hcpcs.claims.readers import iter_claims, read_claims, read_claims_file, sniff_format
 from hcpcs.claims.values import (
     BadValue,
     normalize_code,
@@ -78,7 +79,7 @@ def test_parse_units_accepts_whole_numbers(raw: object, expected: int) -> None:
     [
         (0, "greater than 0"), (-1, "greater than 0"), ("-2", "greater than 0"), (1.5, "whole number"),
         ("1.5", "whole number"), ("two", "whole number"), (True, "whole number"), ("", "empty"),
-        (float("nan"), "whole number"), ("inf", "whole number"), ([1], "whole number"),
+        (float("nan"), "whole number"), ("inf", "plausible count"), ([1], "whole number"),
     ],
 )
 def test_parse_units_rejects_with_a_clear_message(raw: object, fragment: str) -> None:

@@ -26,7 +26,14 @@ class FieldError(Exception):
         self.claim_id = claim_id
 
 
-_CPT_LAST = frozenset("0123456789FTUM")
+# The shapes of codes and modifiers, and the most units a line may carry: the single source of the row-wise
+# checks below and of the column-wise ones (`hcpcs.claims.frame`). CPT codes are five digits, or four digits
+# and a letter: A (vaccine administration), F (Category II), M (multianalyte assays), T (Category III),
+# U (proprietary laboratory analyses).
+CODE_PATTERN = r"^(?:[A-Z][0-9]{4}|[0-9]{4}[0-9AFMTU])$"
+MODIFIER_PATTERN = r"^[0-9A-Z]{2}$"
+MAX_UNITS = 999_999
+_CPT_LAST = frozenset("0123456789AFMTU")
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _ALNUM = frozenset("0123456789") | _LETTERS
 
@@ -69,7 +76,7 @@ def _code(value: str) -> str:
         return text
     raise BadValue(
         f"{value!r} is not a HCPCS/CPT code: expected a letter and four digits (e.g. G6002) or five "
-        "digits, or four digits and F, T, U or M (e.g. 77373, 0001U)"
+        "digits, or four digits and A, F, M, T or U (e.g. 77373, 0001A, 0001U)"
     )
 
 
@@ -112,9 +119,13 @@ def parse_units(value: Any) -> int:
     """Units of service: a whole number greater than 0 (2.0 and "2" are 2)."""
     if value is None or isinstance(value, bool):
         raise BadValue(f"units must be a whole number greater than 0, not {describe_value(value)}")
+    too_many = (f"units are not a plausible count of services (at most {MAX_UNITS:,} on a line), not "
+                "{}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float):
+        if math.isinf(value) or value > MAX_UNITS:
+            raise BadValue(too_many.format(_short(repr(value))))
         if not value.is_integer():
             raise BadValue(f"units must be a whole number (units of service), not {value}")
         number = int(value)
@@ -124,14 +135,18 @@ def parse_units(value: Any) -> int:
             raise BadValue("units is empty: expected a whole number greater than 0")
         body = text[1:] if text[0] in "+-" else text
         if body.isascii() and body.isdigit():
+            if len(body.lstrip("0")) > len(str(MAX_UNITS)):  # int() refuses more than 4,300 digits anyway
+                raise BadValue(too_many.format(_short(text)))
             number = int(text)
         else:
             try:
                 as_float = float(text) if text.isascii() else math.nan
             except ValueError:
                 as_float = math.nan
-            if math.isnan(as_float) or math.isinf(as_float):
-                raise BadValue(f"units must be a whole number greater than 0, not {value!r}")
+            if math.isnan(as_float):
+                raise BadValue(f"units must be a whole number greater than 0, not {_short(repr(value))}")
+            if math.isinf(as_float) or as_float > MAX_UNITS:
+                raise BadValue(too_many.format(_short(text)))
             if not as_float.is_integer():
                 raise BadValue(f"units must be a whole number (units of service), not {text}")
             number = int(as_float)
@@ -139,7 +154,14 @@ def parse_units(value: Any) -> int:
         raise BadValue(f"units must be a whole number greater than 0, not {describe_value(value)}")
     if number <= 0:
         raise BadValue(f"units must be greater than 0, not {number}")
+    if number > MAX_UNITS:
+        raise BadValue(too_many.format(_short(str(number))))
     return number
+
+
+def _short(text: str, limit: int = 24) -> str:
+    """A value short enough to quote in a message (a 5,000-digit number is not quoted whole)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def parse_iso_date(value: Any) -> date:

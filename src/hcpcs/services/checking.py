@@ -26,7 +26,7 @@ def as_claim(claim: Claim | dict[str, Any]) -> Claim:
         return claim
     if not isinstance(claim, dict):
         raise ClaimInputError("a claim must be a JSON object")
-    from hcpcs.claims.readers import claim_from_dict
+    from hcpcs.claims.objects import claim_from_dict
 
     return claim_from_dict(claim)
 
