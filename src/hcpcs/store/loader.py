@@ -5,9 +5,11 @@ last committed state meanwhile). Loading content already loaded changes nothing.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from hcpcs.core.errors import StoreBusyError
 from hcpcs.core.tables import TABLES
 from hcpcs.sources.bundle import ParsedRelease
 from hcpcs.store.db import Store
@@ -23,13 +25,29 @@ def loaded_sha(store: Store, dataset: str, label: str) -> str | None:
     return row[0] if row else None
 
 
+def begin_update(store: Store) -> None:
+    """Take the store's write lock for a whole update (SQLite's BEGIN IMMEDIATE): a second update finds
+    the store busy at once instead of after its parsing; readers keep reading (WAL)."""
+    try:
+        store.conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreBusyError(
+                f"another hcpcs update is writing to {store.path}; wait until it finishes, then run this one "
+                "again (nothing was loaded; the data loaded before is unchanged)") from None
+        raise
+
+
 def write_releases(store: Store, releases: Iterable[ParsedRelease],
                    on_rows: Callable[[str, int], None] | None = None) -> list[str]:
-    """Insert every release (replacing an earlier load of the same dataset and label), all or nothing."""
+    """Insert every release (replacing an earlier load of the same dataset and label), all or nothing: in
+    the transaction of `begin_update` when one is open (its caller commits), else in one of its own."""
     conn = store.conn
     written: list[str] = []
     dropped: set[str] = set()
-    conn.execute("BEGIN IMMEDIATE")
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN IMMEDIATE")
     try:
         for parsed in releases:
             plan = parsed.plan
@@ -72,9 +90,11 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
                 conn.execute(statement)
         if written:
             index_descriptors(store)
-        conn.execute("COMMIT")
+        if own:
+            conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if own and conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return written
 
