@@ -226,6 +226,12 @@ class PaymentBasis:
         return {"code": self.code, "meaning": meanings.get(self.code)}
 
 
+def conversion_factors(release: Release) -> dict[str, float]:
+    """The conversion factors of a fee-schedule release by basis: {'nonqp': ..., 'qp': ...} from CY 2026
+    (those loaded), {'all': ...} before."""
+    return dict(release.meta.get("conversion_factors") or {"all": release.meta.get("conversion_factor")})
+
+
 def payment_basis(release: Release, qp: bool = False) -> PaymentBasis:
     """The conversion factor of `release` for a clinician who is (`qp`) or is not a qualifying APM
     participant. A release before 2026 has one factor for all; a 2026 release loaded without the file of
@@ -591,7 +597,8 @@ def fee_table(hc: Hcpcs, release: Release, qp: bool = False):  # noqa: ANN201 - 
     caps = pl.DataFrame(
         # The OPPSCAP file is priced at the non-QP factor: QP caps come from the RVU file's OPPS columns.
         queries.opps_cap_prices(conn, release.id) if basis.code != "qp" else [],
-        schema=["hcpcs", "modifier", "mac", "locality_number", "cap_file_nonfacility", "cap_file_facility"],
+        schema={"hcpcs": pl.String, "modifier": pl.String, "mac": pl.String, "locality_number": pl.String,
+                "cap_file_nonfacility": pl.Float64, "cap_file_facility": pl.Float64},
         orient="row",
     )
     capped_codes = caps.select("hcpcs", "modifier").unique().with_columns(pl.lit(True).alias("in_cap_file"))

@@ -99,6 +99,32 @@ def _download(url: str, folder: Path, entry: cms_catalog.CatalogEntry | None = N
     return target
 
 
+def missing_releases(home: Path | None = None, *, dataset: str | None = None,
+                     today: date | None = None) -> list[dict[str, object]]:
+    """The releases CMS published up to `today` that the store in `home` lacks (in any encoding), each
+    with where to get it: `hcpcs update` downloads those with `downloadable`, `by_hand` says how to get
+    the others."""
+    from hcpcs.core.errors import DataNotLoadedError
+
+    try:
+        store = open_store(home or default_home(), readonly=True)
+    except DataNotLoadedError:
+        loaded: set[tuple[str, str]] = set()
+    else:
+        try:
+            loaded = {(r.dataset, r.label) for r in list_releases(store.conn)}
+        finally:
+            store.close()
+    out = []
+    for entry in cms_catalog.missing(loaded, through=today or date.today()):
+        if dataset and entry.dataset != dataset:
+            continue
+        item = entry.to_dict()
+        item["by_hand"] = None if entry.downloadable else entry.by_hand()
+        out.append(item)
+    return out
+
+
 def data_folder() -> Path:
     """The data folder updates write to: $HCPCS_HOME, else the per-user data folder."""
     return default_home()

@@ -209,5 +209,5 @@ def _compare_bases(result: ParsedRelease, nonqp: ParsedTable, qp: ParsedTable) -
     only_nonqp = [row for row in nonqp.rows if (row[0], row[1]) not in qp_keys]
     statuses = sorted({row[status] for row in only_nonqp})
     return (f"{len(qp.rows) - differing:,} rows of {qp.source.name} agree with {nonqp.source.name} but for the "
-            f"conversion factor; {len(only_nonqp):,} rows are only in {nonqp.source.name} (statuses "
+            f"conversion factor; {len(only_nonqp):,} row(s) only in {nonqp.source.name} (statuses "
             f"{', '.join(statuses) or 'none'})")

@@ -68,13 +68,14 @@ class CatalogEntry:
         how = LICENCE_NOTE if self.licence_gated else (
             "CMS gives no direct download link for it here: download the files named from the page, then run: "
             "hcpcs update --from THE/DOWNLOAD/FOLDER")
-        return f"{self.label} ({self.period}): from {self.page} download {names}. {how}"
+        return f"{self.label} ({self.period}): from {self.release_page or self.page} download {names}. {how}"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "dataset": self.dataset, "label": self.label, "effective_start": self.effective_start.isoformat(),
             "effective_end": self.effective_end.isoformat() if self.effective_end else None,
             "files": list(self.files), "zip_names": list(self.zip_names), "url": self.url, "page": self.page,
+            "release_page": self.release_page,
             "licence_gated": self.licence_gated, "downloadable": self.downloadable, "confirmed": self.confirmed,
             "source": self.source,
         }

@@ -234,7 +234,8 @@ def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
     # Fee-schedule bundles: the PPRRVU file names the release; the locality files beside it belong to it.
     container_release: dict[str, ReleasePlan] = {}
     hcpcs_by_container: dict[str, ReleasePlan] = {}
-    for f in found:
+    # The non-QPP PPRRVU names the release before its QPP twin (it is the file answering lookups).
+    for f in sorted(found, key=lambda f: f.kind == "pprrvu_qpp"):
         if f.kind in ("pprrvu", "pprrvu_qpp"):
             info = mpfs_rvu.release_info(f.source)
             year, month = info["year"], info.get("quarter_month") or 1

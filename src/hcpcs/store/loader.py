@@ -28,14 +28,18 @@ def loaded_sha(store: Store, dataset: str, label: str) -> str | None:
 def begin_update(store: Store) -> None:
     """Take the store's write lock for a whole update (SQLite's BEGIN IMMEDIATE): a second update finds
     the store busy at once instead of after its parsing; readers keep reading (WAL)."""
+    conn = store.conn
+    conn.execute("PRAGMA busy_timeout = 2000")  # a moment for a reader's checkpoint, not a whole update
     try:
-        store.conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise StoreBusyError(
                 f"another hcpcs update is writing to {store.path}; wait until it finishes, then run this one "
                 "again (nothing was loaded; the data loaded before is unchanged)") from None
         raise
+    finally:
+        conn.execute("PRAGMA busy_timeout = 5000")
 
 
 def write_releases(store: Store, releases: Iterable[ParsedRelease],
