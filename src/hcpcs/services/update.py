@@ -91,11 +91,15 @@ def _download(url: str, folder: Path, entry: cms_catalog.CatalogEntry | None = N
         raise HcpcsError(f"could not download {url}: {exc}") from exc
     except OSError as exc:
         raise _os_error(exc, f"saving {url} to {target}") from exc
-    head = target.read_bytes()[:512].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+    with target.open("rb") as saved:
+        head = saved.read(512)
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")) or b"<html" in head.lower():
         page = f" ({entry.page})" if entry else ""
         raise HcpcsError(f"{url}: CMS answered with a web page, not the file (a licence page or a moved link); "
                          f"download it by hand from its page{page} and run hcpcs update --from FILE")
+    if target.suffix.lower() == ".zip" and not head.startswith(b"PK"):
+        raise HcpcsError(f"{url}: the download is not a zip archive ({len(head)} bytes begin it: not what CMS "
+                         "publishes there)")
     return target
 
 
@@ -284,9 +288,7 @@ def _download_missing(store: Store, workdir: Path, report: UpdateReport, progres
 
 def _nothing_recognised(source: str | None, roots: list[Path], report: UpdateReport) -> None:
     if source is None:
-        if report.failed_downloads:
-            raise HcpcsError(f"no download succeeded ({'; '.join(report.failed_downloads[:3])}); {NOTHING_CHANGED}")
-        return
+        return  # the catalog had nothing to download, or every download failed (reported as such)
     skipped = report.skipped_files
     shown = ", ".join(Path(name.split("!")[-1]).name for name in skipped[:5])
     more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
@@ -305,7 +307,7 @@ def _refusal(result: ParsedRelease, loaded: Release | None) -> str | None:
         problem = without_rows(table) or out_of_bounds(table)
         if problem:
             if loaded is not None:
-                problem += f" (the loaded {loaded.label} has {sum(loaded.row_counts.values()):,} rows)"
+                problem += f", where the loaded {loaded.label} has {sum(loaded.row_counts.values()):,} rows"
             return problem
     if loaded is None:
         return None

@@ -44,4 +44,4 @@ def without_rows(table: ParsedTable) -> str | None:
     """'FILE: a header and no data rows' for a table with no rows."""
     if table.rows:
         return None
-    return f"{table.source.name}: the file has no data rows (a header only, 0 rows)"
+    return f"{table.source.name}: the file has no data rows, a header and 0 rows"
