@@ -301,7 +301,7 @@ def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
             start = _quarter_start(info["year"], info["quarter"])
             plan("ncci_aoc", f"AOC {info['year']}Q{info['quarter']}", start, _quarter_end(start),
                  _quarter_end(start), True,
-                 f"file name {f.source.name}: {info['year']} quarter {info['quarter']}").add(f)
+                 f"file name {f.source.name}: {info['year']} quarter {info['quarter']}, in force from {start}").add(f)
         elif f.kind == "ptp":
             info = info_of(f, ncci_ptp.ptp_file_info(f.source.name))
             if "year" not in info:
@@ -310,7 +310,7 @@ def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
             start = _quarter_start(info["year"], info["quarter"])
             digits = info["version"].split("r")[0]
             source = (f"NCCI version v{info['version']} in the file name {f.source.name}: {info['year']} "
-                      f"Q{info['quarter']} (year 1994 + {digits[:-1]}, quarter {digits[-1]} + 1)")
+                      f"Q{info['quarter']} (year 1994 + {digits[:-1]}, quarter {digits[-1]} + 1), in force from {start}")
             plan(f"ncci_ptp_{info['setting']}",
                  f"PTP {info['setting']} {info['year']}Q{info['quarter']} (v{info['version']})",
                  start, _quarter_end(start), _quarter_end(start), True, source).add(f)
@@ -329,7 +329,7 @@ def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
             who = "" if kind == "aoc" else f" {info['setting']}"
             label = f"{kind.upper()}{who} {info['year']}Q{info['quarter']} (edit table)"
             p = plan(dataset, label, start, _quarter_end(start), _quarter_end(start), False,
-                     f"file name {f.source.name}: {info['year']} quarter {info['quarter']}")
+                     f"file name {f.source.name}: {info['year']} quarter {info['quarter']}, in force from {start}")
             p.add(f)
         elif f.kind == "addendum_b":
             info = info_of(f, opps_addendum.addendum_b_release_info(f.source.name))
@@ -337,7 +337,8 @@ def plan_releases(found: list[FoundFile]) -> list[ReleasePlan]:
             month_name = start.strftime("%b")
             plan("opps", f"OPPS Addendum B {info['year']} {month_name}", start, date(info["year"], 12, 31),
                  _quarter_end(start), False,
-                 f"file name {f.source.name}: the {start.strftime('%B')} {info['year']} Addendum B").add(f)
+                 f"file name {f.source.name}: the {start.strftime('%B')} {info['year']} Addendum B, in force from "
+                 f"{start}").add(f)
     for p in plans.values():
         if p.dataset == "hcpcs":
             _keep_newest_issue(p)
