@@ -207,6 +207,7 @@ def run_update(store: Store, source: str | None = None, *, verify: bool = True,
                 report.warnings.extend(result.warnings)
                 report.rows += sum(result.row_counts.values())
                 yield result
+                del result  # written: let it go before the next release is parsed
 
         def on_rows(label: str, count: int) -> None:
             progress.rows(label, count)

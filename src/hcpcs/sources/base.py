@@ -133,7 +133,11 @@ class SourceFile:
         what = "zip member" if self._zip_path is not None else "gzip file"
         try:
             with self._open_stream() as stream:
-                return stream.read()
+                # Grown in place (one copy of the content in memory, not a list of chunks plus their join).
+                content = bytearray()
+                while chunk := stream.read(1 << 20):
+                    content += chunk
+                return content  # type: ignore[return-value]  # bytes-like: every reader takes it
         except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib_error) as exc:
             raise SourceFormatError(self.origin, None, f"cannot read the {what} ({exc})") from exc
 

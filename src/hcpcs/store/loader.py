@@ -89,6 +89,7 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
                     if on_rows:
                         on_rows(plan.label, min(BATCH, len(rows) - start))
             written.append(plan.label)
+            parsed = table = rows = None  # type: ignore[assignment]  # written: freed before the next parse
         for table_name in dropped:
             for statement in BULK_INDEXES[table_name].values():
                 conn.execute(statement)
