@@ -184,7 +184,7 @@ def test_update_downloads_what_it_can_and_says_what_to_fetch_by_hand(
     assert "download failed: MUE dme 2030Q1" in first.stderr and "404" in first.stderr
     assert ("by hand: PTP practitioner 2030Q2 (v362r0) (2026-10-01 to 2099-12-31): from https://www.cms.gov/ptp-page "
             "download medicare-ncci-2030q2-practitioner-ptp-edits-ccipra-v362r0-f1.zip") in first.stderr
-    assert "1 older release(s) behind the licence page" in first.stderr
+    assert "1 older release(s) without a direct download" in first.stderr
     missing = json.loads(RUNNER.invoke(app, ["releases", "--missing", "--json"], env=env).stdout)
     assert {e["label"] for e in missing} == {"OPPS Addendum B 2030 Apr", "MUE dme 2030Q1",
                                               "PTP practitioner 2030Q2 (v362r0)", "PTP practitioner 2030Q1 (v361r0)"}

@@ -140,7 +140,7 @@ def update(
     for line in report.manual:
         err_console.print(f"[cyan]by hand:[/] {line}", highlight=False, soft_wrap=True)
     if report.manual_more:
-        err_console.print(f"[cyan]by hand:[/] {report.manual_more} older release(s) behind the licence page are "
+        err_console.print(f"[cyan]by hand:[/] {report.manual_more} older release(s) without a direct download are "
                           "not loaded either: `hcpcs releases --missing` lists them", highlight=False, soft_wrap=True)
     console.print(f"{len(report.loaded)} release(s) loaded, {len(report.unchanged)} unchanged, "
                   f"{report.rows:,} rows in {report.seconds:.1f} s into {home}")
