@@ -101,23 +101,19 @@ def list_releases(conn: Any, dataset: str | None = None) -> list[Release]:
     return [release_from_row(r) for r in rows]
 
 
-def published_notice(dataset: str, day: date, chosen: Release | None, loaded: list[Release]) -> str | None:
-    """A notice when CMS published a release for `day` that is not loaded (None when the catalog does not
-    reach the date, or the release loaded is that one or a later one)."""
+def published_notice(dataset: str, day: date, chosen: Release) -> str | None:
+    """A notice when CMS published a release for `day` that is not the one answering (None when the
+    catalog does not reach the date, or the release answering is that one or a later one)."""
     entry = catalog.published_on(dataset, day)
     if entry is None:
         return None
-    wanted = catalog.base_label(entry.label)
-    if chosen is not None and (catalog.base_label(chosen.label) == wanted
-                               or chosen.effective_start > entry.effective_start):
-        return None
-    if chosen is None and any(catalog.base_label(r.label) == wanted for r in loaded if r.dataset == dataset):
+    if catalog.base_label(chosen.label) == catalog.base_label(entry.label) or (
+            chosen.effective_start > entry.effective_start):
         return None
     factor = f", conversion factor {entry.conversion_factor}" if entry.conversion_factor and entry.correction_of else ""
-    answer = f"{chosen.label} answers instead" if chosen else "no loaded release answers"
     return (f"CMS published {entry.label} (effective {entry.effective_start}{factor}) for {day}; it is not "
-            f"loaded, so {answer}: `hcpcs releases --missing` lists what is missing and `hcpcs update` "
-            "fetches what CMS lets a program download")
+            f"loaded, so {chosen.label} answers instead: `hcpcs releases --missing` lists what is missing and "
+            "`hcpcs update` fetches what CMS lets a program download")
 
 
 def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseChoice:
@@ -133,7 +129,7 @@ def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseC
         chosen = max(in_force, key=lambda r: (r.effective_start, r.row_dates, bool(r.meta.get("correction_of")),
                                               r.id))
         notices = []
-        published = published_notice(dataset, day, chosen, candidates)
+        published = published_notice(dataset, day, chosen)
         nominal_end = chosen.nominal_end
         if published:
             notices.append(published)
@@ -159,7 +155,7 @@ def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseC
             f"{chosen.effective_start}{' to ' + str(chosen.effective_end) if chosen.effective_end else ''})"
             " answers from the effective and deletion dates of its rows"
         ]
-        published = published_notice(dataset, day, None, candidates)
+        published = published_notice(dataset, day, chosen)
         if published:
             notices.append(published)
         return ReleaseChoice(chosen, notices, False)
