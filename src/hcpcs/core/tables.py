@@ -1,7 +1,8 @@
 """The one description of every store table and dataset.
 
 Each `TableSpec` names a table's columns and their types, the key of a row within a release, its code
-column, its indexes, the CMS file kinds that fill it and the columns the batch rules read. Everything
+column, its indexes, the CMS file kinds that fill it, the columns the batch rules read and the bounds of
+what CMS can publish in them (an update with values outside is refused). Everything
 else is derived from it: the SQL schema (`hcpcs.store.schema`), the rows the parsers produce
 (`hcpcs.sources`: one tuple per row, in `column_names` order), the columnar cache and the rules' frames
 (`hcpcs.store.cache`). A `DatasetSpec` says which tables one release of a dataset fills.

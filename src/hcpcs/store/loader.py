@@ -1,6 +1,7 @@
 """Writing parsed releases into the store, in one transaction: an update that fails or is interrupted
 leaves the previous data exactly as it was (SQLite rolls the transaction back; readers keep reading the
-last committed state meanwhile). Loading content already loaded changes nothing."""
+last committed state meanwhile). Loading content already loaded changes nothing. `begin_update` takes
+the write lock for a whole update, so that a second update is told at once that the store is busy."""
 
 from __future__ import annotations
 
