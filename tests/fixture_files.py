@@ -25,6 +25,17 @@ CMS_NAMES = {
     "mpfs/locality-county-2030.fixture.txt": "30LOCCO.txt",
     "ncci/ptp-practitioner-v302r0-part1.fixture.txt": "ccipra-v302r0-f1.txt",
     "ncci/ptp-hospital-v281r0-part2.fixture.TXT": "ccioph-v281r0-f2.TXT",
+    # The 2026 layouts (an RVU26C-style July bundle with both PPRRVU files; RVU26A's two work GPCIs).
+    "mpfs2026/rvu-2026-jul-nonqpp.fixture.csv": "PPRRVU2026_Jul_nonQPP.csv",
+    "mpfs2026/rvu-2026-jul-nonqpp.fixture.txt": "PPRRVU2026_Jul_nonQPP.txt",
+    "mpfs2026/rvu-2026-jul-qpp.fixture.csv": "PPRRVU2026_Jul_QPP.csv",
+    "mpfs2026/rvu-2026-jul-qpp.fixture.txt": "PPRRVU2026_Jul_QPP.txt",
+    "mpfs2026/gpci-2026.fixture.csv": "GPCI2026.csv",
+    "mpfs2026/locality-county-2026.fixture.csv": "26LOCCO.csv",
+    "mpfs2026/anes-2026.fixture.csv": "ANES2026.csv",
+    "mpfs2026/oppscap-2026-jul.fixture.csv": "OPPSCAP_Jul.csv",
+    "mpfs2026a/gpci-2026-jan-two-work-columns.fixture.csv": "GPCI2026.csv",
+    "opps/addendum-b-2026-jul.fixture.csv": "2026 July Web Addendum B.07.13.26.csv",
 }
 
 

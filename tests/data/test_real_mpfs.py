@@ -164,6 +164,8 @@ def test_25d_pprrvu(cms_data: Path) -> None:
         "year": 2025,
         "quarter_month": 10,
         "release_label": "RVU25D",
+        "payment_basis": None,
+        "pricing_indicators": [],
     }
     assert table.rows[0][-1] == 11  # 10 header lines
 

@@ -101,6 +101,8 @@ def test_pprrvu_csv_rows_and_meta() -> None:
         "year": 2030,
         "quarter_month": 4,
         "release_label": "RVU30B",
+        "payment_basis": None,
+        "pricing_indicators": [],
     }
     rows = by_key(table, "hcpcs", "modifier")
     glob = rows[("Z9991", "")]

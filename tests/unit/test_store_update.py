@@ -200,3 +200,26 @@ def test_release_choice_by_date(cms_folder: Path, home: Path) -> None:
 def test_choose_release_needs_a_loaded_dataset() -> None:
     with pytest.raises(DataNotLoadedError):
         choose_release([], "mpfs", date(2024, 1, 1))
+
+
+def test_migration_2_keeps_the_fee_schedule_rows(tmp_path: Path) -> None:
+    """A store of schema 1 gains PRIC IND (after TEAM SURG) and the QPP table; its RVU rows survive."""
+    from hcpcs.store.db import Store
+    from hcpcs.store.schema import MIGRATIONS
+
+    path = tmp_path / "hcpcs.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(f"{MIGRATIONS[0]}\nPRAGMA user_version=1;")
+    old.execute("INSERT INTO release VALUES (1, 'mpfs', 'RVU25D', '2025-10-01', '2025-12-31', 0, '[]', 'x', "
+                "'{}', '{}', 'now')")
+    old.execute("INSERT INTO mpfs_rvu (release_id, hcpcs, modifier, status, work_rvu, team_surg, endo_base, "
+                "conv_factor, source_line) VALUES (1, 'G6002', '', 'A', 0.39, '0', '', 32.3465, 11)")
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS) >= 2
+    row = store.conn.execute("SELECT * FROM mpfs_rvu").fetchone()
+    assert (row["hcpcs"], row["work_rvu"], row["team_surg"], row["pricing_indicator"], row["conv_factor"],
+            row["source_line"]) == ("G6002", 0.39, "0", None, 32.3465, 11)
+    assert store.conn.execute("SELECT count(*) FROM mpfs_rvu_qp").fetchone()[0] == 0
+    store.close()

@@ -62,3 +62,13 @@ class ClaimFormatError(ClaimInputError):
 
 class ClaimLimitError(ClaimInputError):
     """The input holds more claims than the caller accepts in one request."""
+
+
+class UpdateRefusedError(HcpcsError):
+    """`hcpcs update` refused a release that would make the loaded data worse (a table without rows, a
+    bundle missing tables the loaded release has, values CMS could not have published); names the file,
+    row and value. Nothing was written; `--replace` loads it anyway."""
+
+
+class StoreBusyError(HcpcsError):
+    """Another update is writing to the store; nothing was written by this one."""

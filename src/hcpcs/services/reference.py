@@ -106,6 +106,7 @@ def mpfs_section(hc: Hcpcs, code: str, day: date, notices: list[str], sources: _
         "team_surgery": indicators.decode("mpfs_team_surg", base["team_surg"]),
         "physician_supervision": indicators.decode("mpfs_phys_supervision", base["phys_supervision"]),
         "diagnostic_imaging_family": indicators.decode("mpfs_diag_imaging_family", base["diag_imaging_family"]),
+        "pricing_indicator": indicators.decode("mpfs_pricing_indicator", base["pricing_indicator"]),
         "endoscopic_base": base["endo_base"] or None,
         "conversion_factor": base["conv_factor"],
         "modifier_26_allowed": pctc_allows(pctc, "26"),

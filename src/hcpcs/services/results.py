@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+from hcpcs.services.verdicts import Verdict
+
 
 class Coded(TypedDict):
     """A coded value and its meaning from CMS's definitions (`hcpcs.core.indicators`)."""
@@ -62,6 +64,7 @@ class MpfsSection(TypedDict, total=False):
     team_surgery: Coded | None
     physician_supervision: Coded | None
     diagnostic_imaging_family: Coded | None
+    pricing_indicator: Coded | None  # PRIC IND (2026 on): 1 QPP row, 9 the concept does not apply
     endoscopic_base: str | None
     conversion_factor: float | None
     modifier_26_allowed: bool | None
@@ -169,6 +172,38 @@ class FeeSource(TypedDict):
     files: list[str]
 
 
+class FeeCell(TypedDict):
+    """One setting of one row of the fee grid, as CMS's physician fee schedule look-up tool shows it."""
+
+    amount: float | None  # participating; null where not payable or NA
+    nonparticipating_amount: float | None  # 95 % of the amount
+    limiting_charge: float | None  # 115 % of the non-participating amount
+    payable: bool
+    na: bool
+    na_reason: str | None
+    opps_cap_applied: bool
+    verdict: Verdict
+
+
+class FeeGridRow(TypedDict):
+    modifier: str | None  # null: the global service
+    status: Coded | None
+    nonfacility: FeeCell
+    facility: FeeCell
+    source_line: int | None
+
+
+class FeeGrid(TypedDict):
+    """`grid` of `hcpcs fee CODE --json` without --modifier: global / 26 / TC x non-facility / facility."""
+
+    locality: LocalityRef
+    release: str
+    conversion_factor: float | None
+    conversion_factor_basis: Coded
+    rows: list[FeeGridRow]
+    limiting_charge_note: str  # which services the limiting charge does not apply to (CMS's rule)
+
+
 class FeeResult(TypedDict):
     """`hcpcs fee CODE --json`."""
 
@@ -180,16 +215,24 @@ class FeeResult(TypedDict):
     release: str
     status: Coded
     conversion_factor: float | None
+    conversion_factor_basis: Coded  # nonqp | qp (CY 2026 on) | all: which factor priced the answer
+    qp: bool  # asked for a qualifying APM participant
     rvus: dict[str, float | None]
     gpci: dict[str, float]
     opps_cap_applied: bool
     opps_cap_amount: float | None
-    amount: float | None
+    amount: float | None  # null when not payable, and where the NA indicator applies
+    nonparticipating_amount: float | None
+    limiting_charge: float | None
     payable: bool
+    na: bool  # the RVU file marks this setting NA
+    na_reason: str | None
     reason: str | None
     formula: str | None
     notices: list[str]
     source: FeeSource
+    verdict: Verdict
+    grid: NotRequired[FeeGrid]
 
 
 class FindingSource(TypedDict, total=False):

@@ -1,5 +1,9 @@
 """What every parser shares: the file handle it reads (from a folder, a zip member or a download) and the
-table of rows it returns."""
+table of rows it returns.
+
+Compressed content (zip members, `.gz` files) is read through a guard that stops past sane limits
+(`LIMITS`): an archive bomb is refused after a few megabytes of output, with bounded memory, instead of
+being expanded in full."""
 
 from __future__ import annotations
 
@@ -11,8 +15,83 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zlib import error as zlib_error
 
 from hcpcs.core.errors import SourceFormatError
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What an input may expand to. CMS's largest file (an NCCI PTP table) is under 200 MB uncompressed,
+    its text compresses about 5 to 25 times, and a CMS zip holds a few dozen members."""
+
+    file_bytes: int = 512 << 20  # uncompressed size of one file or zip member
+    archive_bytes: int = 4 << 30  # all the members of one zip together
+    ratio: int = 100  # uncompressed / compressed size of one member ...
+    ratio_after: int = 1 << 20  # ... checked once this much has come out (tiny files compress anyhow)
+    members: int = 2000  # members of one zip
+    nesting: int = 1  # zips inside a zip: one level is opened (a zip of CMS zips), deeper is refused
+
+
+LIMITS = ArchiveLimits()
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):,.0f} MiB"
+
+
+class GuardedStream(io.RawIOBase):
+    """A read-only stream over decompressed content that raises SourceFormatError as soon as the output
+    exceeds `LIMITS.file_bytes`, or `LIMITS.ratio` times the compressed size (once past
+    `LIMITS.ratio_after`)."""
+
+    def __init__(self, inner: Any, origin: str, compressed: int | None, limits: ArchiveLimits = LIMITS) -> None:
+        super().__init__()
+        self.inner = inner
+        self.origin = origin
+        self.compressed = compressed
+        self.limits = limits
+        self.produced = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = []
+            while chunk := self.read(1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        data = self.inner.read(size)
+        self.produced += len(data)
+        self._check()
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _check(self) -> None:
+        limits = self.limits
+        if self.produced > limits.file_bytes:
+            raise SourceFormatError(
+                self.origin, None,
+                f"expands to more than {_mib(limits.file_bytes)}: refused (no CMS file is that large; "
+                "an archive bomb or not a CMS file)")
+        if (self.compressed and self.produced > limits.ratio_after
+                and self.produced > limits.ratio * self.compressed):
+            raise SourceFormatError(
+                self.origin, None,
+                f"expands more than {limits.ratio} times ({self.compressed:,} compressed bytes gave "
+                f"{self.produced:,} and counting): refused as an archive bomb (CMS files compress about "
+                "5 to 25 times)")
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            super().close()
 
 
 @dataclass(frozen=True)
@@ -41,25 +120,30 @@ class SourceFile:
         return cls(name=name, origin=origin or name, _data=data)
 
     def read_bytes(self) -> bytes:
-        """The file's content, decompressed when stored as `.gz`."""
+        """The file's content, decompressed when stored as `.gz` or in a zip (within `LIMITS`)."""
         if self._data is not None:
             return self._data
-        if self._zip_path is not None:
-            try:
-                with zipfile.ZipFile(self._zip_path) as zf:
-                    return zf.read(self._member or "")
-            except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
-                raise SourceFormatError(self.origin, None, f"cannot read zip member ({exc})") from exc
-        assert self._path is not None
-        raw = self._path.read_bytes()
-        if self._path.name.lower().endswith(".gz"):
-            import gzip
+        if self._zip_path is None and not self._is_gzip:
+            assert self._path is not None
+            size = self._path.stat().st_size
+            if size > LIMITS.file_bytes:
+                raise SourceFormatError(self.origin, None, f"{size:,} bytes: larger than any CMS file "
+                                        f"({_mib(LIMITS.file_bytes)} at most); refused")
+            return self._path.read_bytes()
+        what = "zip member" if self._zip_path is not None else "gzip file"
+        try:
+            with self._open_stream() as stream:
+                # Grown in place (one copy of the content in memory, not a list of chunks plus their join).
+                content = bytearray()
+                while chunk := stream.read(1 << 20):
+                    content += chunk
+                return content  # type: ignore[return-value]  # bytes-like: every reader takes it
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib_error) as exc:
+            raise SourceFormatError(self.origin, None, f"cannot read the {what} ({exc})") from exc
 
-            try:
-                return gzip.decompress(raw)
-            except (OSError, EOFError) as exc:
-                raise SourceFormatError(self.origin, None, f"not a valid gzip file ({exc})") from exc
-        return raw
+    @property
+    def _is_gzip(self) -> bool:
+        return self._path is not None and self._path.name.lower().endswith(".gz")
 
     def text(self, encoding: str = "latin-1") -> str:
         """Decoded text. CMS text files are ASCII with stray Windows-1252 bytes; latin-1 never fails."""
@@ -73,17 +157,24 @@ class SourceFile:
     def stream(self) -> io.BytesIO:
         return io.BytesIO(self.read_bytes())
 
-    def _open_stream(self) -> io.BufferedIOBase:
+    def _open_stream(self) -> Any:
+        """A binary stream of the content; compressed content comes through a `GuardedStream`."""
         if self._data is not None:
             return io.BytesIO(self._data)
         if self._zip_path is not None:
             zf = zipfile.ZipFile(self._zip_path)
-            return zf.open(self._member or "")  # type: ignore[return-value]
+            try:
+                info = zf.getinfo(self._member or "")
+                member = zf.open(info)
+            except BaseException:
+                zf.close()
+                raise
+            return GuardedStream(_Closing(member, zf), self.origin, info.compress_size)
         assert self._path is not None
-        if self._path.name.lower().endswith(".gz"):
+        if self._is_gzip:
             import gzip
 
-            return gzip.open(self._path, "rb")  # type: ignore[return-value]
+            return GuardedStream(gzip.open(self._path, "rb"), self.origin, self._path.stat().st_size)
         return self._path.open("rb")
 
     def digest(self) -> tuple[str, int]:
@@ -99,7 +190,7 @@ class SourceFile:
                 while chunk := stream.read(1 << 20):
                     hasher.update(chunk)
                     size += len(chunk)
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib_error) as exc:
             raise SourceFormatError(self.origin, None, f"cannot read the file ({exc})") from exc
         result = (hasher.hexdigest(), size)
         if key is not None:
@@ -122,6 +213,23 @@ class SourceFile:
 
 
 _DIGESTS: dict[tuple[str, int, int], tuple[str, int]] = {}
+
+
+class _Closing:
+    """A zip member's stream that also closes its zip file."""
+
+    def __init__(self, member: Any, archive: zipfile.ZipFile) -> None:
+        self.member = member
+        self.archive = archive
+
+    def read(self, size: int = -1) -> bytes:
+        return self.member.read(size)
+
+    def close(self) -> None:
+        try:
+            self.member.close()
+        finally:
+            self.archive.close()
 
 
 @dataclass

@@ -37,9 +37,12 @@ def _parser(kind: str, source: SourceFile) -> Callable[[SourceFile], ParsedTable
 
     if kind == "hcpcs_anweb":
         return hcpcs_file.parse_anweb_xlsx if source.suffix == ".xlsx" else hcpcs_file.parse_anweb_txt
+    if kind == "addendum_b" and source.suffix == ".csv":
+        return opps_addendum.parse_addendum_b_csv
     table: dict[str, Callable[[SourceFile], ParsedTable]] = {
         "hcpcs_notes": proc_notes.parse_proc_notes,
         "pprrvu": mpfs_rvu.parse_pprrvu,
+        "pprrvu_qpp": mpfs_rvu.parse_pprrvu,
         "gpci": gpci.parse_gpci,
         "locco": locality_county.parse_locco,
         "anes": anes.parse_anes,
@@ -108,7 +111,7 @@ class ParsedRelease:
 
 def parse_release(plan: ReleasePlan, *, verify: bool = True,
                   on_file: Callable[[str], None] | None = None) -> ParsedRelease:
-    result = ParsedRelease(plan, [])
+    result = ParsedRelease(plan, [], warnings=list(plan.warnings))
     seen_digest: dict[str, FoundFile] = {}
     for kind, found in sorted(plan.files.items()):
         distinct: list[FoundFile] = []
@@ -120,22 +123,21 @@ def parse_release(plan: ReleasePlan, *, verify: bool = True,
                 seen_digest[digest] = f
                 distinct.append(f)
         if kind == "ptp":
-            # Numbered parts of one table: concatenate.
-            parts = sorted(distinct, key=lambda f: f.source.name.lower())
-            tables = []
-            for f in parts:
+            # Numbered parts of one table: each part is a table of its own (rows keep their file).
+            for f in sorted(distinct, key=lambda f: f.source.name.lower()):
                 if on_file:
                     on_file(f.source.name)
-                tables.append(_parser(kind, f.source)(f.source))
-            merged = ParsedTable(tables[0].table, tables[0].columns,
-                                 [row for t in tables for row in t.rows], tables[0].source, tables[0].meta)
-            result.tables.append(merged)
+                result.tables.append(_parser(kind, f.source)(f.source))
             continue
         ordered = sorted(distinct, key=lambda f: (_PREFERENCE.get(f.source.suffix, 9), f.source.origin))
         primary_file = ordered[0]
         if on_file:
             on_file(primary_file.source.name)
         primary = _parser(kind, primary_file.source)(primary_file.source)
+        if kind == "pprrvu_qpp" and "pprrvu" in plan.files:
+            # Both 2026 PPRRVU files: the non-QPP rows answer lookups and claim edits (mpfs_rvu), the QPP
+            # rows keep their own table for the fees of qualifying APM participants.
+            primary.table = "mpfs_rvu_qp"
         result.tables.append(primary)
         for key, value in primary.meta.items():
             result.meta.setdefault(key, value)
@@ -155,4 +157,57 @@ def parse_release(plan: ReleasePlan, *, verify: bool = True,
                     result.meta.setdefault("encodings_agree", []).append(
                         f"{other_file.source.name} = {primary_file.source.name}"
                     )
+    if plan.dataset == "mpfs":
+        _payment_bases(result)
     return result
+
+
+# Columns a QPP row may differ in from the non-QPP row of the same code (the rest must agree).
+_BASIS_COLUMNS = {"conv_factor", "pricing_indicator", "source_line", "description"}
+
+
+def _payment_bases(result: ParsedRelease) -> None:
+    """Record the conversion factor of each payment basis the release carries (meta
+    `conversion_factors`: 'nonqp' and 'qp' from 2026, 'all' before), and check that the QPP file agrees
+    with the non-QPP one on every shared row but the conversion factor and pricing indicator."""
+    factors: dict[str, float] = {}
+    tables = {t.table: t for t in result.tables if t.table in ("mpfs_rvu", "mpfs_rvu_qp")}
+    for table in tables.values():
+        basis = table.meta.get("payment_basis") or "all"
+        factors[basis] = table.meta["conversion_factor"]
+        expected = {"qp": "1", "nonqp": "9"}.get(basis)
+        found = set(table.meta.get("pricing_indicators") or [])
+        if expected and found and found != {expected}:
+            result.warnings.append(
+                f"{result.plan.label}: {table.source.name} is named {basis.upper()} but its PRIC IND column "
+                f"holds {', '.join(sorted(found))} (the RVU26 documentation: 1 for the QPP file, 9 otherwise)")
+    result.meta["conversion_factors"] = factors
+    if "mpfs_rvu" in tables and "mpfs_rvu_qp" in tables:
+        result.meta["qpp_check"] = _compare_bases(result, tables["mpfs_rvu"], tables["mpfs_rvu_qp"])
+
+
+def _compare_bases(result: ParsedRelease, nonqp: ParsedTable, qp: ParsedTable) -> str:
+    columns = list(nonqp.columns)
+    compared = [i for i, name in enumerate(columns) if name not in _BASIS_COLUMNS]
+    status = columns.index("status")
+    by_key = {(row[0], row[1]): row for row in nonqp.rows}
+    differing = 0
+    for row in qp.rows:
+        other = by_key.get((row[0], row[1]))
+        if other is None:
+            result.warnings.append(f"{result.plan.label}: {row[0]}{'-' + row[1] if row[1] else ''} is in "
+                                   f"{qp.source.name} but not in {nonqp.source.name}")
+            differing += 1
+            continue
+        changed = [columns[i] for i in compared if other[i] != row[i]]
+        if changed and differing < 20:
+            result.warnings.append(
+                f"{result.plan.label}: {row[0]}{'-' + row[1] if row[1] else ''} differs between "
+                f"{nonqp.source.name} and {qp.source.name} in {', '.join(changed)}")
+        differing += bool(changed)
+    qp_keys = {(row[0], row[1]) for row in qp.rows}
+    only_nonqp = [row for row in nonqp.rows if (row[0], row[1]) not in qp_keys]
+    statuses = sorted({row[status] for row in only_nonqp})
+    return (f"{len(qp.rows) - differing:,} rows of {qp.source.name} agree with {nonqp.source.name} but for the "
+            f"conversion factor; {len(only_nonqp):,} row(s) only in {nonqp.source.name} (statuses "
+            f"{', '.join(statuses) or 'none'})")

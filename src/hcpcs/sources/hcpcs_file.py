@@ -96,10 +96,30 @@ _YEAR_RE = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})(?![0-9])")
 _MONTH_RE = re.compile(r"(?<![a-z])(january|april|july|october|jan|apr|jul|oct)(?![a-z])", re.I)
 
 
+_ISSUE_DATE = re.compile(r"ANWEB[_ -]*(\d{2})(\d{2})(\d{4})(?![0-9])", re.I)
+_ISSUE_VERSION = re.compile(r"ANWEB[_ -]*v(\d+)(?![0-9])", re.I)
+
+
+def issue_of(name: str) -> tuple[str, int] | None:
+    """Which issue of a quarter's file a name is: CMS re-issues a quarter's ANWEB file under the same
+    quarter, dated (`HCPC2026_JAN_ANWEB_12082025`, then `_01122026`) or numbered (`HCPC2025_OCT_ANWEB_v2`,
+    then `_v3`). ('date', YYYYMMDD) or ('version', n); None when the name carries neither."""
+    dated = _ISSUE_DATE.search(name)
+    if dated:
+        month, day, year = dated.groups()
+        with contextlib.suppress(ValueError):
+            return ("date", int(date(int(year), int(month), int(day)).strftime("%Y%m%d")))
+    numbered = _ISSUE_VERSION.search(name)
+    if numbered:
+        return ("version", int(numbered.group(1)))
+    return None
+
+
 def release_info(source: SourceFile) -> dict[str, Any]:
     """Year and quarter month of a HCPCS release from its CMS file name: `HCPC2026_JAN_ANWEB_01122026.txt`
-    -> 2026 Jan; an annual file without a month (`HCPC2020_ANWEB_w_disclaimer.txt`,
-    `HCPC2019_CONTR_ANWEB.txt`) is the January release."""
+    -> 2026 Jan; the quarterly files `HCPC{year}_{APR,JUL,OCT}_ANWEB*` their quarter; an annual file
+    without a month (`HCPC2020_ANWEB_w_disclaimer.txt`, `HCPC2019_CONTR_ANWEB.txt`) is the January
+    release."""
     name = source.name
     year_match = _YEAR_RE.search(name)
     if year_match is None:

@@ -5,11 +5,16 @@ Also the helpers the other RVU-bundle parsers share (GPCI, LOCCO, ANES, OPPSCAP)
 CSV or XLSX sheet into numbered rows, cell conversion with error locations, the release a file name
 belongs to (`release_info`) and a content fingerprint that compares encodings (`rvu_fingerprint`).
 
-Layouts (checked on RVU22A, 23A, 23D, 24A, 24B, 25A and 25D):
+Layouts (checked on RVU22A, 23A, 23D, 24A, 24B, 25A and 25D, and the real RVU26C rows):
 
 * CSV/XLSX: a title row ("2025 National Physician Fee Schedule Relative Value File October Release"),
   AMA/ADA notices, "RELEASED mm/dd/yyyy", then a column header wrapped over several rows whose last row
-  starts `HCPCS,MOD,DESCRIPTION,...`; 31 columns. Older CSVs end with a Ctrl-Z (DOS end-of-file) row.
+  starts `HCPCS,MOD,DESCRIPTION,...`; 31 columns, 32 from 2026 (`PRIC IND` after `TEAM SURG`). Every
+  column is found by its caption, never by its position. Older CSVs end with a Ctrl-Z (DOS end-of-file)
+  row.
+* From CY 2026 each bundle holds two PPRRVU files, `PPRRVU2026_Jan_nonQPP` (clinicians who are not
+  qualifying APM participants) and `PPRRVU2026_Jan_QPP` (qualifying APM participants, QPs), in the same
+  layout, each at its own conversion factor; `payment_basis` tells them apart by name.
   XLSX cells hold numbers for the RVUs and for numeric-looking codes (10004.0 for 10004, 26.0 for
   modifier 26, 9.0 for a PC/TC indicator), which are turned back into CMS's zero-padded text.
 * TXT: `HDR` copyright lines, then 171-character records at the positions of the RVU documentation
@@ -297,6 +302,18 @@ def release_info(source: SourceFile | str | Path) -> dict[str, int | None]:
     return {"year": year, "quarter_month": month}
 
 
+_BASIS = re.compile(r"[_\- ](NON)?QPP(?=[_\-. ]|$)", re.I)
+
+
+def payment_basis(name: str) -> str | None:
+    """'nonqp' for a 2026 `..._nonQPP` PPRRVU file, 'qp' for `..._QPP`, None for a file of one
+    conversion factor for every clinician (2025 and before)."""
+    found = _BASIS.search(Path(name).stem)
+    if not found:
+        return None
+    return "nonqp" if found.group(1) else "qp"
+
+
 def release_label(year: int, quarter_month: int) -> str:
     """'RVU25D' for October 2025."""
     return f"RVU{year % 100:02d}{RELEASE_LETTERS[quarter_month]}"
@@ -379,6 +396,8 @@ _HEADER_NAMES: dict[str, str] = {
     "ASSTSURG": "asst_surg",
     "COSURG": "co_surg",
     "TEAMSURG": "team_surg",
+    "PRICIND": "pricing_indicator",
+    "PRICINGINDICATOR": "pricing_indicator",
     "ENDOBASE": "endo_base",
     "CONVFACTOR": "conv_factor",
     "CONVERSIONFACTOR": "conv_factor",
@@ -465,6 +484,8 @@ TXT_LAYOUT: dict[str, tuple[int, int]] = {
     "asst_surg": (118, 118),
     "co_surg": (119, 119),
     "team_surg": (120, 120),
+    # From RVU26 the Pricing Indicator (PRIC IND) sits at 121; 121-127 were filler before.
+    "pricing_indicator": (121, 121),
     "endo_base": (128, 132),
     "conv_factor": (133, 140),
     "phys_supervision": (142, 143),
@@ -537,6 +558,7 @@ def _pprrvu_meta(
             "Value File October Release' and the file name is not a CMS one like PPRRVU25_JAN.txt or "
             "PPRRVU2025_Oct.txt",
         )
+    pi_index = COLUMNS.index("pricing_indicator")
     return {
         "conversion_factor": factors.pop(),
         "title": title,
@@ -544,25 +566,28 @@ def _pprrvu_meta(
         "year": year,
         "quarter_month": month,
         "release_label": release_label(year, month),
+        "payment_basis": payment_basis(source.name),
+        "pricing_indicators": sorted({row[pi_index] for row in rows if row[pi_index]}),
     }
 
 
-def _find_header(grid: Grid, first: str, second: str, limit: int = 60) -> int:
-    """Index in grid.rows of the header row whose first two cells are `first`, `second`."""
+def _find_header(grid: Grid, captions: tuple[str, ...], limit: int = 60) -> int:
+    """Index in grid.rows of the (last) header row: the first row with a cell of each caption."""
     for index, (_, cells) in enumerate(grid.rows[:limit]):
-        if len(cells) >= 2 and header_key(cells[0]) == first and header_key(cells[1]) == second:
+        keys = {header_key(cell) for cell in cells}
+        if all(caption in keys for caption in captions):
             return index
     raise SourceFormatError(
         grid.source.origin,
         None,
-        f"no header row starting {first},{second} in the first {limit} rows: not a CMS PPRRVU file",
+        f"no header row with the captions {','.join(captions)} in the first {limit} rows: not a CMS PPRRVU file",
     )
 
 
 def _pprrvu_grid(grid: Grid) -> tuple[list[tuple[Any, ...]], list[str]]:
-    header_index = _find_header(grid, "HCPCS", "MOD")
+    header_index = _find_header(grid, ("HCPCS", "MOD", "DESCRIPTION"))
     header_cells = grid.rows[header_index][1]
-    description_col = next((i for i, cell in enumerate(header_cells) if header_key(cell) == "DESCRIPTION"), 2)
+    description_col = next(i for i, cell in enumerate(header_cells) if header_key(cell) == "DESCRIPTION")
     # The header is wrapped over the rows above the HCPCS,MOD,... row: climb while a row has no text in
     # the DESCRIPTION column (the title and notices are written there) and is not blank.
     top = header_index

@@ -1,5 +1,8 @@
 """OPPS Addendum B (payment by HCPCS code), the CMS quarterly workbook, e.g.
-`2023_January_Web_Addendum_B.12212022.xlsx` or `January 2024 Web Addendum B.xlsx`.
+`2023_January_Web_Addendum_B.12212022.xlsx` or `January 2024 Web Addendum B.xlsx`, and from 2025 the CSV
+beside it (`508 Version of January 2025 Web Addendum B.12.31.24.csv`, `2026 July Web Addendum
+B.07.13.26.csv`: the same header below a few title rows; later columns such as copayment notes are read
+when their captions are known and otherwise ignored).
 
 Title and notice rows come first, then the header `HCPCS Code, Short Descriptor, SI, APC, Relative
 Weight, Payment Rate, National Unadjusted Copayment, Minimum Unadjusted Copayment, (note), Drug and
@@ -119,8 +122,31 @@ def _apc(value: Any) -> str | None:
 
 def parse_addendum_b_xlsx(source: SourceFile) -> ParsedTable:
     """Rows of table `opps_addendum_b` from a CMS Addendum B workbook."""
+    return _parse_rows(source, read_sheet(source), lambda row, col: f"cell {cell_ref(row, col)}",
+                       lambda row: f"row {row + 1}")
+
+
+def parse_addendum_b_csv(source: SourceFile) -> ParsedTable:
+    """Rows of table `opps_addendum_b` from the CSV CMS ships beside the workbook (the "508 Version",
+    2025 on: Latin-1, a few title and notice rows, then the same header as the workbook)."""
+    reader = csv.reader(io.StringIO(decode_text(source), newline=""))
+    rows: list[list[Any]] = []
+    lines: list[int] = []
+    line = 1
+    try:
+        for record in reader:
+            rows.append(record)
+            lines.append(line)
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise SourceFormatError(source.origin, f"line {line}", f"not valid CSV ({exc})") from exc
+    return _parse_rows(source, rows, lambda row, col: f"line {lines[row]}, column {col + 1}",
+                       lambda row: f"line {lines[row]}", line_of=lambda row: lines[row])
+
+
+def _parse_rows(source: SourceFile, sheet: list[list[Any]], where: Any, where_row: Any,
+                line_of: Any = None) -> ParsedTable:
     origin = source.origin
-    sheet = read_sheet(source)
     header_at = None
     columns: dict[str, int] = {}
     for index, row in enumerate(sheet[:_MAX_LEADING_ROWS]):
@@ -131,14 +157,14 @@ def parse_addendum_b_xlsx(source: SourceFile) -> ParsedTable:
     if header_at is None:
         raise SourceFormatError(
             origin,
-            f"rows 1-{min(len(sheet), _MAX_LEADING_ROWS)}" if sheet else None,
+            f"{where_row(0)}-{where_row(min(len(sheet), _MAX_LEADING_ROWS) - 1).split()[-1]}" if sheet else None,
             "no Addendum B header found: expected a row 'HCPCS Code, Short Descriptor, SI, APC, "
             "Relative Weight, Payment Rate, National Unadjusted Copayment, Minimum Unadjusted Copayment, ...'",
         )
     missing = [n for n in ("apc", "payment_rate") if n not in columns]
     if missing:
         raise SourceFormatError(
-            origin, f"row {header_at + 1}", f"Addendum B header lacks the column(s) {', '.join(missing)}"
+            origin, where_row(header_at), f"Addendum B header lacks the column(s) {', '.join(missing)}"
         )
 
     fields = COLUMNS[:-1]
@@ -158,9 +184,7 @@ def parse_addendum_b_xlsx(source: SourceFile) -> ParsedTable:
                 continue
             raw = cells[col]
             if name in _AMOUNT_COLUMNS:
-                values.append(
-                    parse_amount(raw, origin, f"cell {cell_ref(row_index, col)}", name.replace("_", " "))
-                )
+                values.append(parse_amount(raw, origin, where(row_index, col), name.replace("_", " ")))
             elif name == "apc":
                 values.append(_apc(raw))
             elif name == "hcpcs":
@@ -168,13 +192,13 @@ def parse_addendum_b_xlsx(source: SourceFile) -> ParsedTable:
                 if not is_code(code):
                     raise SourceFormatError(
                         origin,
-                        f"cell {cell_ref(row_index, col)}",
+                        where(row_index, col),
                         f"HCPCS code: expected a 5-character HCPCS/CPT code, found {raw!r}",
                     )
                 values.append(code)
             else:
                 values.append(cell_text(raw) or None)
-        values.append(row_index + 1)
+        values.append(line_of(row_index) if line_of else row_index + 1)
         rows.append(tuple(values))
 
     meta: dict[str, Any] = {}

@@ -3,10 +3,12 @@ pure-Python one on the 10,000-20,000-row CMS workbooks, and read-only by design.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 from hcpcs.core.errors import SourceFormatError
-from hcpcs.sources.base import SourceFile
+from hcpcs.sources.base import LIMITS, SourceFile
 
 
 def read_sheet(source: SourceFile, sheet: str | int = 0) -> list[list[Any]]:
@@ -16,8 +18,9 @@ def read_sheet(source: SourceFile, sheet: str | int = 0) -> list[list[Any]]:
     data = source.read_bytes()
     if not data.startswith(b"PK"):
         raise SourceFormatError(source.origin, None, "not an XLSX workbook (no zip signature)")
+    check_workbook_size(data, source.origin)
     try:
-        workbook = CalamineWorkbook.from_filelike(source.stream())
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = workbook.sheet_names
         if isinstance(sheet, int):
             if sheet >= len(names):
@@ -32,6 +35,24 @@ def read_sheet(source: SourceFile, sheet: str | int = 0) -> list[list[Any]]:
         raise
     except Exception as exc:  # calamine raises its own error types for corrupt workbooks
         raise SourceFormatError(source.origin, None, f"cannot read the workbook ({exc})") from exc
+
+
+def check_workbook_size(data: bytes, origin: str) -> None:
+    """An XLSX workbook is itself a zip: refuse one whose parts would expand past the archive limits
+    before the reader expands them (their declared sizes; CMS workbooks hold a few MB of XML)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise SourceFormatError(origin, None, f"cannot read the workbook ({exc})") from exc
+    total = sum(part.file_size for part in parts)
+    if len(parts) > LIMITS.members or total > LIMITS.file_bytes:
+        raise SourceFormatError(origin, None, f"workbook of {len(parts):,} parts expanding to {total:,} bytes: "
+                                "larger than any CMS workbook; refused")
+    for part in parts:
+        if part.file_size > LIMITS.ratio_after and part.file_size > LIMITS.ratio * max(1, part.compress_size):
+            raise SourceFormatError(origin, part.filename, f"workbook part expands more than {LIMITS.ratio} "
+                                    "times: refused as an archive bomb")
 
 
 def cell_text(value: Any) -> str:

@@ -1,13 +1,16 @@
 """Writing parsed releases into the store, in one transaction: an update that fails or is interrupted
 leaves the previous data exactly as it was (SQLite rolls the transaction back; readers keep reading the
-last committed state meanwhile). Loading content already loaded changes nothing."""
+last committed state meanwhile). Loading content already loaded changes nothing. `begin_update` takes
+the write lock for a whole update, so that a second update is told at once that the store is busy."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from hcpcs.core.errors import StoreBusyError
 from hcpcs.core.tables import TABLES
 from hcpcs.sources.bundle import ParsedRelease
 from hcpcs.store.db import Store
@@ -23,13 +26,33 @@ def loaded_sha(store: Store, dataset: str, label: str) -> str | None:
     return row[0] if row else None
 
 
+def begin_update(store: Store) -> None:
+    """Take the store's write lock for a whole update (SQLite's BEGIN IMMEDIATE): a second update finds
+    the store busy at once instead of after its parsing; readers keep reading (WAL)."""
+    conn = store.conn
+    conn.execute("PRAGMA busy_timeout = 2000")  # a moment for a reader's checkpoint, not a whole update
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreBusyError(
+                f"another hcpcs update is writing to {store.path}; wait until it finishes, then run this one "
+                "again (nothing was loaded; the data loaded before is unchanged)") from None
+        raise
+    finally:
+        conn.execute("PRAGMA busy_timeout = 5000")
+
+
 def write_releases(store: Store, releases: Iterable[ParsedRelease],
                    on_rows: Callable[[str, int], None] | None = None) -> list[str]:
-    """Insert every release (replacing an earlier load of the same dataset and label), all or nothing."""
+    """Insert every release (replacing an earlier load of the same dataset and label), all or nothing: in
+    the transaction of `begin_update` when one is open (its caller commits), else in one of its own."""
     conn = store.conn
     written: list[str] = []
     dropped: set[str] = set()
-    conn.execute("BEGIN IMMEDIATE")
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN IMMEDIATE")
     try:
         for parsed in releases:
             plan = parsed.plan
@@ -67,14 +90,17 @@ def write_releases(store: Store, releases: Iterable[ParsedRelease],
                     if on_rows:
                         on_rows(plan.label, min(BATCH, len(rows) - start))
             written.append(plan.label)
+            parsed = table = rows = None  # type: ignore[assignment]  # written: freed before the next parse
         for table_name in dropped:
             for statement in BULK_INDEXES[table_name].values():
                 conn.execute(statement)
         if written:
             index_descriptors(store)
-        conn.execute("COMMIT")
+        if own:
+            conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if own and conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return written
 

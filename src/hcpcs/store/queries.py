@@ -37,9 +37,15 @@ def processing_note(conn: sqlite3.Connection, release_id: int, number: str) -> s
     return row[0] if row else None
 
 
-def rvu_rows(conn: sqlite3.Connection, release_id: int, code: str) -> list[sqlite3.Row]:
+_RVU_TABLES = ("mpfs_rvu", "mpfs_rvu_qp")
+
+
+def rvu_rows(conn: sqlite3.Connection, release_id: int, code: str, table: str = "mpfs_rvu") -> list[sqlite3.Row]:
+    """The fee-schedule rows of a code; `table` mpfs_rvu_qp for the QPP file of a 2026 release."""
+    if table not in _RVU_TABLES:
+        raise ValueError(f"not a fee-schedule RVU table: {table!r}")
     return conn.execute(
-        "SELECT * FROM mpfs_rvu WHERE release_id = ? AND hcpcs = ? ORDER BY modifier", (release_id, code)
+        f"SELECT * FROM {table} WHERE release_id = ? AND hcpcs = ? ORDER BY modifier", (release_id, code)
     ).fetchall()
 
 
@@ -222,12 +228,15 @@ def table_rows(conn: sqlite3.Connection, table: str, columns: Iterable[str], rel
 # ---------------------------------------------------------------------------------------- fees
 
 
-def rvu_price_rows(conn: sqlite3.Connection, release_id: int) -> list[tuple]:
-    """(hcpcs, modifier, status, work, nonfacility PE, facility PE, MP, the three OPPS-cap RVUs, CF) of every
-    row of a fee-schedule release."""
+def rvu_price_rows(conn: sqlite3.Connection, release_id: int, table: str = "mpfs_rvu") -> list[tuple]:
+    """(hcpcs, modifier, status, work, nonfacility PE, facility PE, MP, the three OPPS-cap RVUs, CF,
+    nonfacility NA, facility NA) of every row of a fee-schedule release."""
+    if table not in _RVU_TABLES:
+        raise ValueError(f"not a fee-schedule RVU table: {table!r}")
     return conn.execute(
         "SELECT hcpcs, modifier, status, work_rvu, nonfac_pe_rvu, fac_pe_rvu, mp_rvu, nonfac_pe_opps, "
-        "fac_pe_opps, mp_opps, conv_factor FROM mpfs_rvu WHERE release_id = ?", (release_id,)).fetchall()
+        f"fac_pe_opps, mp_opps, conv_factor, nonfac_na, fac_na FROM {table} WHERE release_id = ?",
+        (release_id,)).fetchall()
 
 
 def opps_cap_prices(conn: sqlite3.Connection, release_id: int) -> list[tuple]:

@@ -4,7 +4,10 @@ A release is one CMS publication of one dataset (HCPCS 2026 Jan, RVU25D, NCCI PT
 Its *effective period* is when CMS meant it to apply: start, and a hard end where the dataset is
 replaced wholesale (a fee-schedule year, an NCCI quarter) or none where it stays in force until a later
 release (the cumulative HCPCS file). Its *nominal end* is when the next update was due; answering after
-it is allowed inside the hard period but gets a notice that later updates are not loaded.
+it is allowed inside the hard period but gets a notice that later updates are not loaded. Where the
+release catalog (`hcpcs.sources.catalog`) knows the release CMS published for the date and it is not
+the one loaded (RVU24AR for 2024-03-09..31 while only RVU24A is loaded), the notice names it.
+A correction (RVU24AR) wins over the release it corrects from the date it applies.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from hcpcs.core.errors import DataNotLoadedError, NotCoveredError
 from hcpcs.core.tables import dataset_title
+from hcpcs.sources import catalog
 
 
 @dataclass(frozen=True)
@@ -97,20 +101,39 @@ def list_releases(conn: Any, dataset: str | None = None) -> list[Release]:
     return [release_from_row(r) for r in rows]
 
 
+def published_notice(dataset: str, day: date, chosen: Release) -> str | None:
+    """A notice when CMS published a release for `day` that is not the one answering (None when the
+    catalog does not reach the date, or the release answering is that one or a later one)."""
+    entry = catalog.published_on(dataset, day)
+    if entry is None:
+        return None
+    if catalog.base_label(chosen.label) == catalog.base_label(entry.label) or (
+            chosen.effective_start > entry.effective_start):
+        return None
+    factor = f", conversion factor {entry.conversion_factor}" if entry.conversion_factor and entry.correction_of else ""
+    return (f"CMS published {entry.label} (effective {entry.effective_start}{factor}) for {day}; it is not "
+            f"loaded, so {chosen.label} answers instead: `hcpcs releases --missing` lists what is missing and "
+            "`hcpcs update` fetches what CMS lets a program download")
+
+
 def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseChoice:
     """The release of `dataset` in force on `day` (the latest start on or before it, within its hard
-    period); failing that, for a dataset whose rows carry their own dates, the nearest release with a
-    notice; otherwise NotCoveredError."""
+    period; a correction before the release it corrects); failing that, for a dataset whose rows carry
+    their own dates, the nearest release with a notice; otherwise NotCoveredError."""
     candidates = [r for r in releases if r.dataset == dataset]
     name = dataset_title(dataset)
     if not candidates:
         raise DataNotLoadedError(f"no {name} release is loaded; run `hcpcs update`")
     in_force = [r for r in candidates if r.covers(day)]
     if in_force:
-        chosen = max(in_force, key=lambda r: (r.effective_start, r.row_dates, r.id))
+        chosen = max(in_force, key=lambda r: (r.effective_start, r.row_dates, bool(r.meta.get("correction_of")),
+                                              r.id))
         notices = []
+        published = published_notice(dataset, day, chosen)
         nominal_end = chosen.nominal_end
-        if nominal_end is not None and day > nominal_end:
+        if published:
+            notices.append(published)
+        elif nominal_end is not None and day > nominal_end:
             notices.append(
                 f"{chosen.label} (effective {chosen.effective_start}) is the newest {name} release loaded "
                 f"for {day}; updates CMS published after {nominal_end} are not loaded, so values may have "
@@ -127,17 +150,20 @@ def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseC
             return (day - r.effective_end).days
 
         chosen = min(dated, key=lambda r: (distance(r), -r.id))
-        return ReleaseChoice(
-            chosen,
-            [
-                f"no {name} release loaded is in force on {day}; {chosen.label} (effective "
-                f"{chosen.effective_start}{' to ' + str(chosen.effective_end) if chosen.effective_end else ''})"
-                " answers from the effective and deletion dates of its rows"
-            ],
-            False,
-        )
+        notices = [
+            f"no {name} release loaded is in force on {day}; {chosen.label} (effective "
+            f"{chosen.effective_start}{' to ' + str(chosen.effective_end) if chosen.effective_end else ''})"
+            " answers from the effective and deletion dates of its rows"
+        ]
+        published = published_notice(dataset, day, chosen)
+        if published:
+            notices.append(published)
+        return ReleaseChoice(chosen, notices, False)
     periods = ", ".join(
         f"{r.label} ({r.effective_start} to {r.effective_end or 'open'})"
         for r in sorted(candidates, key=lambda r: r.effective_start)
     )
-    raise NotCoveredError(f"no {name} release loaded covers {day}; loaded: {periods}")
+    entry = catalog.published_on(dataset, day)
+    hint = (f"; CMS published {entry.label} for it (`hcpcs update`, or `hcpcs releases --missing` for where to "
+            "get it)") if entry else ""
+    raise NotCoveredError(f"no {name} release loaded covers {day}; loaded: {periods}{hint}")

@@ -177,4 +177,45 @@ MIGRATIONS: list[str] = [
         text, content = 'descriptor', content_rowid = 'id', tokenize = 'porter unicode61'
     );
     """,
+    # 2: the PRIC IND column of the 2026 PPRRVU (after TEAM SURG, as in the file), and the rows of the
+    #    2026 QPP file (qualifying APM participants) in a table of their own
+    """
+    CREATE TABLE mpfs_rvu_v2 (
+        release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE,
+        hcpcs TEXT NOT NULL, modifier TEXT NOT NULL, description TEXT, status TEXT,
+        not_used_for_medicare TEXT, work_rvu REAL, nonfac_pe_rvu REAL, nonfac_na TEXT,
+        fac_pe_rvu REAL, fac_na TEXT, mp_rvu REAL, nonfac_total REAL, fac_total REAL, pctc TEXT,
+        global_days TEXT, preop REAL, intraop REAL, postop REAL, mult_proc TEXT, bilat_surg TEXT,
+        asst_surg TEXT, co_surg TEXT, team_surg TEXT, pricing_indicator TEXT, endo_base TEXT,
+        conv_factor REAL, phys_supervision TEXT, calculation_flag TEXT, diag_imaging_family TEXT,
+        nonfac_pe_opps REAL, fac_pe_opps REAL, mp_opps REAL, source_line INTEGER
+    );
+    INSERT INTO mpfs_rvu_v2 (
+        release_id, hcpcs, modifier, description, status, not_used_for_medicare, work_rvu, nonfac_pe_rvu,
+        nonfac_na, fac_pe_rvu, fac_na, mp_rvu, nonfac_total, fac_total, pctc, global_days, preop, intraop,
+        postop, mult_proc, bilat_surg, asst_surg, co_surg, team_surg, endo_base, conv_factor,
+        phys_supervision, calculation_flag, diag_imaging_family, nonfac_pe_opps, fac_pe_opps, mp_opps,
+        source_line)
+    SELECT
+        release_id, hcpcs, modifier, description, status, not_used_for_medicare, work_rvu, nonfac_pe_rvu,
+        nonfac_na, fac_pe_rvu, fac_na, mp_rvu, nonfac_total, fac_total, pctc, global_days, preop, intraop,
+        postop, mult_proc, bilat_surg, asst_surg, co_surg, team_surg, endo_base, conv_factor,
+        phys_supervision, calculation_flag, diag_imaging_family, nonfac_pe_opps, fac_pe_opps, mp_opps,
+        source_line
+    FROM mpfs_rvu;
+    DROP TABLE mpfs_rvu;
+    ALTER TABLE mpfs_rvu_v2 RENAME TO mpfs_rvu;
+    CREATE INDEX mpfs_rvu_by_code ON mpfs_rvu (hcpcs, release_id, modifier);
+    CREATE TABLE mpfs_rvu_qp (
+        release_id INTEGER NOT NULL REFERENCES release(id) ON DELETE CASCADE,
+        hcpcs TEXT NOT NULL, modifier TEXT NOT NULL, description TEXT, status TEXT,
+        not_used_for_medicare TEXT, work_rvu REAL, nonfac_pe_rvu REAL, nonfac_na TEXT,
+        fac_pe_rvu REAL, fac_na TEXT, mp_rvu REAL, nonfac_total REAL, fac_total REAL, pctc TEXT,
+        global_days TEXT, preop REAL, intraop REAL, postop REAL, mult_proc TEXT, bilat_surg TEXT,
+        asst_surg TEXT, co_surg TEXT, team_surg TEXT, pricing_indicator TEXT, endo_base TEXT,
+        conv_factor REAL, phys_supervision TEXT, calculation_flag TEXT, diag_imaging_family TEXT,
+        nonfac_pe_opps REAL, fac_pe_opps REAL, mp_opps REAL, source_line INTEGER
+    );
+    CREATE INDEX mpfs_rvu_qp_by_code ON mpfs_rvu_qp (hcpcs, release_id, modifier);
+    """,
 ]

@@ -66,12 +66,18 @@ def update(
     source: Annotated[str | None, typer.Option("--from", help="Load from a local folder, zip, file or URL instead of CMS.")] = None,
     home: HomeOption = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip checking that a release's encodings (CSV/TXT/XLSX) agree.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Load a release even where the checks refuse it (a table without rows, a bundle lacking tables of the loaded release, values CMS could not publish).")] = False,
 ) -> None:
-    """Load CMS releases into the store (idempotent; all or nothing)."""
+    """Load CMS releases into the store (idempotent; all or nothing; never makes the data worse).
+
+    Without --from: downloads the published releases not loaded yet that CMS lets a program download,
+    and prints what to download by hand (the files behind the AMA licence page).
+    Exit status: 0 loaded (or nothing to do), 1 some downloads failed, 2 nothing was loaded (bad input,
+    a refused release, a busy store, a full disk)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from hcpcs.services.update import NOTHING_CHANGED, data_folder, update_store
     from hcpcs.services.update import Progress as UpdateProgress
-    from hcpcs.services.update import data_folder, update_store
 
     home = home or data_folder()
 
@@ -81,6 +87,9 @@ def update(
                                 TextColumn("{task.completed}/{task.total} releases"), TimeElapsedColumn(),
                                 console=err_console, transient=False)
             self.task = None
+
+        def download(self, name: str) -> None:
+            err_console.print(f"downloading {name}", highlight=False)
 
         def start(self, total: int) -> None:
             self.bar.start()
@@ -104,12 +113,14 @@ def update(
 
     progress = RichProgress() if err_console.is_terminal else None
     try:
-        report = update_store(home, source, verify=not no_verify, progress=progress)
+        report = update_store(home, source, verify=not no_verify, progress=progress, replace=replace)
     except HcpcsError as exc:
         if progress is not None:
             progress.bar.stop()
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        err_console.print("[yellow]nothing was loaded: the data loaded before is unchanged[/]")
+        message = str(exc)
+        if NOTHING_CHANGED not in message:
+            message += f"; {NOTHING_CHANGED}"
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except BaseException:
         if progress is not None:
@@ -121,11 +132,20 @@ def update(
     for label in report.unchanged:
         console.print(f"unchanged  {label}")
     for warning in report.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    for line in report.replaced_despite:
+        err_console.print(f"[yellow]replaced (--replace):[/] {line}", highlight=False, soft_wrap=True)
+    for line in report.failed_downloads:
+        err_console.print(f"[bold red]download failed:[/] {line}", highlight=False, soft_wrap=True)
     for line in report.manual:
-        err_console.print(f"[cyan]by hand:[/] {line}", highlight=False)
+        err_console.print(f"[cyan]by hand:[/] {line}", highlight=False, soft_wrap=True)
+    if report.manual_more:
+        err_console.print(f"[cyan]by hand:[/] {report.manual_more} older release(s) without a direct download are "
+                          "not loaded either: `hcpcs releases --missing` lists them", highlight=False, soft_wrap=True)
     console.print(f"{len(report.loaded)} release(s) loaded, {len(report.unchanged)} unchanged, "
                   f"{report.rows:,} rows in {report.seconds:.1f} s into {home}")
+    if report.failed_downloads:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -133,11 +153,31 @@ def update(
 def releases(
     home: HomeOption = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset (hcpcs, mpfs, opps, ncci_...).")] = None,
+    missing: Annotated[bool, typer.Option("--missing", help="Releases CMS published that are not loaded, and where to get each.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """List the loaded releases with their periods, files and row counts."""
+    """List the loaded releases with their periods, files and row counts (or, --missing, what is not loaded)."""
     from rich.table import Table
 
+    if missing:
+        from hcpcs.services.update import data_folder, missing_releases
+
+        entries = missing_releases(home or data_folder(), dataset=dataset)
+        if as_json:
+            _print_json(entries)
+            return
+        table = Table(title=f"{len(entries)} published CMS release(s) not loaded")
+        for col in ("dataset", "release", "effective", "get it", "files"):
+            table.add_column(col, overflow="fold")
+        for e in entries:
+            how = ("hcpcs update downloads it" if e["downloadable"] else
+                   f"by hand{' (AMA licence page)' if e['licence_gated'] else ''}: {e.get('release_page') or e['page']}")
+            files = ", ".join(e["zip_names"] or e["files"])
+            table.add_row(e["dataset"], e["label"], f"{e['effective_start']} to {e['effective_end'] or 'next release'}",
+                          how, files)
+        console.print(table)
+        console.print("--json gives each entry's source, and the exact download instructions (by_hand)")
+        return
     hc = _service(home)
     items = [r for r in hc.releases if dataset is None or r.dataset == dataset]
     if as_json:
@@ -306,10 +346,15 @@ def fee(
     output: Annotated[str, typer.Option("--format", help="For --all-localities: table, csv or json.")] = "table",
     fee_history: Annotated[bool, typer.Option("--history", help="The amount in every loaded fee-schedule release.")] = False,
     opps: Annotated[bool, typer.Option("--opps", help="Hospital outpatient (OPPS Addendum B) payment instead.")] = False,
+    qp: Annotated[bool, typer.Option("--qp", help="The rendering clinician is a qualifying APM participant (from 2026 their own conversion factor).")] = False,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Medicare physician fee schedule amount (or OPPS rate) for a code, with the formula."""
+    """Medicare physician fee schedule amount (or OPPS rate) for a code, with the formula.
+
+    Without --modifier: the grid of the locality, global / 26 / TC x non-facility / facility, with the
+    participating amount, the non-participating amount and the limiting charge. Exit status 1 when the
+    verdict is not payable."""
     from rich.table import Table
 
     from hcpcs.services import fees
@@ -325,7 +370,7 @@ def fee(
         console.print(opps_card(data))
         return
     if fee_history:
-        items = fees.fee_history(code, modifier, locality=locality, setting=setting, hc=hc)
+        items = fees.fee_history(code, modifier, locality=locality, setting=setting, qp=qp, hc=hc)
         if as_json:
             _print_json(items)
             return
@@ -334,16 +379,18 @@ def fee(
             table.add_column(col)
         for item in items:
             if not item.get("in_file"):
-                table.add_row(item["release"], item["effective_start"], "not in file", "", "", "", "", "")
+                table.add_row(item["release"], item["effective_start"], item.get("reason") or "not in file",
+                              "", "", "", "", "")
                 continue
             rv = item["rvus"]
-            amount = f"${item['amount']:,.2f}" if item["amount"] is not None else item["status"]["code"]
+            amount = (f"${item['amount']:,.2f}" if item["amount"] is not None
+                      else "NA" if item.get("na") else item["status"]["code"])
             table.add_row(item["release"], item["effective_start"], item["status"]["code"], str(rv["work"]),
                           str(rv["pe"]), str(rv["mp"]), str(item["conversion_factor"]), amount)
         console.print(table)
         return
     if all_localities:
-        data = fees.all_localities(code, modifier, setting=setting, as_of=as_of, hc=hc)
+        data = fees.all_localities(code, modifier, setting=setting, as_of=as_of, qp=qp, hc=hc)
         if as_json or output == "json":
             _print_json(data)
             return
@@ -351,29 +398,31 @@ def fee(
             import csv
 
             writer = csv.writer(sys.stdout)
-            writer.writerow(["locality_id", "locality_name", "state", "amount", "opps_cap_applied"])
+            writer.writerow(["locality_id", "locality_name", "state", "amount", "opps_cap_applied",
+                             "nonparticipating_amount", "limiting_charge", "na"])
             for item in data["localities"]:
                 loc = item["locality"]
-                writer.writerow([loc["id"], loc["name"], loc["state"], item["amount"], item["opps_cap_applied"]])
+                writer.writerow([loc["id"], loc["name"], loc["state"], item["amount"], item["opps_cap_applied"],
+                                 item["nonparticipating_amount"], item["limiting_charge"], item["na"]])
             return
         table = Table(title=f"{data['code']} {setting} amounts by locality ({data['release']})")
         for col in ("locality", "name", "state", "amount", "OPPS cap"):
             table.add_column(col)
         for item in data["localities"]:
             loc = item["locality"]
-            amount = f"${item['amount']:,.2f}" if item["amount"] is not None else "—"
+            amount = f"${item['amount']:,.2f}" if item["amount"] is not None else "NA" if item["na"] else "—"
             table.add_row(loc["id"], loc["name"], loc["state"] or "", amount, "applied" if item["opps_cap_applied"] else "")
         console.print(table)
         return
     data = fees.fee(code, modifier, locality=locality, state=state, county=county, national=national,
-                    setting=setting, as_of=as_of, hc=hc)
+                    setting=setting, as_of=as_of, qp=qp, hc=hc)
     if as_json:
         _print_json(data)
         return
     from hcpcs.interfaces.cli.render import fee_card
 
     console.print(fee_card(data))
-    if not data["payable"]:
+    if data["verdict"]["code"] != "payable":
         raise typer.Exit(1)
 
 

@@ -136,19 +136,59 @@ def lookup_card(data: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
+_VERDICT_STYLES = {"payable": "bold white on green", "not_payable": "bold black on yellow",
+                   "invalid": "bold white on red", "unknown": "bold white on grey50"}
+
+
+def money(value: float | None, na: bool = False) -> str:
+    if na:
+        return "NA"
+    return f"${value:,.2f}" if value is not None else "—"
+
+
+def fee_grid_table(grid: dict[str, Any]) -> Table:
+    """Global / 26 / TC x non-facility / facility: participating, non-participating, limiting charge."""
+    loc = grid["locality"]
+    table = Table(title=f"{loc['name']} ({loc['id']}), {grid['release']}, conversion factor "
+                        f"{grid['conversion_factor']}", title_justify="left")
+    table.add_column("billed as")
+    for setting in ("Non-facility", "Facility"):
+        for what in ("par", "non-par", "limiting"):
+            table.add_column(f"{setting}\n{what}", justify="right")
+    names = {None: "global", "26": "-26 (professional)", "TC": "-TC (technical)"}
+    for row in grid["rows"]:
+        cells = []
+        for setting in ("nonfacility", "facility"):
+            cell = row[setting]
+            for key in ("amount", "nonparticipating_amount", "limiting_charge"):
+                cells.append(money(cell[key], cell["na"]) + ("ᶜ" if key == "amount" and cell["opps_cap_applied"] else ""))
+        status = (row["status"] or {}).get("code", "")
+        table.add_row(f"{names.get(row['modifier'], '-' + str(row['modifier']))} [{status}]", *cells)
+    return table
+
+
 def fee_card(data: dict[str, Any]) -> Group:
     loc = data["locality"]
     name = f"{data['code']}{'-' + data['modifier'] if data['modifier'] else ''}"
-    amount = f"${data['amount']:,.2f}" if data["amount"] is not None else "no amount"
+    amount = money(data["amount"], data.get("na", False)) if data["amount"] is not None or data.get("na") else "no amount"
     title = Text(f" {name} ", style="bold reverse")
     title.append(f"  {amount}", style="bold green" if data["payable"] else "bold red")
+    verdict = data.get("verdict")
+    if verdict:
+        title.append("  ")
+        title.append(f" {verdict['code'].replace('_', ' ')} ", style=_VERDICT_STYLES.get(verdict["code"], "bold"))
+    basis = data.get("conversion_factor_basis") or {}
     rows = [
         ("Locality", f"{loc['id']} {loc['name']}"),
         ("Setting", data["setting"]),
         ("Date of service", data["as_of"]),
         ("Release", f"{data['release']} (conversion factor {data['conversion_factor']})"),
+        ("Conversion factor", basis.get("meaning")),
         ("Status", data["status"]),
+        ("Verdict", verdict["meaning"] if verdict else None),
         ("Payable", "yes" if data["payable"] else f"no: {first_sentence(data['reason'] or '', 300)}"),
+        ("Non-participating", money(data.get("nonparticipating_amount"), data.get("na", False))),
+        ("Limiting charge", money(data.get("limiting_charge"), data.get("na", False))),
         ("RVUs", f"work {data['rvus']['work']}, PE {data['rvus']['pe']}, MP {data['rvus']['mp']}"),
         ("GPCIs", f"work {data['gpci']['work']}, PE {data['gpci']['pe']}, MP {data['gpci']['mp']}"),
         ("Formula", data["formula"]),
@@ -156,6 +196,12 @@ def fee_card(data: dict[str, Any]) -> Group:
          + (f" (OPPS-based amount ${data['opps_cap_amount']:,.2f})" if data["opps_cap_amount"] is not None else "")),
     ]
     parts: list[Any] = [title, _kv("Physician fee schedule", rows)]
+    grid = data.get("grid")
+    if grid:
+        parts.append(fee_grid_table(grid))
+        parts.append(Text("par: participating (fee schedule amount); non-par: 95 %; limiting: 115 % of non-par; "
+                          "NA: not payable in that setting; ᶜ OPPS cap applied. " + grid["limiting_charge_note"],
+                          style="dim"))
     if data.get("notices"):
         parts.append(Panel("\n".join(f"• {n}" for n in data["notices"]), title="Notices", title_align="left",
                            border_style="yellow"))

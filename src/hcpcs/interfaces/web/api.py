@@ -229,6 +229,8 @@ async def api_fee(
     all_localities: bool = Query(False, description="The amount in every locality of the release in force."),
     history: bool = Query(False, description="The amount in every loaded fee-schedule release."),
     opps: bool = Query(False, description="The hospital outpatient (OPPS Addendum B) rate instead."),
+    qp: bool = Query(False, description="The rendering clinician is a qualifying APM participant (QP): from CY 2026 "
+                                        "the QP conversion factor; every answer names the factor it used."),
 ) -> Response:
     ctx = context(request)
     code = valid_code(code)
@@ -238,15 +240,15 @@ async def api_fee(
         raise Problem(422, "invalid-input", f"choose one of all_localities, history and opps, not {' and '.join(chosen)}",
                       [field_error(name, "only one of these may be true") for name in chosen])
     if all_localities:
-        return await answer(ctx, fees.all_localities, code, modifier, setting=setting, as_of=day, field="code",
-                            where="path")
+        return await answer(ctx, fees.all_localities, code, modifier, setting=setting, as_of=day, qp=qp,
+                            field="code", where="path")
     if history:
-        return await answer(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting,
+        return await answer(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting, qp=qp,
                             field="code", where="path")
     if opps:
         return await answer(ctx, fees.opps_fee, code, day, field="code", where="path", inline=True)
     return await answer(ctx, fees.fee, code, modifier, locality=locality, state=state, county=county,
-                        national=national, setting=setting, as_of=day, field="code", where="path", inline=True)
+                        national=national, setting=setting, as_of=day, qp=qp, field="code", where="path", inline=True)
 
 
 @router.get("/edits/{code}", summary="Every NCCI edit naming a code on a date, both directions",

@@ -239,15 +239,19 @@ def _fee_block(ctx: AppContext, code: str, day: date, data: dict[str, Any], loca
         chosen = next((loc for loc in locs if loc.id == locality), None)
         if chosen is None:
             locality_error = f"locality {locality} is not in {release.label if release else 'the release in force'}"
+    # From CY 2026 two conversion factors: every amount also for qualifying APM participants (QPs).
+    factors = fees.conversion_factors(release) if release is not None else {}
+    both_bases = "qp" in factors and "nonqp" in factors
     for modifier in modifiers:
-        row: dict[str, Any] = {"modifier": modifier, "national": {}, "local": {}}
+        row: dict[str, Any] = {"modifier": modifier, "national": {}, "local": {}, "national_qp": {}, "local_qp": {}}
         for where in fees.SETTINGS:
-            national = _safe(lambda m=modifier, s=where: fees.fee(code, m, national=True, setting=s, as_of=day, hc=hc),
-                             notes, "national fee")
-            row["national"][where] = national
+            for key, qp in (("national", False), ("national_qp", True)) if both_bases else (("national", False),):
+                row[key][where] = _safe(lambda m=modifier, s=where, q=qp: fees.fee(
+                    code, m, national=True, setting=s, as_of=day, qp=q, hc=hc), notes, "national fee")
             if chosen is not None:
-                row["local"][where] = _safe(lambda m=modifier, s=where: fees.fee(
-                    code, m, locality=chosen.id, setting=s, as_of=day, hc=hc), notes, "locality fee")
+                for key, qp in (("local", False), ("local_qp", True)) if both_bases else (("local", False),):
+                    row[key][where] = _safe(lambda m=modifier, s=where, q=qp: fees.fee(
+                        code, m, locality=chosen.id, setting=s, as_of=day, qp=q, hc=hc), notes, "locality fee")
         rows.append(row)
     base = rows[0]["national"].get(setting) if rows else None
     chart_modifier = rows[0]["modifier"] if rows else ""
@@ -281,6 +285,8 @@ def _fee_block(ctx: AppContext, code: str, day: date, data: dict[str, Any], loca
         "history_points": points, "history_note": history_note,
         "history_place": short_place(chosen.name) if chosen is not None and history_note is None else "National",
         "conversion_factor": mpfs.get("conversion_factor"),
+        "conversion_factors": factors, "both_bases": both_bases,
+        "limiting_charge_note": fees.LIMITING_CHARGE_NOTE,
     }
 
 
