@@ -8,6 +8,9 @@ from datetime import date
 from typing import Any
 
 SETTINGS = ("professional", "facility")
+# The most service lines one claim may hold, as the X12 implementation guides bound them: 50 on an 837P
+# (professional, loop 2400), 999 on an 837I (institutional). A longer claim is refused whole.
+MAX_LINES = {"professional": 50, "facility": 999}
 
 
 @dataclass(frozen=True)

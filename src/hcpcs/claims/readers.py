@@ -77,34 +77,25 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from hcpcs.claims.model import Claim, ClaimError, ClaimLine
+from hcpcs.claims.csv_claims import CsvClaim, CsvHeader, csv_delimiter, read_header
+from hcpcs.claims.frame import ClaimChunk
+from hcpcs.claims.model import Claim, ClaimError
 from hcpcs.claims.objects import ClaimOrError, claim_or_error
 from hcpcs.claims.values import (
-    BadValue,
     describe_value,
-    normalize_code,
-    normalize_modifier,
-    parse_charge,
-    parse_code_list,
-    parse_iso_date,
-    parse_modifiers,
-    parse_place_of_service,
-    parse_setting,
-    parse_units,
 )
 from hcpcs.claims.x12 import iter_837
 from hcpcs.core.errors import ClaimFormatError, ClaimInputError, ClaimLimitError
 
-FORMATS = ("json", "jsonl", "csv", "x12")
+FORMATS = ("json", "jsonl", "csv", "x12", "parquet")
 _FORMAT_NAMES = {
     "json": "json", "jsonl": "jsonl", "ndjson": "jsonl", "jsonlines": "jsonl", "json-lines": "jsonl",
-    "csv": "csv", "x12": "x12", "837": "x12", "837p": "x12", "837i": "x12", "edi": "x12",
+    "csv": "csv", "x12": "x12", "837": "x12", "837p": "x12", "837i": "x12", "edi": "x12", "parquet": "parquet",
 }
+PARQUET_MAGIC = b"PAR1"
 HEAD_BYTES = 1 << 16  # how much of the input is looked at to sniff the format and check it is text
 
 
@@ -175,178 +166,6 @@ def _iter_jsonl(text: IO[str], name: str) -> Iterator[ClaimOrError]:
 
 # ------------------------------------------------------------------------------------------------ CSV
 
-_CSV_COLUMNS: dict[str, str] = {
-    "claim_id": "claim_id", "id": "claim_id", "claim": "claim_id",
-    "setting": "setting",
-    "date_of_service": "date_of_service", "dos": "date_of_service",
-    "code": "code", "hcpcs": "code", "cpt": "code", "procedure_code": "code",
-    "modifiers": "modifiers",
-    "units": "units",
-    "line_date_of_service": "line_date_of_service", "line_dos": "line_date_of_service",
-    "place_of_service": "place_of_service", "pos": "place_of_service",
-    "charge": "charge",
-    "provider": "provider",
-    "diagnosis_codes": "diagnosis_codes", "diagnoses": "diagnosis_codes", "dx": "diagnosis_codes",
-    "diagnosis_pointers": "diagnosis_pointers",
-}
-for _n in range(1, 5):
-    for _alias in (f"modifier{_n}", f"modifier_{_n}", f"mod{_n}", f"mod_{_n}"):
-        _CSV_COLUMNS[_alias] = f"modifier{_n}"
-_MODIFIER_COLUMNS = ("modifier1", "modifier2", "modifier3", "modifier4")
-
-
-def _header_key(text: str) -> str:
-    return text.strip().lower().replace(" ", "_").replace("-", "_")
-
-
-@dataclass
-class _CsvHeader:
-    columns: dict[str, int]  # canonical name -> cell index
-    labels: dict[str, str]  # canonical name -> header text as written
-    extra: list[tuple[int, str]]  # unknown columns: (cell index, header text)
-    width: int
-
-
-def _read_header(cells: list[str], line: int, name: str) -> _CsvHeader:
-    columns: dict[str, int] = {}
-    labels: dict[str, str] = {}
-    extra: list[tuple[int, str]] = []
-    for index, cell in enumerate(cells):
-        label = cell.strip().lstrip("\ufeff")
-        canonical = _CSV_COLUMNS.get(_header_key(label))
-        if canonical is None:
-            if label:
-                extra.append((index, label))
-            continue
-        if canonical in columns:
-            raise ClaimFormatError(
-                f"columns {labels[canonical]!r} and {label!r} both mean {canonical}; keep one",
-                location=f"{name}, line {line}",
-            )
-        columns[canonical] = index
-        labels[canonical] = label
-    for required, aliases in (("claim_id", "id, claim"), ("code", "hcpcs, cpt, procedure_code")):
-        if required not in columns:
-            raise ClaimFormatError(
-                f"the CSV header has no {required} column (also accepted: {aliases}); the first line "
-                f"must name the columns, e.g. claim_id,date_of_service,code,modifiers,units "
-                f"(found: {', '.join(c.strip() for c in cells)[:200]})",
-                location=f"{name}, line {line}",
-            )
-    return _CsvHeader(columns, labels, extra, len(cells))
-
-
-@dataclass
-class _CsvClaim:
-    """The rows of one CSV claim, parsed as they come; the first problem found makes it a ClaimError."""
-
-    id: str
-    header: _CsvHeader
-    setting: tuple[str, int] | None = None  # value, line
-    date_of_service: tuple[date, int] | None = None
-    place_of_service: str | None = None
-    provider: str | None = None
-    diagnoses: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-    lines: list[ClaimLine] = field(default_factory=list)
-    first_line: int = 0
-    problem: tuple[str, str] | None = None
-
-    def fail(self, line: int, column: str | None, message: str) -> None:
-        if self.problem is None:
-            label = self.header.labels.get(column, column) if column else None
-            self.problem = (f"line {line} ({label})" if label else f"line {line}", message)
-
-    def add(self, cells: list[str], line: int) -> None:
-        if self.problem is not None:
-            return
-        header = self.header
-        if not self.first_line:
-            self.first_line = line
-            self.extra = {label: cells[i].strip() for i, label in header.extra if cells[i].strip()}
-        if len(cells) > header.width:
-            self.fail(line, None, f"the row has {len(cells)} cells but the header has {header.width} columns")
-            return
-        get = {name: cells[index].strip() for name, index in header.columns.items()}
-        column = "setting"
-        try:
-            if get.get("setting"):
-                setting = parse_setting(get["setting"])
-                if self.setting is None:
-                    self.setting = (setting, line)
-                elif self.setting[0] != setting:
-                    raise BadValue(
-                        f"setting {setting!r} conflicts with {self.setting[0]!r} on line {self.setting[1]} "
-                        "of the same claim"
-                    )
-            column = "date_of_service"
-            if get.get("date_of_service"):
-                claim_date = parse_iso_date(get["date_of_service"])
-                if self.date_of_service is None:
-                    self.date_of_service = (claim_date, line)
-                elif self.date_of_service[0] != claim_date:
-                    raise BadValue(
-                        f"date_of_service {claim_date.isoformat()} conflicts with "
-                        f"{self.date_of_service[0].isoformat()} on line {self.date_of_service[1]} of the "
-                        "same claim; put the dates of lines on other days in a line_date_of_service column"
-                    )
-            column = "place_of_service"
-            place = parse_place_of_service(get.get("place_of_service"))
-            if self.place_of_service is None:
-                self.place_of_service = place
-            column = "provider"
-            if self.provider is None:
-                self.provider = get.get("provider") or None
-            column = "diagnosis_codes"
-            for code in parse_code_list(get.get("diagnosis_codes"), "diagnosis_codes"):
-                if code not in self.diagnoses:
-                    self.diagnoses.append(code)
-            column = "code"
-            code = normalize_code(get["code"])
-            column = "modifiers"
-            modifiers = list(parse_modifiers(get.get("modifiers")))
-            for column in _MODIFIER_COLUMNS:
-                if get.get(column):
-                    modifiers.append(normalize_modifier(get[column]))
-            column = "units"
-            units = parse_units(get["units"]) if get.get("units") else 1
-            column = "line_date_of_service"
-            line_date = parse_iso_date(get["line_date_of_service"]) if get.get("line_date_of_service") else None
-            column = "charge"
-            charge = parse_charge(get.get("charge"))
-            column = "diagnosis_pointers"
-            pointers = parse_code_list(get.get("diagnosis_pointers"), "diagnosis_pointers")
-        except BadValue as exc:
-            self.fail(line, column, str(exc))
-            return
-        self.lines.append(ClaimLine(code, tuple(modifiers), units, line_date, place, pointers, charge))
-
-    def finish(self) -> ClaimOrError:
-        if self.problem is not None:
-            return ClaimError(self.id, *self.problem)
-        if self.date_of_service is not None:
-            claim_date = self.date_of_service[0]
-        else:
-            dates = [line.date_of_service for line in self.lines if line.date_of_service]
-            if len(dates) < len(self.lines):
-                return ClaimError(
-                    self.id, f"line {self.first_line}",
-                    "the claim has no date_of_service (YYYY-MM-DD) and not every row has a "
-                    "line_date_of_service",
-                )
-            claim_date = min(dates)
-        return Claim(
-            self.id, self.setting[0] if self.setting else "professional", claim_date, tuple(self.lines),
-            self.place_of_service, self.provider, tuple(self.diagnoses), self.extra,
-        )
-
-
-def _csv_delimiter(first_line: str) -> str:
-    counts = {delimiter: first_line.count(delimiter) for delimiter in (",", "\t", ";")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
 def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError]:
     """CSV rows to claims. group=True: rows of a claim anywhere in the file (held until the end);
     group=False (streaming): a claim ends when the claim_id changes."""
@@ -359,16 +178,16 @@ def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError
         skipped += 1
     if not first:
         raise ClaimFormatError("the CSV has no header row", location=name)
-    delimiter = _csv_delimiter(first)
+    delimiter = csv_delimiter(first)
 
     def rows() -> Iterator[str]:
         yield first
         yield from text
 
     reader = csv.reader(rows(), delimiter=delimiter)
-    header: _CsvHeader | None = None
-    grouped: dict[str, _CsvClaim] = {}
-    current: _CsvClaim | None = None
+    header: CsvHeader | None = None
+    grouped: dict[str, CsvClaim] = {}
+    current: CsvClaim | None = None
     closed: set[str] = set()
     previous_end = skipped
     try:
@@ -378,7 +197,7 @@ def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError
             if not cells or not any(cell.strip() for cell in cells):
                 continue
             if header is None:
-                header = _read_header(cells, line, name)
+                header = read_header(cells, line, name)
                 continue
             if len(cells) < header.width:
                 cells = cells + [""] * (header.width - len(cells))
@@ -392,13 +211,13 @@ def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError
             if group:
                 claim = grouped.get(claim_id)
                 if claim is None:
-                    claim = grouped[claim_id] = _CsvClaim(claim_id, header)
+                    claim = grouped[claim_id] = CsvClaim(claim_id, header)
             else:
                 if current is None or current.id != claim_id:
                     if current is not None:
                         closed.add(current.id)
                         yield current.finish()
-                    current = _CsvClaim(claim_id, header)
+                    current = CsvClaim(claim_id, header)
                     if claim_id in closed:
                         current.fail(
                             line, "claim_id",
@@ -430,14 +249,22 @@ def sniff_format(head: str) -> str:
     if text.startswith("["):
         return "json"
     if text.startswith("{"):
-        end = text.find("\n")
-        if end == -1:
+        # JSON Lines: (nearly) every line is an object of its own; a JSON document spread over lines is not.
+        lines = [line.strip() for line in text.splitlines()[:50] if line.strip()]
+        if len(lines) < 2:
             return "json"
+        def whole(line: str) -> bool:
+            return line.startswith("{") and line.rstrip(",").endswith("}")
+
+        objects = sum(1 for line in lines if whole(line))
+        # The first line a whole object (even a bad one), and most lines (the last may be cut by the head).
+        if whole(lines[0]) and objects >= 2 and objects >= 0.8 * (len(lines) - 1):
+            return "jsonl"
         try:
-            first = json.loads(text[:end])
-        except (json.JSONDecodeError, RecursionError):
+            first = json.loads(lines[0])
+        except (json.JSONDecodeError, RecursionError, ValueError):
             return "json"
-        return "jsonl" if isinstance(first, dict) and text[end:].strip() else "json"
+        return "jsonl" if isinstance(first, dict) else "json"
     return "csv"
 
 
@@ -613,3 +440,77 @@ def read_claim_items(data: bytes | str, format: str | None = None, *, name: str 
     if not items:
         raise ClaimInputError("the list of claims is empty", location=name)
     return items, single
+
+
+# ------------------------------------------------------------------------------------ columns, in chunks
+
+X12_CHUNK_CLAIMS = 20_000
+
+
+def iter_chunks(source: str | os.PathLike[str] | IO[bytes], format: str | None = None, *,
+                name: str | None = None) -> Iterator[ClaimChunk]:
+    """The claims of a file or binary stream as `ClaimChunk`s (claim and line frames), chunk after chunk,
+    with memory bounded by the chunk whatever the input's size: JSON Lines, JSON lists, CSV and Parquet are
+    read by columnar readers, X12 837 segment by segment. ClaimFormatError when the input cannot be read at
+    all; a bad record becomes an error row of its chunk and the others are still read."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        label = name or str(path)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below, after the generator is done with it
+        except OSError as exc:
+            raise ClaimFormatError(f"cannot read the file ({exc.strerror or exc})", location=label) from None
+        with handle:
+            yield from _chunks_of(handle, format, label)
+        return
+    yield from _chunks_of(source, format, name or str(getattr(source, "name", "") or "<input>"))
+
+
+def _chunks_of(handle: IO[bytes], format: str | None, name: str) -> Iterator[ClaimChunk]:
+    from hcpcs.claims import csv_reader, json_reader, jsonl_reader, parquet_reader
+    from hcpcs.claims.frame import chunk_of
+
+    fmt = _format_name(format)
+    read = _byte_reader(handle)
+    head, complete = _read_head(read)
+    if fmt == "parquet" or (fmt is None and head.startswith(PARQUET_MAGIC)):
+        if handle.seekable():
+            handle.seek(0)
+            yield from parquet_reader.chunks(handle, name)  # type: ignore[arg-type]
+        else:
+            yield from parquet_reader.chunks(io.BytesIO(head + handle.read()), name)  # type: ignore[arg-type]
+        return
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ClaimFormatError("the file is UTF-16 text; save it as UTF-8", location=name)
+    if b"\x00" in head:
+        raise ClaimFormatError("this is a binary file (it contains NUL bytes), not JSON, JSON Lines, CSV, X12 or "
+                               "Parquet", location=name)
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8):]
+    text = head.decode("utf-8", "replace")
+    if not text.strip():
+        raise ClaimFormatError("the input is empty", location=name)
+    fmt = fmt or sniff_format(text)
+    if fmt == "jsonl":
+        yield from jsonl_reader.chunks(read, name, head=head)
+    elif fmt == "csv":
+        yield from csv_reader.chunks(read, name, head=head)
+    elif fmt == "json" and json_reader.is_list(head):
+        yield from json_reader.chunks(read, name, head=head)
+    elif fmt == "json":  # one claim object, or {"claims": [...]}: read whole
+        items = list(_json_items(_json_document(head + handle.read(), name), name))
+        yield chunk_of(items, 0, [getattr(item, "location", None) for item in items])
+    else:
+        stream = io.TextIOWrapper(io.BufferedReader(_RawFrom(head, read)), encoding="utf-8", errors="replace",
+                                  newline="")
+        position = 0
+        batch: list[ClaimOrError] = []
+        for item in iter_837(stream, name=name):
+            batch.append(item)
+            if len(batch) >= X12_CHUNK_CLAIMS:
+                yield chunk_of(batch, position)
+                position += len(batch)
+                batch = []
+        if batch or not position:
+            yield chunk_of(batch, position)
+    del complete

@@ -95,10 +95,9 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
     ctx = prepare(claims, hc, tables=tables, as_of=as_of, want_notices=with_notices, book=book)
     wanted = set(only) if only is not None else None
     frames = []
-    if ctx.lines.height:
-        for module in registry.rules():
-            if wanted is None or module.SPEC.id in wanted:
-                frames.append(module.check_batch(ctx))
+    for module in registry.rules():
+        if (ctx.lines.height or module.SPEC.screen) and (wanted is None or module.SPEC.id in wanted):
+            frames.append(module.check_batch(ctx))
     found = col.concat(frames)
     if found is None:
         found = col.no_findings()

@@ -43,7 +43,7 @@ from typing import Any
 
 import polars as pl
 
-from hcpcs.claims.model import SETTINGS, Claim
+from hcpcs.claims.model import MAX_LINES, SETTINGS, Claim
 from hcpcs.core import indicators
 from hcpcs.core.codes import kind_of
 from hcpcs.core.dates import parse_date
@@ -195,6 +195,9 @@ class BatchContext:
     query_ids: dict[tuple[str, date], int] = field(default_factory=dict)
     requests: list[pl.DataFrame] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    # claim, count, is_professional of the claims with more lines than their format allows (not checked)
+    screened: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
+        schema={"claim": pl.Int64, "count": pl.UInt32, "is_professional": pl.Boolean}))
 
     # -- codes ---------------------------------------------------------------------------------------
 
@@ -437,6 +440,17 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
         ).with_columns(claim_day=pl.col("claim") * _DAY_SPAN + pl.col("day_key") // 2)
     except pl.exceptions.PolarsError as exc:
         raise InvalidInputError("the claim lines hold a code that is not in the batch's code book") from exc
+    # Claims longer than their format allows are not checked (the CLAIM_TOO_MANY_LINES rule reports them).
+    counts = lines.group_by("claim").agg(count=pl.len(), is_professional=(pl.col("day_key") % 2 == 1).first())
+    limit = pl.when("is_professional").then(MAX_LINES["professional"]).otherwise(MAX_LINES["facility"])
+    screened = counts.filter(pl.col("count") > limit).sort("claim")
+    if screened.height:
+        lines = lines.filter(~pl.col("claim").is_in(screened["claim"].implode()))
+    if not lines.height:
+        ctx = BatchContext(hc, tables, _empty_lines(lines), claim_ids, book, origin, want_notices, frame["modifiers"])
+        ctx.cache["day_keys"] = []
+        ctx.screened = screened
+        return ctx
     # The columns worked out from others are added once the rows are in order (fewer columns to move).
     lines = _in_claim_day_order(lines).with_columns(
         is_professional=pl.col("day_key") % 2 == 1, dos=(pl.col("day_key") // 2 + origin).cast(pl.Int32).cast(pl.Date))
@@ -449,7 +463,15 @@ def prepare(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, tables: BatchT
     lines = lines.with_columns(day_rank=pl.col("line").gather(pl.col("day_start")))
     ctx = BatchContext(hc, tables, lines, claim_ids, book, origin, want_notices, frame["modifiers"])
     ctx.cache["day_keys"] = _distinct_small(lines["day_key"])
+    ctx.screened = screened
     return ctx
+
+
+def _empty_lines(lines: pl.DataFrame) -> pl.DataFrame:
+    """The prepared lines of a batch none of whose lines are checked: no rows, every column."""
+    return lines.head(0).with_columns(
+        is_professional=pl.lit(False), dos=pl.lit(None, pl.Date), row=pl.lit(0, pl.Int64),
+        day_start=pl.lit(0, pl.Int64), day_len=pl.lit(0, pl.Int64), day_rank=pl.lit(0, pl.Int64))
 
 
 def _distinct_small(values: pl.Series) -> list[int]:

@@ -18,10 +18,13 @@ from hcpcs.store.session import Hcpcs
 
 
 @cache
-def _checks() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """The `check` functions of the rules run before the policy packs, and of those run after them."""
+def _checks() -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]:
+    """The `check` functions of the screening rules, of the rules run before the policy packs, and of those
+    run after them."""
     modules = registry.rules()
-    return (tuple(m.check for m in modules if not m.SPEC.last), tuple(m.check for m in modules if m.SPEC.last))
+    return (tuple(m.check for m in modules if m.SPEC.screen),
+            tuple(m.check for m in modules if not m.SPEC.last and not m.SPEC.screen),
+            tuple(m.check for m in modules if m.SPEC.last))
 
 
 def check_claim(claim: Claim, hc: Hcpcs, *, tables: EditTables | None = None, as_of: date | None = None,
@@ -29,7 +32,11 @@ def check_claim(claim: Claim, hc: Hcpcs, *, tables: EditTables | None = None, as
     tables = tables or EditTables(hc)
     ctx = ClaimContext(claim, tables, as_of)
     findings: list[Finding] = []
-    before, after = _checks()
+    screens, before, after = _checks()
+    for rule_check in screens:
+        findings.extend(rule_check(ctx))
+    if findings:  # a claim the screens refuse is not checked further
+        return ClaimResult(claim.id, findings, ctx.notices)
     for rule_check in before:
         findings.extend(rule_check(ctx))
     for pack in packs:

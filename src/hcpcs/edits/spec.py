@@ -29,6 +29,7 @@ class RuleSpec:
     fixes: dict[str, Template] = field(default_factory=dict)
     severities: tuple[str, ...] = ()
     last: bool = False  # runs after the other rules and the policy packs (it reports what they could not check)
+    screen: bool = False  # runs first; a claim it reports is not checked by the others
 
     def __post_init__(self) -> None:
         for severity in (self.severity, *self.severities):
