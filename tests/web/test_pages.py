@@ -48,7 +48,9 @@ def test_home_and_landmarks(mini_client: TestClient) -> None:
 
 def test_code_page_fixture(mini_client: TestClient) -> None:
     html = page(mini_client, "/code/Z9991", params={"as_of": "2099-05-01"})
-    assert "Fixture procedure two" in html and "Valid on 2099-05-01" in html
+    # HCPCS coverage S (non-covered by statute) and no fee schedule for 2099: amber, not a green "valid".
+    assert "Fixture procedure two" in html and "Not payable on 2099-05-01" in html
+    assert 'class="banner not_payable"' in html and "valid code on 2099-05-01" in html
     for section in ("fees", "modifiers", "indicators", "policies", "similar", "history", "sources"):
         assert f'id="{section}"' in html
     assert '<label for="as_of">' in html
@@ -138,8 +140,9 @@ def test_static_files(mini_client: TestClient) -> None:
 def test_g6002_discontinued_banner(real_client: TestClient) -> None:
     html = page(real_client, "/code/G6002", params={"as_of": "2026-02-01"})
     assert "Not valid on 2026-02-01" in html and "discontinued 2025-12-31" in html
+    assert 'class="banner invalid"' in html
     earlier = page(real_client, "/code/G6002", params={"as_of": "2024-08-12"})
-    assert "Valid on 2024-08-12" in earlier
+    assert "Payable on 2024-08-12" in earlier and 'class="banner payable"' in earlier
 
 
 @pytest.mark.realdata
