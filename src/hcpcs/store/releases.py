@@ -173,9 +173,9 @@ def not_covered(releases: list[Release], dataset: str, day: date, date_given: bo
         covered = (f"the loaded releases around it are {last.label} ({_period(last)}) and "
                    f"{after[0].label} ({_period(after[0])})")
         suggestion = last.effective_end or last.effective_start
-    message = (f"no {name} release loaded covers {describe_date(day, date_given)}; {covered}. Ask for a "
-               f"date a loaded release covers (for example --as-of {suggestion}) or load the release for "
-               "this date with `hcpcs update`")
-    return NotCoveredError(message, day=day, dataset=dataset, newest={
+    summary = f"no {name} release loaded covers {describe_date(day, date_given)}; {covered}"
+    message = (f"{summary}. Ask for a date a loaded release covers (for example --as-of {suggestion}) or load "
+               "the release for this date with `hcpcs update`")
+    return NotCoveredError(message, day=day, dataset=dataset, summary=summary, newest={
         "release": newest.label, "effective_start": newest.effective_start.isoformat(),
         "effective_end": newest.effective_end.isoformat() if newest.effective_end else None})
