@@ -231,8 +231,9 @@ def search(
     for col in ("code", "description", "BETOS", "status", "release"):
         table.add_column(col)
     for r in data["results"]:
+        ended = f" (terminated {r['termination_date']})" if r.get("termination_date") else ""
         table.add_row(r["code"], r.get("long_description") or r.get("short_description") or "",
-                      r.get("betos") or "", r.get("status") or "", r.get("release") or "")
+                      r.get("betos") or "", r.get("status") or "", (r.get("release") or "") + ended)
     console.print(table)
 
 
@@ -253,7 +254,7 @@ def similar(
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"Codes similar to {data['code']}")
+    table = Table(title=f"Codes similar to {data['code']} (kind of service: {data.get('family')})")
     for col in ("code", "description", "why"):
         table.add_column(col)
     for r in data["similar"]:
