@@ -38,7 +38,8 @@ _TOKEN = re.compile(r"[a-z0-9]+")  # as the FTS5 unicode61 tokenizer splits text
 _LETTERS_DIGITS = re.compile(r"[a-z]+|[0-9]+")
 DENTAL_WORDS = {"dental", "tooth", "teeth", "denture", "dentures", "oral", "periodontal", "crown", "filling",
                 "endodontic", "orthodontic", "implant", "gum", "gums"}
-CANDIDATE_TEXTS, CANDIDATE_CODES = 1000, 400
+CANDIDATE_TEXTS, CANDIDATE_CODES = 1000, 250
+_UNLISTED: dict[tuple, frozenset[str]] = {}  # per store and release list: codes CMS calls unlisted or NOC
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ def fts_query(text: str) -> str:
     return expression
 
 
-def query_plan(text: str, frequency: Callable[[str], int] | None = None) -> list[tuple[int, str]]:
+def query_plan(text: str, frequency: Callable[[str], int] | None = None,
+               relaxed: bool = True) -> list[tuple[int, str]]:
     """The FTS5 expressions a text search runs, in order, each with its step (0 whole words, 1 prefixes,
     2 all words but one). The step-2 expressions leave out the commonest word first (`frequency` counts
     the descriptors a group's expression matches), so that "urine drug screen" keeps "drug screen"."""
@@ -156,7 +158,7 @@ def query_plan(text: str, frequency: Callable[[str], int] | None = None) -> list
     if not groups or not _all_of(groups, prefix=False):
         raise InvalidInputError(f"search text {text!r} has no words to search for")
     plan = [(0, _all_of(groups, prefix=False)), (1, _all_of(groups, prefix=True))]
-    if len(groups) > 1:
+    if relaxed and len(groups) > 1:
         order = list(range(len(groups)))
         if frequency is not None:
             order.sort(key=lambda i: -frequency(_group_expression(groups[i], prefix=True)))
@@ -201,16 +203,20 @@ def ranked_codes(hc: Hcpcs, text: str, wanted: int, day: date | None = None) -> 
     def frequency(expression: str) -> int:
         return queries.count_descriptor_matches(conn, expression, CANDIDATE_TEXTS)
 
+    def run(position: int, step: int, expression: str) -> None:
+        rows = queries.search_descriptors(conn, expression, texts=CANDIDATE_TEXTS, codes=CANDIDATE_CODES)
+        for row in rows:
+            if row["code"] not in found:
+                found[row["code"]] = (step, position, row["score"])
+
     try:
-        for position, (step, expression) in enumerate(query_plan(text, frequency)):
-            if step == 2 and len(found) >= wanted:
-                break
-            if step == 1 and len(found) >= CANDIDATE_CODES:
-                continue
-            rows = queries.search_descriptors(conn, expression, texts=CANDIDATE_TEXTS, codes=CANDIDATE_CODES)
-            for row in rows:
-                if row["code"] not in found:
-                    found[row["code"]] = (step, position, row["score"])
+        for position, (step, expression) in enumerate(query_plan(text, relaxed=False)):
+            if step == 0 or len(found) < CANDIDATE_CODES:
+                run(position, step, expression)
+        if len(found) < wanted:  # all words but one, only when all words find too few codes
+            for position, (step, expression) in enumerate(query_plan(text, frequency)):
+                if step == 2 and len(found) < wanted:
+                    run(position, step, expression)
     except sqlite3.OperationalError as exc:
         raise InvalidInputError(f"search text {text!r} could not be searched ({exc})") from exc
     hcpcs_release, mpfs_release = _newest(hc, "hcpcs"), _newest(hc, "mpfs")
@@ -220,7 +226,11 @@ def ranked_codes(hc: Hcpcs, text: str, wanted: int, day: date | None = None) -> 
     reference_day = day or date.today()
     classes = {code: kind_class(code, facts[code], reference_day, words, mpfs_release is not None)
                for code in found}
-    unlisted = queries.unlisted_codes(conn, list(found))
+    key = (id(hc.store), tuple(r.id for r in hc.releases))
+    if key not in _UNLISTED:
+        _UNLISTED.clear()
+        _UNLISTED[key] = frozenset(queries.unlisted_codes(conn))
+    unlisted = _UNLISTED[key]
 
     def rank(code: str) -> tuple:
         step, position, score = found[code]
@@ -374,9 +384,10 @@ def _guidance_links(code: str) -> dict[str, str]:
     links: dict[str, str] = {}
     for row in guidance.builtin_table().rows:
         period = f"{row.start.year}-{row.end.year}" if row.end else f"from {row.start.year}"
+        billed = code + (f"-{row.modifier}" if row.modifier else "")
         if code in row.codes:
             for other in row.instead:
-                links.setdefault(other, f"reported instead of {code} ({row.setting}, {period})")
+                links.setdefault(other, f"reported instead of {billed} ({row.setting}, {period})")
         if code in row.instead:
             for other in row.codes:
                 links.setdefault(other, f"{code} is reported instead of it ({row.setting}, {period})")

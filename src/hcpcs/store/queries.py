@@ -330,18 +330,12 @@ def count_descriptor_matches(conn: sqlite3.Connection, match: str, cap: int) -> 
                         "LIMIT ?)", (match, cap)).fetchone()[0]
 
 
-# Descriptors of codes for services no other code describes (CMS's unlisted and NOC codes).
-_UNLISTED = ("unlisted%", "%not otherwise specified%", "%not otherwise classified%", "%, noc%", "% noc %",
-             "%not elsewhere classified%")
+# Descriptor words of codes for services no other code describes (CMS's unlisted and NOC codes).
+_UNLISTED = 'unlisted OR "not otherwise specified" OR "not otherwise classified" OR noc OR "not elsewhere classified"'
 
 
-def unlisted_codes(conn: sqlite3.Connection, codes: list[str]) -> set[str]:
-    """The codes among `codes` that some loaded descriptor calls unlisted or not otherwise classified."""
-    out: set[str] = set()
-    likes = " OR ".join("lower(text) LIKE ?" for _ in _UNLISTED)
-    for start in range(0, len(codes), 500):
-        chunk = codes[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        out.update(r[0] for r in conn.execute(
-            f"SELECT DISTINCT code FROM descriptor WHERE code IN ({marks}) AND ({likes})", (*chunk, *_UNLISTED)))
-    return out
+def unlisted_codes(conn: sqlite3.Connection) -> set[str]:
+    """The codes that some loaded descriptor calls unlisted or not otherwise classified (NOC)."""
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT d.code FROM descriptor_fts f JOIN descriptor d ON d.id = f.rowid "
+        "WHERE descriptor_fts MATCH ?", (_UNLISTED,))}
