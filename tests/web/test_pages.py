@@ -183,3 +183,27 @@ def test_real_search_and_diff(real_client: TestClient) -> None:
     assert 'href="/code/G6002"' in page(real_client, "/search", params={"q": "stereoscopic guidance"})
     html = page(real_client, "/diff", params={"from": "HCPCS 2020 Jan", "to": "HCPCS 2026 Jan", "range": "G6001-G6017"})
     assert "17</span> discontinued" in html
+
+
+@pytest.mark.realdata
+def test_77387_banner_is_amber_and_names_what_to_report(real_client: TestClient) -> None:
+    html = page(real_client, "/code/77387", params={"as_of": "2025-06-01"})
+    assert 'class="banner not_payable"' in html and "Not payable on 2025-06-01" in html
+    block = re.search(r'<section class="card instead".*?</section>', html, flags=re.S).group(0)
+    for code in ("G6001", "G6002", "G6017", "77014"):
+        assert f'href="/code/{code}"' in block
+    assert "2015-01-01 to 2025-12-31" in block and "CMS-1612-FC" in block
+
+
+@pytest.mark.realdata
+def test_no_release_for_the_date_is_a_grey_banner_with_a_date_that_works(real_client: TestClient) -> None:
+    html = page(real_client, "/code/77373", params={"as_of": "2027-03-01"})
+    assert 'class="banner unknown"' in html and "Payment unknown on 2027-03-01" in html
+    assert re.search(r'href="\?as_of=2025-12-31[^"]*">See RVU25D', html)
+    assert "Not valid" not in html
+
+
+@pytest.mark.realdata
+def test_payable_banner_and_hospital_chip(real_client: TestClient) -> None:
+    html = page(real_client, "/code/77385", params={"as_of": "2023-03-01"})
+    assert 'class="banner not_payable"' in html and "Hospital outpatient (OPPS): payable" in html

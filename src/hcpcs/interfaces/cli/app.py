@@ -160,13 +160,16 @@ def releases(
 def lookup(
     code: Annotated[str, typer.Argument(help="HCPCS/CPT code or modifier, e.g. G6002, 77385, TC, 26.")],
     as_of: AsOfOption = None,
+    setting: Annotated[str | None, typer.Option(
+        help="Claim setting of the verdict: professional (physician fee schedule, the default) or facility "
+             "(hospital outpatient, OPPS).")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Everything about a code on a date of service, every field decoded."""
+    """Everything about a code on a date of service, every field decoded, headed by its verdict."""
     from hcpcs.services.reference import lookup as do_lookup
 
-    data = do_lookup(code, as_of, hc=_service(home))
+    data = do_lookup(code, as_of, hc=_service(home), setting=setting)
     if as_json:
         _print_json(data)
         return
