@@ -31,7 +31,7 @@ def test_lookup_card_says_discontinued_first(loaded_home: Path) -> None:
     result = run(loaded_home, "lookup", "G6002", "--as-of", "2026-02-01")
     assert result.returncode == 0, result.stderr
     first_line = result.stdout.strip().splitlines()[0]
-    assert "not valid" in first_line and "2025-12-31" in first_line
+    assert "Invalid" in first_line and "2025-12-31" in first_line
 
 
 @pytest.mark.parametrize("args", [

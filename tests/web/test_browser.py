@@ -53,7 +53,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 def test_code_page_date_change_shows_discontinued(page: Any, live_server: str) -> None:
     page.goto(f"{live_server}/code/G6002?as_of=2024-08-12")
-    assert "Valid on 2024-08-12" in page.locator("#status").inner_text()
+    assert "Payable on 2024-08-12" in page.locator("#status").inner_text()
     page.fill("#as_of", "2026-02-01")
     with page.expect_navigation():
         page.click("form.toolbar button[type=submit]")

@@ -48,7 +48,9 @@ def test_home_and_landmarks(mini_client: TestClient) -> None:
 
 def test_code_page_fixture(mini_client: TestClient) -> None:
     html = page(mini_client, "/code/Z9991", params={"as_of": "2099-05-01"})
-    assert "Fixture procedure two" in html and "Valid on 2099-05-01" in html
+    # HCPCS coverage S (non-covered by statute) and no fee schedule for 2099: amber, not a green "valid".
+    assert "Fixture procedure two" in html and "Not payable on 2099-05-01" in html
+    assert 'class="banner not_payable"' in html and "valid code on 2099-05-01" in html
     for section in ("fees", "modifiers", "indicators", "policies", "similar", "history", "sources"):
         assert f'id="{section}"' in html
     assert '<label for="as_of">' in html
@@ -138,8 +140,9 @@ def test_static_files(mini_client: TestClient) -> None:
 def test_g6002_discontinued_banner(real_client: TestClient) -> None:
     html = page(real_client, "/code/G6002", params={"as_of": "2026-02-01"})
     assert "Not valid on 2026-02-01" in html and "discontinued 2025-12-31" in html
+    assert 'class="banner invalid"' in html
     earlier = page(real_client, "/code/G6002", params={"as_of": "2024-08-12"})
-    assert "Valid on 2024-08-12" in earlier
+    assert "Payable on 2024-08-12" in earlier and 'class="banner payable"' in earlier
 
 
 @pytest.mark.realdata
@@ -180,3 +183,27 @@ def test_real_search_and_diff(real_client: TestClient) -> None:
     assert 'href="/code/G6002"' in page(real_client, "/search", params={"q": "stereoscopic guidance"})
     html = page(real_client, "/diff", params={"from": "HCPCS 2020 Jan", "to": "HCPCS 2026 Jan", "range": "G6001-G6017"})
     assert "17</span> discontinued" in html
+
+
+@pytest.mark.realdata
+def test_77387_banner_is_amber_and_names_what_to_report(real_client: TestClient) -> None:
+    html = page(real_client, "/code/77387", params={"as_of": "2025-06-01"})
+    assert 'class="banner not_payable"' in html and "Not payable on 2025-06-01" in html
+    block = re.search(r'<section class="card instead".*?</section>', html, flags=re.S).group(0)
+    for code in ("G6001", "G6002", "G6017", "77014"):
+        assert f'href="/code/{code}"' in block
+    assert "2015-01-01 to 2025-12-31" in block and "CMS-1612-FC" in block
+
+
+@pytest.mark.realdata
+def test_no_release_for_the_date_is_a_grey_banner_with_a_date_that_works(real_client: TestClient) -> None:
+    html = page(real_client, "/code/77373", params={"as_of": "2027-03-01"})
+    assert 'class="banner unknown"' in html and "Payment unknown on 2027-03-01" in html
+    assert re.search(r'href="\?as_of=2025-12-31[^"]*">See RVU25D', html)
+    assert "Not valid" not in html
+
+
+@pytest.mark.realdata
+def test_payable_banner_and_hospital_chip(real_client: TestClient) -> None:
+    html = page(real_client, "/code/77385", params={"as_of": "2023-03-01"})
+    assert 'class="banner not_payable"' in html and "Hospital outpatient (OPPS): payable" in html

@@ -4,6 +4,8 @@ response, never a traceback."""
 
 from __future__ import annotations
 
+from datetime import date
+
 
 class HcpcsError(Exception):
     """Base class of every error hcpcs raises on purpose."""
@@ -25,7 +27,20 @@ class DataNotLoadedError(HcpcsError):
 
 
 class NotCoveredError(HcpcsError):
-    """No release of a dataset is in force on the date asked, and the dataset cannot answer by row dates."""
+    """No release of a dataset is in force on the date asked, and the dataset cannot answer by row dates:
+    "no data", never "invalid". The message says which date was used, what the loaded releases cover and
+    how to ask for another date; callers that word it themselves (the API, FHIR) read the attributes:
+    `day` (the date used), `dataset`, and `newest` (`{"release", "effective_start", "effective_end"}` of
+    the newest loaded release of the dataset), each None when not known; `summary` is the message
+    without its advice, for the notices of an answer that goes on without that dataset."""
+
+    def __init__(self, message: str, *, day: date | None = None, dataset: str | None = None,
+                 newest: dict[str, str | None] | None = None, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.day = day
+        self.dataset = dataset
+        self.newest = newest
+        self.summary = summary or message  # what is not covered, without the advice (for notices)
 
 
 class UnknownCodeError(HcpcsError):

@@ -4,19 +4,29 @@ loaded releases (`history`)."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from hcpcs.core import indicators
+from hcpcs.core import guidance, indicators
 from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
 from hcpcs.core.dates import parse_date
-from hcpcs.core.errors import NotCoveredError, UnknownCodeError
+from hcpcs.core.errors import (
+    DataNotLoadedError,
+    InvalidInputError,
+    MalformedCodeError,
+    NotCoveredError,
+    UnknownCodeError,
+)
+from hcpcs.core.guidance import ReportInstead
 from hcpcs.core.indicators import pctc_allows
+from hcpcs.core.tables import dataset_title
+from hcpcs.services.lookup_verdict import verdict_for_lookup
 from hcpcs.services.results import LookupResult, MpfsSection
 from hcpcs.store import queries
-from hcpcs.store.releases import Release
+from hcpcs.store.releases import Release, not_covered
 from hcpcs.store.session import Hcpcs
 
 PTP_PREVIEW = 10
@@ -228,6 +238,8 @@ class _Asked:
     code: str
     day: date
     kind: str
+    setting: str | None = None  # professional | facility | None (professional verdict, guidance of all settings)
+    date_given: bool = True  # False: no date was given, so the day is today
     notices: list[str] = field(default_factory=list)
     sources: _Sources = field(default_factory=_Sources)
 
@@ -236,12 +248,15 @@ class _Asked:
         return "modifier" if self.kind == "modifier" else "procedure"
 
 
-def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = None) -> LookupResult:
-    """Everything hcpcs knows about a code on a date of service, as the documented JSON contract."""
+def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = None,
+           setting: str | None = None) -> LookupResult:
+    """Everything hcpcs knows about a code on a date of service (today when none is given), as the
+    documented JSON contract, with its verdict for `setting` (`professional`, the default, or `facility`)."""
     from hcpcs.store.session import default
 
     code = normalize(code)
-    asked = _Asked(hc or default(), code, parse_date(as_of, "as-of date"), kind_of(code))
+    asked = _Asked(hc or default(), code, parse_date(as_of, "as-of date"), kind_of(code),
+                   setting=_setting(setting), date_given=as_of is not None)
     _check_covered(asked)
     result: LookupResult = {"code": code, "kind": asked.kind, "as_of": asked.day.isoformat()}
     row, row_release, in_force = _hcpcs_record(asked)
@@ -267,18 +282,70 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
 
 
 def _finish(asked: _Asked, result: LookupResult) -> LookupResult:
+    result["report_instead"] = _report_instead(asked, result)
+    gap = functools.partial(_coverage_gap, asked)
+    by_setting = {name: verdict_for_lookup(result, name, gap) for name in ("professional", "facility")}  # type: ignore[arg-type]
+    result["verdict"] = by_setting[asked.setting or "professional"]
+    result["verdicts"] = by_setting
     result["notices"] = list(dict.fromkeys(asked.notices))
     result["sources"] = asked.sources.items
     return result
 
 
 def _check_covered(asked: _Asked) -> None:
-    """A date before every loaded code release is an error, not an answer from a later release."""
+    """A date before every loaded code release is an error ("no data"), not an answer from a later release."""
     coded = [r for r in asked.hc.releases if r.dataset in ("hcpcs", "mpfs")]
     if coded and asked.day < min(r.effective_start for r in coded):
         first = min(coded, key=lambda r: r.effective_start)
-        raise NotCoveredError(f"{asked.day} is before every loaded HCPCS and fee-schedule release (the earliest "
-                              f"is {first.label}, effective {first.effective_start})")
+        raise not_covered(asked.hc.releases, first.dataset, asked.day, asked.date_given)
+
+
+def _setting(setting: str | None) -> str | None:
+    try:
+        return guidance.normalize_setting(setting)
+    except ValueError as exc:
+        raise InvalidInputError(f"{exc} (a lookup's setting is the claim's: professional or facility)") from None
+
+
+def _coverage_gap(asked: _Asked, dataset: str) -> str:
+    """Why no release of `dataset` answers for the date asked: the date used, what is loaded, what to do."""
+    if not asked.hc.has_dataset(dataset):
+        return f"no {dataset_title(dataset)} release is loaded; load one with `hcpcs update`."
+    return str(not_covered(asked.hc.releases, dataset, asked.day, asked.date_given)) + "."
+
+
+def _report_instead(asked: _Asked, result: LookupResult) -> list[ReportInstead]:
+    """The cited guidance in force on the date, then the HCPCS file's crosswalks of a code that is not valid
+    on the date or not valid for Medicare (coverage I), to codes valid on the date."""
+    if asked.kind == "modifier":
+        return []
+    crosswalks: list[str] = []
+    if result.get("valid_on_date") is False or (result.get("coverage") or {}).get("code") == "I":
+        crosswalks = [c for c in result.get("cross_references") or [] if _valid_target(asked, c)]
+    return guidance.report_instead(asked.code, asked.day, asked.setting, cross_references=crosswalks,
+                                   cross_reference_release=result.get("hcpcs_release"))
+
+
+def _valid_target(asked: _Asked, code: str) -> bool:
+    """Whether a crosswalk target is a code on the date (True when no loaded release can tell)."""
+    try:
+        kind = kind_of(normalize(code))
+    except MalformedCodeError:
+        return False
+    conn, day = asked.hc.store.conn, asked.day
+    dataset = "hcpcs" if kind == "level2" else "mpfs"
+    if not asked.hc.has_dataset(dataset):
+        return True
+    try:
+        release = asked.hc.release_for(dataset, day).release
+    except (NotCoveredError, DataNotLoadedError):
+        return True
+    if kind == "level2":
+        row = queries.hcpcs_row(conn, release.id, code, "procedure")
+        return row is not None and is_valid_on(row, day)[0]
+    rows = queries.rvu_rows(conn, release.id, code)
+    base = next((r for r in rows if r["modifier"] == ""), None)
+    return base is not None and base["status"] != "D"
 
 
 def _hcpcs_record(asked: _Asked) -> tuple[sqlite3.Row | None, Release | None, Release | None]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+from hcpcs.core.guidance import ReportInstead
+from hcpcs.services.lookup_verdict import LookupVerdict
 from hcpcs.services.verdicts import Verdict
 
 
@@ -155,6 +157,9 @@ class LookupResult(TypedDict, total=False):
     ptp: dict[str, PtpEntry | None]
     notices: list[str]
     sources: list[SourceRef]
+    verdict: LookupVerdict  # for the setting asked (professional by default)
+    verdicts: dict[str, LookupVerdict]  # professional and facility
+    report_instead: list[ReportInstead]  # cited guidance in force on the date; [] when none is known
 
 
 class LocalityRef(TypedDict):

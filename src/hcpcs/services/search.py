@@ -1,82 +1,246 @@
-"""Finding codes: ranked full-text search over descriptors (with the synonyms and abbreviations coders
-type), code prefixes and ranges; and codes similar to a given one."""
+"""Finding codes: ranked full-text search over descriptors, with the lay terms, brand names and
+shorthand coders type (`search_terms.toml`), code prefixes and ranges; and codes similar to a given one.
+
+How a text search ranks (each step one FTS5 query over every descriptor of every loaded release):
+
+1. every typed word (or phrase of the vocabulary) must match, as a whole word or one of its alternatives;
+2. then the same with each word also matching as a prefix (a word being typed: "stereot");
+3. when those find fewer codes than asked for, every word but one must match (a word that no descriptor
+   uses, such as "scan" in "bone density scan", does not empty the answer).
+
+Within each step the best bm25 comes first, except that codes of another kind than the search is about
+come after the others: codes no longer valid (terminated, or gone from the newest fee schedule),
+reporting-only codes (fee-schedule status M, CPT Category II), dental codes (unless the search is about
+teeth) and modifiers (unless it asks for one)."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from importlib import resources
 from typing import Any
 
-from hcpcs.core import indicators
+from hcpcs.core import guidance, indicators
 from hcpcs.core.codes import kind_of, normalize
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import InvalidInputError, MalformedCodeError, UnknownCodeError
 from hcpcs.store import queries
 from hcpcs.store.session import Hcpcs
 
-# What coders type -> what CMS descriptors say. Each entry expands a typed word into alternatives
-# (phrases allowed); matching is on porter-stemmed tokens.
-SYNONYMS: dict[str, list[str]] = {
-    "xray": ["x-ray", "xray", "radiograph", "radiologic"],
-    "x-ray": ["x-ray", "xray", "radiograph", "radiologic"],
-    "imrt": ["imrt", "intensity modulated", "ntsty modul"],
-    "igrt": ["igrt", "image guidance", "guidance", "guidnc"],
-    "sbrt": ["sbrt", "stereotactic body", "stereotactic"],
-    "srs": ["srs", "stereotactic radiosurgery", "radiosurgery"],
-    "stereotactic": ["stereotactic", "stereotaxis", "srs", "sbrt"],
-    "ct": ["ct", "computed tomography", "cat scan"],
-    "mri": ["mri", "magnetic resonance"],
-    "us": ["ultrasound", "ultrasonic", "echo"],
-    "ultrasound": ["ultrasound", "ultrasonic", "echo", "us"],
-    "echo": ["echo", "ultrasound", "ultrasonic"],
-    "ekg": ["ekg", "ecg", "electrocardiogram"],
-    "ecg": ["ekg", "ecg", "electrocardiogram"],
-    "rx": ["radiation therapy", "radiotherapy", "rad tx", "rx"],
-    "radiotherapy": ["radiotherapy", "radiation therapy", "rad tx", "radiation treatment"],
-    "inj": ["injection", "inj"],
-    "injection": ["injection", "inj"],
-    "dme": ["durable medical equipment", "dme"],
-    "wc": ["wheelchair", "whlchr"],
-    "wheelchair": ["wheelchair", "whlchr", "wc"],
-    "tx": ["treatment", "therapy", "tx"],
-    "dx": ["diagnostic", "diagnosis", "dx"],
-}
-# CMS short descriptors abbreviate hard (28 characters): the words they shorten, for matching.
-ABBREVIATIONS: dict[str, list[str]] = {
-    "radiation": ["radj", "rad", "radiat"], "therapy": ["tx", "ther"], "treatment": ["tx", "trtmt", "trmt"],
-    "delivery": ["dlvr", "dlvry"], "guidance": ["guid", "guidnc"], "intensity": ["ntsty"],
-    "modulated": ["modul"], "stereotactic": ["strtctc", "stereotac"], "localization": ["localize", "lclz"],
-    "ultrasound": ["us", "echo"], "ultrasonic": ["us", "echo"], "device": ["dev"], "injection": ["inj"],
-    "evaluation": ["eval"], "management": ["mgmt"], "complex": ["cplx"], "simple": ["smpl"],
-}
-for _word, _short in ABBREVIATIONS.items():
-    SYNONYMS.setdefault(_word, [_word]).extend(a for a in _short if a not in SYNONYMS.get(_word, []))
-
 _RANGE = re.compile(r"^([A-Z]?\d{3,4}[0-9A-Z]?)\s*-\s*([A-Z]?\d{3,4}[0-9A-Z]?)$")
 _PREFIX = re.compile(r"^([0-9A-Z]{1,4})\*$")
-_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)?")
+_TOKEN = re.compile(r"[a-z0-9]+")  # as the FTS5 unicode61 tokenizer splits text
+_LETTERS_DIGITS = re.compile(r"[a-z]+|[0-9]+")
+DENTAL_WORDS = {"dental", "tooth", "teeth", "denture", "dentures", "oral", "periodontal", "crown", "filling",
+                "endodontic", "orthodontic", "implant", "gum", "gums"}
+CANDIDATE_TEXTS, CANDIDATE_CODES = 1000, 250
+_UNLISTED: dict[tuple, frozenset[str]] = {}  # per store and release list: codes CMS calls unlisted or NOC
 
 
-def _fts_term(term: str) -> str:
-    words = _TOKEN.findall(term.lower().replace("-", " "))
-    if not words:
+@dataclass(frozen=True)
+class Vocabulary:
+    phrases: dict[str, tuple[str, ...]]
+    words: dict[str, tuple[str, ...]]
+    abbreviations: dict[str, tuple[str, ...]]  # descriptor word -> its short-descriptor forms
+    expansions: dict[str, tuple[str, ...]]  # short-descriptor form -> the words it shortens
+    stop_words: frozenset[str]
+    longest_phrase: int
+
+
+@cache
+def vocabulary() -> Vocabulary:
+    """The search vocabulary (`search_terms.toml`): typed phrases and words with their alternatives."""
+    text = (resources.files("hcpcs.services") / "search_terms.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+
+    def key(phrase: str) -> str:
+        return " ".join(_TOKEN.findall(phrase.lower()))
+
+    phrases = {key(k): tuple(v) for k, v in data.get("phrases", {}).items()}
+    words = {k.lower(): tuple(v) for k, v in data.get("words", {}).items()}
+    abbreviations = {k.lower(): tuple(v) for k, v in data.get("abbreviations", {}).items()}
+    for word, short in abbreviations.items():
+        words[word] = tuple(dict.fromkeys((*words.get(word, (word,)), *short)))
+    expansions: dict[str, list[str]] = {}
+    for word, short in abbreviations.items():
+        for form in short:
+            expansions.setdefault(form, []).append(word)
+    return Vocabulary(phrases, words, abbreviations, {k: tuple(v) for k, v in expansions.items()},
+                      frozenset(data.get("stop_words", ())), max((len(p.split()) for p in phrases), default=1))
+
+
+def _singular(word: str) -> list[str]:
+    forms = [word]
+    if word.endswith("es") and len(word) > 4:
+        forms.append(word[:-2])
+    if word.endswith("s") and len(word) > 3:
+        forms.append(word[:-1])
+    return forms
+
+
+def _alternatives(word: str, vocab: Vocabulary) -> list[str]:
+    """A typed word and what it may match: its vocabulary entry (or its singular's), and for a word mixing
+    letters and digits (b12, pcv13, o2) the split form the descriptors' tokens give ("b 12")."""
+    found: list[str] = [word]
+    for form in _singular(word):
+        if form in vocab.words:
+            found.extend(vocab.words[form])
+            break
+    parts = _LETTERS_DIGITS.findall(word)
+    if len(parts) > 1:
+        found.append(" ".join(parts))
+    return list(dict.fromkeys(found))
+
+
+def term_groups(text: str) -> list[list[str]]:
+    """What a search text asks for: one group per typed word or vocabulary phrase, each the alternatives
+    that satisfy it. Stop words are dropped (unless nothing else is left)."""
+    vocab = vocabulary()
+    tokens = _TOKEN.findall(text.lower().replace("'", ""))
+    groups: list[list[str]] = []
+    i = 0
+    while i < len(tokens):
+        for size in range(min(vocab.longest_phrase, len(tokens) - i), 1, -1):
+            phrase = " ".join(tokens[i:i + size])
+            if phrase in vocab.phrases:
+                groups.append(list(dict.fromkeys((phrase, *vocab.phrases[phrase]))))
+                i += size
+                break
+        else:
+            word = tokens[i]
+            i += 1
+            if word not in vocab.stop_words:
+                groups.append(_alternatives(word, vocab))
+    if not groups:
+        groups = [_alternatives(word, vocab) for word in tokens]
+    return groups
+
+
+def _fts_term(alternative: str, prefix: bool) -> str:
+    tokens = _TOKEN.findall(alternative.lower())
+    if not tokens:
         return ""
-    return '"' + " ".join(words) + '"' if len(words) > 1 else words[0] + ("*" if len(words[0]) >= 3 else "")
+    if len(tokens) > 1:
+        return '"' + " ".join(tokens) + '"'
+    return tokens[0] + ("*" if prefix and len(tokens[0]) >= 3 else "")
+
+
+def _group_expression(group: list[str], prefix: bool) -> str:
+    terms = [t for t in dict.fromkeys(_fts_term(a, prefix) for a in group) if t]
+    return "(" + " OR ".join(terms) + ")" if terms else ""
+
+
+def _all_of(groups: list[list[str]], prefix: bool) -> str:
+    return " AND ".join(e for e in (_group_expression(g, prefix) for g in groups) if e)
 
 
 def fts_query(text: str) -> str:
-    """The FTS5 MATCH expression for what a user typed: every word required, each word matched by itself
-    or any of its synonyms."""
-    groups = []
-    for word in _TOKEN.findall(text.lower()):
-        alternatives = SYNONYMS.get(word) or SYNONYMS.get(word.replace("-", "")) or [word]
-        terms = [t for t in dict.fromkeys(_fts_term(a) for a in [word, *alternatives]) if t]
-        if terms:
-            groups.append("(" + " OR ".join(terms) + ")")
-    if not groups:
+    """The FTS5 MATCH expression of the first step for what a user typed: every word required, each
+    matched by itself or one of its alternatives."""
+    groups = term_groups(text)
+    expression = _all_of(groups, prefix=False)
+    if not expression:
         raise InvalidInputError(f"search text {text!r} has no words to search for")
-    return " AND ".join(groups)
+    return expression
+
+
+def query_plan(text: str, frequency: Callable[[str], int] | None = None,
+               relaxed: bool = True) -> list[tuple[int, str]]:
+    """The FTS5 expressions a text search runs, in order, each with its step (0 whole words, 1 prefixes,
+    2 all words but one). The step-2 expressions leave out the commonest word first (`frequency` counts
+    the descriptors a group's expression matches), so that "urine drug screen" keeps "drug screen"."""
+    groups = term_groups(text)
+    if not groups or not _all_of(groups, prefix=False):
+        raise InvalidInputError(f"search text {text!r} has no words to search for")
+    plan = [(0, _all_of(groups, prefix=False)), (1, _all_of(groups, prefix=True))]
+    if relaxed and len(groups) > 1:
+        order = list(range(len(groups)))
+        if frequency is not None:
+            order.sort(key=lambda i: -frequency(_group_expression(groups[i], prefix=True)))
+        for left_out in order:
+            rest = groups[:left_out] + groups[left_out + 1:]
+            plan.append((2, _all_of(rest, prefix=True)))
+    return [(step, expression) for step, expression in dict.fromkeys(plan) if expression]
+
+
+def _newest(hc: Hcpcs, dataset: str) -> Any:
+    releases = [r for r in hc.releases if r.dataset == dataset]
+    return max(releases, key=lambda r: (r.effective_start, r.id)) if releases else None
+
+
+def kind_class(code: str, facts: dict[str, str | None], day: date, text_words: set[str],
+               has_mpfs: bool) -> int:
+    """0 for the codes a search is about; 1 no longer valid on `day`; 2 another kind of code: reporting
+    only (fee-schedule status M, CPT Category II), dental (unless the search is about teeth), modifiers
+    (unless it asks for one)."""
+    kind = kind_of(code)
+    if kind == "modifier":
+        return 0 if "modifier" in text_words or "modifiers" in text_words else 2
+    if code.startswith("D") and kind == "level2" and not DENTAL_WORDS & text_words:
+        return 2
+    if (kind == "cpt" and code.endswith("F")) or facts.get("status") == "M":
+        return 2
+    terminated = facts.get("termination_date")
+    if terminated and terminated < day.isoformat():
+        return 1
+    if kind == "level2" and not facts.get("in_hcpcs") and not facts.get("in_mpfs"):
+        return 1  # dropped from the newest HCPCS file
+    if kind == "cpt" and has_mpfs and (not facts.get("in_mpfs") or facts.get("status") == "D"):
+        return 1
+    return 0
+
+
+def ranked_codes(hc: Hcpcs, text: str, wanted: int, day: date | None = None) -> tuple[list[str], dict[str, float]]:
+    """The codes a text search finds, best first, and the bm25 score of each (lower is better)."""
+    conn = hc.store.conn
+    found: dict[str, tuple[int, int, float]] = {}  # code -> (step, position of its expression, bm25)
+
+    def frequency(expression: str) -> int:
+        return queries.count_descriptor_matches(conn, expression, CANDIDATE_TEXTS)
+
+    def run(position: int, step: int, expression: str) -> None:
+        rows = queries.search_descriptors(conn, expression, texts=CANDIDATE_TEXTS, codes=CANDIDATE_CODES)
+        for row in rows:
+            if row["code"] not in found:
+                found[row["code"]] = (step, position, row["score"])
+
+    try:
+        for position, (step, expression) in enumerate(query_plan(text, relaxed=False)):
+            if step == 0 or len(found) < CANDIDATE_CODES:
+                run(position, step, expression)
+        if len(found) < wanted:  # all words but one, only when all words find too few codes
+            for position, (step, expression) in enumerate(query_plan(text, frequency)):
+                if step == 2 and len(found) < wanted:
+                    run(position, step, expression)
+    except sqlite3.OperationalError as exc:
+        raise InvalidInputError(f"search text {text!r} could not be searched ({exc})") from exc
+    hcpcs_release, mpfs_release = _newest(hc, "hcpcs"), _newest(hc, "mpfs")
+    facts = queries.code_facts(conn, list(found), hcpcs_release.id if hcpcs_release else None,
+                               mpfs_release.id if mpfs_release else None)
+    words = set(_TOKEN.findall(text.lower()))
+    reference_day = day or date.today()
+    classes = {code: kind_class(code, facts[code], reference_day, words, mpfs_release is not None)
+               for code in found}
+    key = (id(hc.store), tuple(r.id for r in hc.releases))
+    if key not in _UNLISTED:
+        _UNLISTED.clear()
+        _UNLISTED[key] = frozenset(queries.unlisted_codes(conn))
+    unlisted = _UNLISTED[key]
+
+    def rank(code: str) -> tuple:
+        step, position, score = found[code]
+        # Whole words and prefixes rank together; all-but-one-word matches come after them, by the
+        # word they leave out (commonest first). Within that: the right kind of code, specific before
+        # unlisted (NOC) codes, then bm25.
+        return (min(step, 1), position if step == 2 else 0, classes[code], code in unlisted, step, score)
+
+    order = sorted(found, key=rank)
+    return order, {code: found[code][2] for code in found}
 
 
 def _latest_details(hc: Hcpcs, code: str, day: date | None) -> dict[str, Any]:
@@ -159,11 +323,8 @@ def search(text: str, *, active_on: str | date | None = None, betos: str | None 
     else:
         mode = "text"
         query = fts_query(text)
-        try:
-            rows = queries.search_descriptors(hc.store.conn, query, texts=1000, codes=400)
-        except sqlite3.OperationalError as exc:
-            raise InvalidInputError(f"search text {text!r} could not be searched ({exc})") from exc
-        scored = [(r["score"], r["code"]) for r in rows]
+        order, scores = ranked_codes(hc, text, limit, day)
+        scored = [(scores[code], code) for code in order]
     results = []
     for score, code in scored:
         info = _latest_details(hc, code, day)
@@ -183,9 +344,78 @@ def search(text: str, *, active_on: str | date | None = None, betos: str | None 
             "count": len(results), "results": results}
 
 
+# CPT sections (by code number) as the BETOS families of the HCPCS file name the kind of service:
+# M evaluation and management, P procedures (radiation oncology is BETOS P7), I imaging, T tests.
+CPT_FAMILIES = ((0, 1999, "P"), (10004, 69999, "P"), (70010, 77260, "I"), (77261, 77799, "P"),
+                (77800, 79999, "I"), (80000, 89999, "T"), (90000, 99199, "medicine"), (99200, 99499, "M"),
+                (99500, 99999, "medicine"))
+DESCRIPTOR_STOP_WORDS = {"other", "service", "services", "procedure", "procedures", "with", "without", "each",
+                         "than", "more", "only", "includes", "including", "patient", "unit", "used", "same",
+                         "per", "and", "for", "the", "any", "not", "one", "two", "first", "additional", "list",
+                         "separately", "addition", "code", "primary", "min", "use", "has", "are", "all"}
+
+
+def service_family(code: str, betos: str | None) -> str:
+    """The kind of service a code is, for keeping `similar` within it: the BETOS family (first letter) of a
+    HCPCS Level II code, the section of a CPT code, and apart: dental codes, modifiers, reporting-only
+    codes (CPT Category II) and emerging technology (Category III)."""
+    kind = kind_of(code)
+    if kind == "modifier":
+        return "modifier"
+    if kind == "level2":
+        if code.startswith("D"):
+            return "dental"
+        return betos[0] if betos else f"level2-{code[0]}"
+    if code.endswith("F"):
+        return "measurement"
+    if code.endswith("T"):
+        return "category3"
+    if code.endswith(("U", "M")):
+        return "T"  # proprietary laboratory analyses, multianalyte assays
+    if not code.isdigit():
+        return "medicine"  # vaccine administration (nnnnA) and other lettered Category I codes
+    number = int(code)
+    return next((family for low, high, family in CPT_FAMILIES if low <= number <= high), "medicine")
+
+
+def _guidance_links(code: str) -> dict[str, str]:
+    """Codes the cited report-instead guidance names with `code`: what replaces it, what it replaces, and
+    the other choices of the same row, each with why."""
+    links: dict[str, str] = {}
+    for row in guidance.builtin_table().rows:
+        period = f"{row.start.year}-{row.end.year}" if row.end else f"from {row.start.year}"
+        billed = code + (f"-{row.modifier}" if row.modifier else "")
+        if code in row.codes:
+            for other in row.instead:
+                links.setdefault(other, f"reported instead of {billed} ({row.setting}, {period})")
+        if code in row.instead:
+            for other in row.codes:
+                links.setdefault(other, f"{code} is reported instead of it ({row.setting}, {period})")
+            for other in row.instead:
+                links.setdefault(other, f"an alternative to {code} in the same guidance ({period})")
+    links.pop(code, None)
+    return links
+
+
+def _descriptor_terms(text: str) -> list[str]:
+    """The FTS5 terms of a code's descriptors for `similar`: its words of four letters or more (by prefix
+    from six), and the whole words that its short-descriptor abbreviations stand for."""
+    vocab = vocabulary()
+    tokens = _TOKEN.findall(text.lower())
+    terms = {f"{t}*" if len(t) >= 6 else t for t in tokens
+             if len(t) >= 3 and t.isalpha() and t not in DESCRIPTOR_STOP_WORDS}
+    for token in tokens:
+        terms.update(vocab.expansions.get(token, ()))
+        terms.update(a for a in vocab.abbreviations.get(token, ()) if len(a) >= 3)
+    return sorted(terms)
+
+
 def similar(code: str, *, limit: int = 15, hc: Hcpcs | None = None) -> dict[str, Any]:
-    """Codes related to `code`, each with the reasons: same BETOS family, neighbouring codes of the same
-    range, shared NCCI bundling partners, similar descriptor words."""
+    """Codes of the same kind of service as `code`, each with the reasons: named with it by the cited
+    report-instead guidance, paired with it by NCCI as mutually exclusive (alternative ways of doing the
+    same thing), similar descriptor words, same BETOS category, neighbouring codes of the same range.
+    Codes of another family (`service_family`) come only through the guidance; dental codes, modifiers
+    and reporting-only codes never appear for a code of another kind."""
     from hcpcs.store.session import default
 
     hc = hc or default()
@@ -194,6 +424,8 @@ def similar(code: str, *, limit: int = 15, hc: Hcpcs | None = None) -> dict[str,
     if not queries.code_known_anywhere(conn, code):
         raise UnknownCodeError(f"{code} is in no loaded release")
     me = _latest_details(hc, code, None)
+    my_family = service_family(code, me.get("betos"))
+    my_off_kind = my_family in ("dental", "modifier", "measurement") or me.get("status") == "M"
     candidates: dict[str, dict[str, Any]] = {}
 
     def add(other: str, points: float, reason: str) -> None:
@@ -204,34 +436,44 @@ def similar(code: str, *, limit: int = 15, hc: Hcpcs | None = None) -> dict[str,
         if reason not in entry["reasons"]:
             entry["reasons"].append(reason)
 
-    # NCCI: codes CMS pairs with this one as mutually exclusive (alternative ways of doing the same thing).
+    for other, why in _guidance_links(code).items():
+        add(other, 8.0, why)
     ptp_releases = [r for r in hc.releases if r.dataset == "ncci_ptp_practitioner"]
     if ptp_releases:
         rid = max(ptp_releases, key=lambda r: r.effective_start).id
         for other, rationale in queries.ptp_partners_in_force(conn, rid, code):
             if rationale and "mutually exclusive" in rationale.lower():
-                add(other, 6.0, f"NCCI pairs it with {code} as mutually exclusive")
-    # Descriptor words.
-    text = " ".join(filter(None, [me.get("long_description"), me.get("short_description")]))
-    words = [w for w in set(re.findall(r"[a-z]{5,}", text.lower())) if w not in {"other", "service", "services", "procedure"}]
-    if words:
-        terms = {f"{w}*" if len(w) > 5 else w for w in words}
-        terms.update(a for w in words for a in ABBREVIATIONS.get(w, ()) if len(a) >= 3)
-        query = " OR ".join(sorted(terms))
-        rows = queries.search_descriptors(conn, query, texts=200, codes=40)
+                add(other, 4.0, f"NCCI pairs it with {code} as mutually exclusive")
+    terms = _descriptor_terms(" ".join(filter(None, [me.get("long_description"), me.get("short_description")])))
+    if terms:
+        rows = queries.search_descriptors(conn, " OR ".join(terms), texts=400, codes=80)
         best = min((r["score"] for r in rows), default=0) or -1.0
         for row in rows:
-            add(row["code"], 5.0 * row["score"] / best, "similar descriptor words")
-    # Same BETOS family and code range.
+            add(row["code"], 6.0 * row["score"] / best, "similar descriptor words")
     if me.get("betos"):
+        meaning = indicators.meaning("hcpcs_betos", me["betos"])
         for other in queries.hcpcs_codes_of_betos(conn, me["betos"], code[:3]):
-            add(other, 1.5, f"same BETOS category {me['betos']} ({indicators.meaning('hcpcs_betos', me['betos'])})")
+            add(other, 1.0, f"same BETOS category {me['betos']} ({meaning})")
     for other in queries.codes_sharing_prefix(conn, code[:4]):
-        add(other, 0.5, f"same code range {code[:4]}x")
-    ranked = sorted(candidates.values(), key=lambda c: (-c["score"], c["code"]))[:limit]
+        add(other, 0.75, f"same code range {code[:4]}x")
+    hcpcs_release = _newest(hc, "hcpcs")
+    mpfs_release = _newest(hc, "mpfs")
+    facts = queries.code_facts(conn, list(candidates), hcpcs_release.id if hcpcs_release else None,
+                               mpfs_release.id if mpfs_release else None)
+    linked = _guidance_links(code)
+    kept = []
+    for other, entry in candidates.items():
+        betos = facts[other].get("betos")
+        if betos is None and kind_of(other) == "level2":  # not in the newest HCPCS file: its last record
+            betos = _latest_details(hc, other, None).get("betos")
+        family = service_family(other, betos)
+        off_kind = family in ("dental", "modifier", "measurement") or facts[other].get("status") == "M"
+        if other in linked or (family == my_family and not (off_kind and not my_off_kind)):
+            kept.append(entry)
+    ranked = sorted(kept, key=lambda c: (-c["score"], c["code"]))[:limit]
     for entry in ranked:
         details = _latest_details(hc, entry["code"], None)
         entry["short_description"] = details.get("short_description")
         entry["kind"] = details.get("kind")
         entry["score"] = round(entry["score"], 2)
-    return {"code": code, "similar": ranked}
+    return {"code": code, "family": my_family, "similar": ranked}

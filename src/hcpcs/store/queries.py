@@ -310,3 +310,41 @@ def diff_rows(conn: sqlite3.Connection, dataset: str, release_id: int, low: str 
         sql += f" AND {key} BETWEEN ? AND ?"
         params = (release_id, low, high)
     return {row[key]: row for row in conn.execute(sql, params)}
+
+
+def code_facts(conn: sqlite3.Connection, codes: list[str], hcpcs_release_id: int | None,
+               mpfs_release_id: int | None) -> dict[str, dict[str, str | None]]:
+    """For ranking search results: each code's HCPCS record in a release (`in_hcpcs`, `termination_date`,
+    `betos`) and the status of its global row in a fee-schedule release (`status`, `in_mpfs`)."""
+    facts: dict[str, dict[str, str | None]] = {code: {} for code in codes}
+    for start in range(0, len(codes), 500):
+        chunk = codes[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        if hcpcs_release_id is not None:
+            for code, terminated, betos in conn.execute(
+                    f"SELECT code, termination_date, betos FROM hcpcs_code WHERE release_id = ? AND "
+                    f"record_kind = 'procedure' AND code IN ({marks})", (hcpcs_release_id, *chunk)):
+                facts[code].update(in_hcpcs="1", termination_date=terminated or None, betos=betos or None)
+        if mpfs_release_id is not None:
+            for code, status in conn.execute(
+                    f"SELECT hcpcs, status FROM mpfs_rvu WHERE release_id = ? AND modifier = '' AND hcpcs IN "
+                    f"({marks})", (mpfs_release_id, *chunk)):
+                facts[code].update(in_mpfs="1", status=status)
+    return facts
+
+
+def count_descriptor_matches(conn: sqlite3.Connection, match: str, cap: int) -> int:
+    """How many descriptor texts an FTS5 expression matches, counted up to `cap`."""
+    return conn.execute("SELECT count(*) FROM (SELECT rowid FROM descriptor_fts WHERE descriptor_fts MATCH ? "
+                        "LIMIT ?)", (match, cap)).fetchone()[0]
+
+
+# Descriptor words of codes for services no other code describes (CMS's unlisted and NOC codes).
+_UNLISTED = 'unlisted OR "not otherwise specified" OR "not otherwise classified" OR noc OR "not elsewhere classified"'
+
+
+def unlisted_codes(conn: sqlite3.Connection) -> set[str]:
+    """The codes that some loaded descriptor calls unlisted or not otherwise classified (NOC)."""
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT d.code FROM descriptor_fts f JOIN descriptor d ON d.id = f.rowid "
+        "WHERE descriptor_fts MATCH ?", (_UNLISTED,))}

@@ -159,11 +159,50 @@ def choose_release(releases: list[Release], dataset: str, day: date) -> ReleaseC
         if published:
             notices.append(published)
         return ReleaseChoice(chosen, notices, False)
-    periods = ", ".join(
-        f"{r.label} ({r.effective_start} to {r.effective_end or 'open'})"
-        for r in sorted(candidates, key=lambda r: r.effective_start)
-    )
     entry = catalog.published_on(dataset, day)
     hint = (f"; CMS published {entry.label} for it (`hcpcs update`, or `hcpcs releases --missing` for where to "
             "get it)") if entry else ""
-    raise NotCoveredError(f"no {name} release loaded covers {day}; loaded: {periods}{hint}")
+    raise not_covered(candidates, dataset, day, hint=hint)
+
+
+def _period(release: Release) -> str:
+    return f"{release.effective_start} to {release.effective_end or 'the next release'}"
+
+
+def describe_date(day: date, date_given: bool | None = None) -> str:
+    """The date an answer is for, saying when it is today because no date was given."""
+    if date_given is False:
+        return f"{day} (today: no date was given)"
+    if date_given is None and day == date.today():
+        return f"{day} (today)"
+    return str(day)
+
+
+def not_covered(releases: list[Release], dataset: str, day: date, date_given: bool | None = None,
+                hint: str = "") -> NotCoveredError:
+    """The error for a date no loaded release of `dataset` covers: which date was used, what the loaded
+    releases cover (the newest, or the earliest for a date before them all, or the two around a gap) and
+    how to ask for another date. `date_given` False says the date is today because none was given."""
+    candidates = sorted((r for r in releases if r.dataset == dataset), key=lambda r: (r.effective_start, r.id))
+    name = dataset_title(dataset)
+    newest = max(candidates, key=lambda r: (r.effective_end or date.max, r.effective_start, r.id))
+    earliest = candidates[0]
+    before = [r for r in candidates if r.effective_end is not None and r.effective_end < day]
+    after = [r for r in candidates if r.effective_start > day]
+    if not before:
+        covered = f"the earliest loaded, {earliest.label}, starts {earliest.effective_start}"
+        suggestion = earliest.effective_start
+    elif not after:
+        covered = f"the newest loaded, {newest.label}, covers {_period(newest)}"
+        suggestion = newest.effective_end or newest.effective_start
+    else:
+        last = max(before, key=lambda r: (r.effective_end, r.id))
+        covered = (f"the loaded releases around it are {last.label} ({_period(last)}) and "
+                   f"{after[0].label} ({_period(after[0])})")
+        suggestion = last.effective_end or last.effective_start
+    summary = f"no {name} release loaded covers {describe_date(day, date_given)}; {covered}{hint}"
+    message = (f"{summary}. Ask for a date a loaded release covers (for example --as-of {suggestion}) or load "
+               "the release for this date with `hcpcs update`")
+    return NotCoveredError(message, day=day, dataset=dataset, summary=summary, newest={
+        "release": newest.label, "effective_start": newest.effective_start.isoformat(),
+        "effective_end": newest.effective_end.isoformat() if newest.effective_end else None})

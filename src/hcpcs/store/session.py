@@ -45,7 +45,10 @@ class Hcpcs:
             return None
         try:
             choice = self.release_for(dataset, day)
-        except (NotCoveredError, DataNotLoadedError) as exc:
+        except NotCoveredError as exc:
+            notices.append(exc.summary)
+            return None
+        except DataNotLoadedError as exc:
             notices.append(str(exc))
             return None
         notices.extend(choice.notices)

@@ -200,13 +200,16 @@ def releases(
 def lookup(
     code: Annotated[str, typer.Argument(help="HCPCS/CPT code or modifier, e.g. G6002, 77385, TC, 26.")],
     as_of: AsOfOption = None,
+    setting: Annotated[str | None, typer.Option(
+        help="Claim setting of the verdict: professional (physician fee schedule, the default) or facility "
+             "(hospital outpatient, OPPS).")] = None,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Everything about a code on a date of service, every field decoded."""
+    """Everything about a code on a date of service, every field decoded, headed by its verdict."""
     from hcpcs.services.reference import lookup as do_lookup
 
-    data = do_lookup(code, as_of, hc=_service(home))
+    data = do_lookup(code, as_of, hc=_service(home), setting=setting)
     if as_json:
         _print_json(data)
         return
@@ -271,8 +274,9 @@ def search(
     for col in ("code", "description", "BETOS", "status", "release"):
         table.add_column(col)
     for r in data["results"]:
+        ended = f" (terminated {r['termination_date']})" if r.get("termination_date") else ""
         table.add_row(r["code"], r.get("long_description") or r.get("short_description") or "",
-                      r.get("betos") or "", r.get("status") or "", r.get("release") or "")
+                      r.get("betos") or "", r.get("status") or "", (r.get("release") or "") + ended)
     console.print(table)
 
 
@@ -293,7 +297,7 @@ def similar(
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"Codes similar to {data['code']}")
+    table = Table(title=f"Codes similar to {data['code']} (kind of service: {data.get('family')})")
     for col in ("code", "description", "why"):
         table.add_column(col)
     for r in data["similar"]:

@@ -38,14 +38,58 @@ def _kv(title: str, rows: list[tuple[str, Any]]) -> Panel:
     return Panel(table, title=title, title_align="left")
 
 
+# The verdict's colour (green / amber / red / grey, as on the web page) as a Rich style.
+VERDICT_STYLES = {"payable": "bold white on green", "not_payable": "bold black on dark_orange",
+                  "invalid": "bold white on red", "unknown": "bold white on grey46"}
+
+
+def verdict_headline(code: str, verdict: dict[str, Any] | None, kind: str | None = None) -> Text:
+    """`CODE  LABEL  meaning`: the answer's verdict, coloured, first on the card."""
+    from hcpcs.services.verdicts import LABELS
+
+    headline = Text(f" {code} ", style="bold reverse")
+    if not verdict:
+        return headline
+    label = "Valid modifier" if kind == "modifier" and verdict["code"] == "payable" else LABELS[verdict["code"]]
+    headline.append("  ")
+    headline.append(f" {label} ", style=VERDICT_STYLES.get(verdict["code"], "bold"))
+    headline.append(f"  {verdict['meaning']}")
+    return headline
+
+
+def report_instead_panel(data: dict[str, Any]) -> Panel | None:
+    """What to bill instead, grouped as the guidance rows are, each with its dates, setting and source; when
+    the code is not payable or not valid and no guidance is known, says so."""
+    from hcpcs.core.guidance import either, group_entries, period_words
+
+    rows = data.get("report_instead") or []
+    verdict = (data.get("verdict") or {}).get("code")
+    if not rows:
+        if verdict in ("not_payable", "invalid") and data.get("kind") != "modifier":
+            return Panel(Text("No replacement guidance is known for this code on this date; hcpcs does not guess one."),
+                         title="Report instead", title_align="left", border_style="dim")
+        return None
+    body = Text()
+    for group in group_entries(rows):
+        if body:
+            body.append("\n\n")
+        billed = group["replaces"] + (f"-{group['modifier']}" if group["modifier"] else "")
+        body.append(either(group["codes"]), style="bold")
+        body.append(f" instead of {billed}, {group['setting_words']}, {period_words(group['from'], group['to'])}\n")
+        body.append(group["note"])
+        for source in group["sources"]:
+            body.append(f"\n• {source['title'].split(': ')[0]}" + (f" {source['url']}" if source["url"] else ""),
+                        style="dim")
+    return Panel(body, title="Report instead", title_align="left",
+                 border_style="yellow" if verdict in ("not_payable", "invalid") else "blue")
+
+
 def lookup_card(data: dict[str, Any]) -> Group:
-    parts: list[Any] = []
+    parts: list[Any] = [verdict_headline(data["code"], data.get("verdict"), data.get("kind"))]
     valid = data.get("valid_on_date")
-    banner_style = "bold white on green" if valid else "bold white on red" if valid is False else "bold"
-    banner = Text(f" {data['code']} ", style="bold reverse")
-    banner.append("  ")
-    banner.append(f" {data.get('validity') or ''} ", style=banner_style)
-    parts.append(banner)
+    instead = report_instead_panel(data)
+    if instead is not None:
+        parts.append(instead)
     parts.append(_kv("Descriptors", [
         ("Kind", data["kind"]),
         ("Long", data.get("long_description")),
@@ -54,7 +98,7 @@ def lookup_card(data: dict[str, Any]) -> Group:
     ]))
     if data["kind"] != "modifier" or data.get("action"):
         parts.append(_kv(f"Status on {data['as_of']}", [
-            ("Valid", valid),
+            ("Valid code", "yes" if valid else "no" if valid is False else "unknown"),
             ("Added", data.get("added_date")),
             ("Action", data.get("action")),
             ("Action effective", data.get("action_effective_date")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +28,7 @@ from hcpcs.interfaces.web import charts
 from hcpcs.interfaces.web.context import AppContext, context
 from hcpcs.interfaces.web.problems import Problem, from_error
 from hcpcs.services import fees
+from hcpcs.services.verdicts import COLOURS, LABELS
 
 router = APIRouter(include_in_schema=False)
 
@@ -97,6 +98,7 @@ def configure_templates(templates: Jinja2Templates) -> None:
     env.globals["KIND_NAMES"] = KIND_NAMES
     env.globals["MODIFIER_NAMES"] = MODIFIER_NAMES
     env.globals["AMA_NOTICE"] = AMA_NOTICE
+    env.globals["BANNER_ICONS"] = BANNER_ICONS
     env.trim_blocks = True
     env.lstrip_blocks = True
 
@@ -179,19 +181,38 @@ def _known(ctx: AppContext, code: str) -> bool:
 
 @dataclass
 class Banner:
-    state: str  # valid, invalid, unknown
+    state: str  # the verdict: payable (green), not_payable (amber), invalid (red), unknown (grey)
     headline: str
     detail: str | None
     chips: list[tuple[str, str]]  # (css class, text)
+    label: str = ""  # the verdict's label (Payable, Not payable, Invalid, Unknown)
+    link: tuple[str, str] | None = None  # (as_of date, text): another date the loaded releases cover
+    instead: list[dict[str, Any]] = field(default_factory=list)  # report-instead groups
 
 
-def _banner(data: dict[str, Any], day: date) -> Banner:
-    valid = data.get("valid_on_date")
+BANNER_HEADLINES = {"payable": "Payable on {day}", "not_payable": "Not payable on {day}",
+                    "invalid": "Not valid on {day}", "unknown": "Payment unknown on {day}"}
+BANNER_ICONS = {"payable": "✓", "not_payable": "!", "invalid": "✕", "unknown": "?"}
+SETTING_NAMES = {"professional": "Physician fee schedule", "facility": "Hospital outpatient (OPPS)"}
+
+
+def _banner(data: dict[str, Any], day: date, releases: list[Any] | None = None) -> Banner:
+    """The code page's headline: the lookup's verdict, coloured, with its meaning, the code's dates, the
+    verdict in the other setting, what to bill instead, and a date the loaded releases cover when none
+    covers the date asked."""
+    from hcpcs.core.guidance import group_entries
+
     iso = day.isoformat()
-    detail = data.get("validity")
-    if detail and detail.strip().lower() == f"valid on {iso}":
-        detail = None
+    verdict = data.get("verdict") or {"code": "unknown", "meaning": data.get("validity") or ""}
+    state = verdict["code"]
+    label = LABELS.get(state, state)
+    if data.get("kind") == "modifier" and state == "payable":
+        label, headline = "Valid modifier", f"Valid modifier on {iso}"
+    else:
+        headline = BANNER_HEADLINES.get(state, "{day}").format(day=iso)
     chips: list[tuple[str, str]] = []
+    if data.get("valid_on_date") is True and state != "payable":
+        chips.append(("neutral", f"valid code on {iso}"))
     term = data.get("termination_date")
     action = (data.get("action") or {}).get("code")
     if term:
@@ -204,11 +225,23 @@ def _banner(data: dict[str, Any], day: date) -> Banner:
     if action and action not in ("N", "D"):
         meaning = first_sentence((data.get("action") or {}).get("meaning")).rstrip(".")
         chips.append(("neutral", f"action {action}: {meaning}"))
-    if valid is True:
-        return Banner("valid", f"Valid on {iso}", detail, chips)
-    if valid is False:
-        return Banner("invalid", f"Not valid on {iso}", detail, chips)
-    return Banner("unknown", f"Validity on {iso} not known", detail, chips)
+    for name, other in (data.get("verdicts") or {}).items():
+        if other is not verdict and other != verdict and other["code"] not in ("unknown", "invalid"):
+            chips.append((COLOURS.get(other["code"], "neutral"), f"{SETTING_NAMES.get(name, name)}: "
+                          f"{LABELS[other['code']].lower()}"))
+    link = None
+    loaded = [r for r in releases or [] if r.dataset == verdict.get("dataset")]
+    if state == "unknown" and loaded:
+        if all(r.effective_start > day for r in loaded):
+            nearest = min(loaded, key=lambda r: r.effective_start)
+            when = nearest.effective_start
+        else:
+            nearest = max(loaded, key=lambda r: (r.effective_end or r.effective_start, r.effective_start))
+            when = nearest.effective_end or nearest.effective_start
+        if when != day:
+            link = (when.isoformat(), f"See {nearest.label} (as of {when})")
+    return Banner(state, headline, verdict.get("meaning"), chips, label, link,
+                  group_entries(data.get("report_instead") or []))
 
 
 def _localities_for(ctx: AppContext, day: date) -> tuple[Any, list[fees.Locality], str | None]:
@@ -379,7 +412,7 @@ def code_page_values(ctx: AppContext, code: str, day: date | None, locality: str
     for rule_pack in (policies or {}).get("packs", []):
         rule_pack["period"] = _period(rule_pack["rule"])
     return {
-        "code": code, "data": data, "day": day, "banner": _banner(data, day), "fee": fee_block, "opps": opps,
+        "code": code, "data": data, "day": day, "banner": _banner(data, day, hc.releases), "fee": fee_block, "opps": opps,
         "policies": policies, "similar": (related or {}).get("similar", []), "history": past,
         "notes": notes, "mpfs": mpfs if mpfs.get("in_file") else None, "setting": setting,
         "locality": locality or "", "latest_mpfs": latest_mpfs,
