@@ -102,6 +102,7 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
     if found is None:
         found = col.no_findings()
     found = _sorted(found)
+    found = _with_source_files(found, hc)
     findings = found.select(claim_id=ctx.claim_ids.gather(found["claim"]),
                             claim="claim", **{c: pl.col(c) for c in FINDING_SCHEMA if c not in ("claim_id", "claim")})
     note_frame = notices(ctx) if with_notices else pl.DataFrame(schema=NOTICE_SCHEMA)
@@ -154,6 +155,22 @@ def check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: dat
 # Output in the single engine's per-claim form
 
 
+def _with_source_files(found: pl.DataFrame, hc: Hcpcs) -> pl.DataFrame:
+    """The findings with `source_files`: the names of the files of the source release that fill the table
+    the finding's row comes from (as the single engine's `hcpcs.edits.spec.source` lists them)."""
+    keys = found.select("rule", "source_dataset", "source_release").unique().filter(
+        pl.col("source_release").is_not_null())
+    by_label = {(r.dataset, r.label): r for r in hc.releases}
+    rows = []
+    for rule, dataset, label in keys.iter_rows():
+        release = by_label.get((dataset, label))
+        files = source_files(release, source_table(rule, dataset)) if release is not None else None
+        rows.append((rule, dataset, label, files))
+    files = pl.DataFrame(rows, schema={"rule": pl.String, "source_dataset": pl.String, "source_release": pl.String,
+                                       "source_files": pl.List(pl.String)}, orient="row")
+    return found.join(files, on=["rule", "source_dataset", "source_release"], how="left", maintain_order="left")
+
+
 def source_table(rule_id: str, dataset: str) -> str | None:
     """The store table a finding's source row comes from: its rule's, else the dataset's main table."""
     spec = registry.spec(rule_id)
@@ -169,12 +186,8 @@ def _source(hc: Hcpcs, row: dict[str, Any], files: dict[tuple[str, str, str | No
         return None
     if row["source_release"] is None:
         return {"dataset": dataset, "release": None, "row": None}
-    table = source_table(row["rule"], dataset)
-    key = (dataset, row["source_release"], table)
-    if key not in files:
-        release = next(r for r in hc.releases if r.dataset == dataset and r.label == row["source_release"])
-        files[key] = source_files(release, table)
-    out = {"dataset": dataset, "release": row["source_release"], "row": row["source_row"], "files": list(files[key])}
+    out = {"dataset": dataset, "release": row["source_release"], "row": row["source_row"],
+           "files": list(row["source_files"] or [])}
     if row["source_extra"]:
         out.update(json.loads(row["source_extra"]))
     return out

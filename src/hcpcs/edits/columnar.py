@@ -63,7 +63,10 @@ FINDING_SCHEMA: dict[str, pl.DataType] = {
     "codes": pl.List(pl.String()),
     "lines": pl.List(pl.Int64()), "message": pl.String(), "fix": pl.String(), "source_dataset": pl.String(),
     "source_release": pl.String(), "source_row": pl.Int64(), "source_extra": pl.String(),
+    "source_files": pl.List(pl.String()), "citation": pl.String(),
 }
+# What the rules produce: the findings before their source files are looked up.
+_RULE_FIELDS = ("source_files",)
 
 # Per-claim notices of a batch (claims without notices are absent).
 NOTICE_SCHEMA: dict[str, pl.DataType] = {"claim_id": pl.String(), "claim": pl.Int64(), "notices": pl.List(pl.String())}
@@ -72,7 +75,8 @@ NOTICE_SCHEMA: dict[str, pl.DataType] = {"claim_id": pl.String(), "claim": pl.In
 # of one rule within a claim as the single engine lists them.
 ORDER_KEYS = ("order_1", "order_2", "order_3", "order_4")
 _RULE_SCHEMA: dict[str, pl.DataType] = {
-    "claim": pl.Int64(), "rank": pl.Int64(), **{k: v for k, v in FINDING_SCHEMA.items() if k not in ("claim_id", "claim")},
+    "claim": pl.Int64(), "rank": pl.Int64(),
+    **{k: v for k, v in FINDING_SCHEMA.items() if k not in ("claim_id", "claim", *_RULE_FIELDS)},
     **{k: pl.Int64() for k in ORDER_KEYS},
 }
 _REQUEST_SCHEMA: dict[str, pl.DataType] = {"claim": pl.Int64(), "query_id": pl.Int64(), "rank": pl.Int64(), "order": pl.Int64()}
@@ -560,7 +564,8 @@ def findings(frame: pl.DataFrame, spec: RuleSpec, *, severity: str | pl.Expr | N
              lines: pl.Expr,
               message: pl.Expr, fix: str | pl.Expr | None, dataset: str | pl.Expr | None = None,
               release: pl.Expr | None = None, row: pl.Expr | None = None, extra: pl.Expr | None = None,
-              order: tuple[pl.Expr, ...] = ()) -> pl.DataFrame:
+              order: tuple[pl.Expr, ...] = (), citation: str | pl.Expr | None = None, rank: int | None = None,
+              rule: str | pl.Expr | None = None) -> pl.DataFrame:
     """A rule's findings in the engine's internal form: the claim, the rule's rank and order keys (that
     list them as the single engine does), then the fields of the finding."""
     def text(value: str | pl.Expr | None) -> pl.Expr:
@@ -568,11 +573,12 @@ def findings(frame: pl.DataFrame, spec: RuleSpec, *, severity: str | pl.Expr | N
 
     keys = list(order) + [pl.lit(0)] * (len(ORDER_KEYS) - len(order))
     out = frame.select(
-        pl.col("claim"), rule=pl.lit(spec.id), rank=pl.lit(spec.order, pl.Int64),
+        pl.col("claim"), rule=text(spec.id if rule is None else rule),
+        rank=pl.lit(spec.order if rank is None else rank, pl.Int64),
         severity=text(spec.severity if severity is None else severity), codes=codes, lines=lines, message=message,
         fix=text(fix), source_dataset=text(dataset), source_release=text(release),
         source_row=row if row is not None else pl.lit(None, pl.Int64), source_extra=text(extra),
-        **{name: key for name, key in zip(ORDER_KEYS, keys, strict=True)},
+        citation=text(citation), **{name: key for name, key in zip(ORDER_KEYS, keys, strict=True)},
     )
     return out.cast(_RULE_SCHEMA)  # type: ignore[arg-type]
 
