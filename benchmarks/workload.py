@@ -3,10 +3,12 @@ as JSON Lines (and Parquet), generated from a seed so that every run checks the 
 
     python benchmarks/workload.py OUT.jsonl [--claims 500000] [--seed 2024] [--parquet OUT.parquet]
 
-Claims: 1 to 8 lines each (as many of each size), professional, date of service 2024-08-12. About 30 % of the claims hold a code
-pair with a practitioner NCCI PTP edit in force in July 2024 (read from the edit table CSV of
-`../shared/data/cms`); the other codes are drawn from the codes of that table, so most lines are real,
-payable codes. 10 % of lines carry a modifier, 8 % more than one unit."""
+Claims: 1 to 8 lines each (as many of each size), professional, date of service 2024-08-12. About 30 % of
+the claims hold one code pair with a practitioner NCCI PTP edit in force in July 2024 (read from the edit
+table CSV of `../shared/data/cms`); the other lines bill codes a physician's claim mostly carries: codes of
+that PTP table that are payable on the fee schedule of the date (status A in the RVU file), not add-on codes,
+with an MUE of at least 4 units, drawn so as not to form another PTP pair. 10 % of lines carry a modifier (a PTP-associated one or another), 8 % two
+to four units. A nightly file like this is mostly clean: the findings are mostly the PTP pairs."""
 
 from __future__ import annotations
 
@@ -20,7 +22,11 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PTP = ROOT.parent / "shared" / "data" / "cms" / "ncci" / "derived_2024q3" / "ptp_practitioner_2024q3.csv.gz"
+DATA = ROOT.parent / "shared" / "data" / "cms"
+DEFAULT_PTP = DATA / "ncci" / "derived_2024q3" / "ptp_practitioner_2024q3.csv.gz"
+RVU_FILE = DATA / "mpfs_rvu" / "2024_rvu24b_apr" / "PPRRVU24_APR.csv.gz"
+MUE_FILE = DATA / "ncci" / "derived_2024q3" / "mue_practitioner_2024q3.csv"
+AOC_FILE = DATA / "ncci" / "derived_2024q3" / "aoc_2024q2.csv"
 DATE_OF_SERVICE = date(2024, 8, 12)
 MODIFIERS = ["26", "TC", "59", "XS", "XU", "LT", "RT", "25", "76", "GA"]
 PAIR_SHARE = 0.30
@@ -40,18 +46,40 @@ def active_pairs(ptp_csv: Path, day: date = DATE_OF_SERVICE) -> dict[tuple[str, 
     return pairs
 
 
+def _csv_rows(path: Path, skip: int = 0) -> list[list[str]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="", encoding="latin-1") as handle:
+        rows = list(csv.reader(handle))
+    return rows[skip:]
+
+
+def clean_codes(pairs: dict[tuple[str, str], str]) -> list[str]:
+    """Codes of the PTP table with fee-schedule status A on the global row, not add-on codes, MUE >= 4."""
+    payable = {row[0] for row in _csv_rows(RVU_FILE) if len(row) > 3 and row[1] == "" and row[3] == "A"}
+    addons = {row[1] for row in _csv_rows(AOC_FILE, 1)}
+    roomy = {row[0] for row in _csv_rows(MUE_FILE, 1) if row[1].isdigit() and int(row[1]) >= 4}
+    codes = {code for pair in pairs for code in pair}
+    return sorted(codes & payable & roomy - addons)
+
+
 def claims(count: int, seed: int, pairs: dict[tuple[str, str], str]) -> list[dict]:
     rng = random.Random(seed)
     pair_list = sorted(pairs)
-    codes = sorted({code for pair in pair_list for code in pair})
+    codes = clean_codes(pairs)
     out = []
     for number in range(count):
         size = rng.randint(1, 8)
-        drawn = [rng.choice(codes) for _ in range(size)]
+        drawn: list[str] = []
         if size >= 2 and rng.random() < PAIR_SHARE / 0.875:  # 7 claims in 8 have two lines or more
-            first, second = rng.choice(pair_list)
-            at = rng.sample(range(size), 2)
-            drawn[at[0]], drawn[at[1]] = first, second
+            drawn.extend(rng.choice(pair_list))
+        while len(drawn) < size:
+            # A code that forms no other PTP pair with the codes drawn so far (a few tries, then any).
+            for _ in range(20):
+                code = rng.choice(codes)
+                if not any((code, other) in pairs or (other, code) in pairs for other in drawn):
+                    break
+            drawn.append(code)
+        rng.shuffle(drawn)
         lines = []
         for code in drawn:
             line: dict = {"code": code}

@@ -38,6 +38,7 @@ from hcpcs.edits.columnar import (
     prepare,
 )
 from hcpcs.edits.spec import source_files
+from hcpcs.edits.verdict import claim_verdict
 from hcpcs.store.cache import BatchTables
 from hcpcs.store.session import Hcpcs
 
@@ -203,15 +204,18 @@ def findings_to_dicts(findings: pl.DataFrame, hc: Hcpcs, *, claim_ids: Iterable[
     by_claim: dict[Any, list[dict[str, Any]]] = {}
     files: dict[tuple[str, str, str | None], list[str]] = {}
     for row in findings.iter_rows(named=True):
-        by_claim.setdefault(row[key], []).append({
-            "rule": row["rule"], "severity": row["severity"], "codes": row["codes"], "lines": row["lines"],
-            "message": row["message"], "fix": row["fix"], "source": _source(hc, row, files)})
+        finding = {"rule": row["rule"], "severity": row["severity"], "codes": row["codes"], "lines": row["lines"],
+                   "message": row["message"], "fix": row["fix"], "source": _source(hc, row, files)}
+        if row.get("citation"):
+            finding["citation"] = row["citation"]
+        by_claim.setdefault(row[key], []).append(finding)
     noted = {row[key]: row["notices"] for row in notices.iter_rows(named=True)} if notices is not None else {}
     claims = enumerate(claim_ids) if claim_ids is not None else ((claim_id, claim_id) for claim_id in by_claim)
     for position, claim_id in claims:
         out: dict[str, Any] = {"id": claim_id, "findings": by_claim.get(position, [])}
         if noted.get(position):
             out["notices"] = list(noted[position])
+        out["verdict"] = claim_verdict(out["findings"])
         yield out
 
 

@@ -38,7 +38,10 @@ class ClaimResult:
         return any(f.severity == "error" for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
+        from hcpcs.edits.verdict import claim_verdict
+
         out: dict[str, Any] = {"id": self.id, "findings": [f.to_dict() for f in self.findings]}
         if self.notices:
             out["notices"] = self.notices
+        out["verdict"] = claim_verdict(self.findings)
         return out

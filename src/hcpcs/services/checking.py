@@ -1,15 +1,26 @@
-"""The claim-checking entry points of the library: `check` for one claim, `check_claims` for a stream."""
+"""The claim-checking entry points of the library: `check` for one claim (a dict of the JSON contract),
+`check_items` for claims already read (the web app), and `check_chunks` / `check_stream` for inputs of any size:
+claim files read column-wise, chunk after chunk (`hcpcs.claims.readers.iter_chunks`), checked by the batch
+engine (or, for small chunks and policy packs, claim by claim: the findings are the same), and written by a
+writer of `hcpcs.services.outputs` as each chunk is done, so memory stays bounded whatever the input's size."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
+import polars as pl
+
+from hcpcs.claims.frame import ClaimChunk
 from hcpcs.claims.model import Claim, ClaimError
-from hcpcs.claims.readers import ClaimOrError, read_claim_items
+from hcpcs.claims.readers import ClaimOrError, iter_chunks, read_claim_items
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import ClaimInputError
+from hcpcs.edits.columnar import FINDING_SCHEMA
 from hcpcs.edits.engine import check_claim
 from hcpcs.edits.packs import PolicyPack, builtin_packs, load_pack
 from hcpcs.edits.tables import EditTables
@@ -114,3 +125,162 @@ def check_items(items: Sequence[ClaimOrError], hc: Hcpcs | None = None, *, as_of
             error["findings"] = []
             results.append(error)
     return results
+
+
+# ------------------------------------------------------------------------------------------- streams
+
+SINGLE_BELOW_CLAIMS = 2_000  # `engine="auto"`: a chunk of fewer claims is checked claim by claim
+
+
+@dataclass
+class CheckedChunk:
+    """The results of a run of input records, as frames: `claims` (every record in input order: claim,
+    claim_id, record, error_location, error_message), `findings` (`hcpcs.edits.batch.FINDING_SCHEMA`, `claim`
+    being the record's position in the input), `notices` (claim, claim_id, notices) and `verdicts` (claim,
+    verdict, verdict_meaning of the good claims)."""
+
+    claims: pl.DataFrame
+    findings: pl.DataFrame
+    notices: pl.DataFrame
+    verdicts: pl.DataFrame
+    lines: pl.DataFrame  # the lines of the good claims (`hcpcs.claims.frame.LINE_SCHEMA`)
+
+
+@dataclass
+class CheckSummary:
+    claims: int = 0
+    bad_records: int = 0
+    findings: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0, "info": 0})
+    claims_with_errors: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, chunk: CheckedChunk) -> None:
+        self.claims += chunk.claims.height
+        self.bad_records += chunk.claims.filter(pl.col("error_message").is_not_null()).height
+        for severity, count in chunk.findings.group_by("severity").len().iter_rows():
+            self.findings[severity] = self.findings.get(severity, 0) + count
+        self.claims_with_errors += chunk.findings.filter(pl.col("severity") == "error")["claim"].n_unique()
+        for code, count in chunk.verdicts.group_by("verdict").len().iter_rows():
+            self.verdicts[code] = self.verdicts.get(code, 0) + count
+
+    @property
+    def exit_status(self) -> int:
+        """0 every record read and no error finding; 1 some claim has an error finding (and every record was
+        read); 2 some record could not be read (the others were still checked)."""
+        if self.bad_records:
+            return 2
+        return 1 if self.claims_with_errors else 0
+
+
+class StreamChecker:
+    """Checks the chunks of one run against one store: the edit tables are loaded once and kept."""
+
+    def __init__(self, hc: Hcpcs | None = None, *, as_of: str | date | None = None,
+                 packs: Sequence[str | PolicyPack] = (), engine: str = "auto") -> None:
+        from hcpcs.core.errors import InvalidInputError
+        from hcpcs.store.cache import BatchTables
+
+        if engine not in ENGINES:
+            raise InvalidInputError(f"engine {engine!r}: use {', '.join(ENGINES)}")
+        self.hc = hc or default()
+        self.as_of = parse_date(as_of, "as-of date") if as_of else None
+        self.packs = resolve_packs(packs)
+        if engine == "batch" and self.packs:
+            raise InvalidInputError("policy packs run on the single engine: use --engine single (or auto) with "
+                                    "--policy")
+        self.engine = engine
+        self.tables = BatchTables(self.hc)
+        self.single = Checker(self.hc, packs=self.packs, as_of=self.as_of)
+
+    def check(self, chunk: ClaimChunk) -> CheckedChunk:
+        from hcpcs.edits.verdict import claim_verdicts
+
+        good = chunk.claims.filter(pl.col("error_message").is_null())
+        use_single = self.engine == "single" or (self.engine == "auto" and (
+            self.packs or good.height < SINGLE_BELOW_CLAIMS))
+        findings, notices = (self._single(chunk, good) if use_single else self._batch(chunk))
+        verdicts = claim_verdicts(findings, good["claim"])
+        return CheckedChunk(chunk.claims, findings, notices, verdicts, chunk.lines)
+
+    def _batch(self, chunk: ClaimChunk) -> tuple[pl.DataFrame, pl.DataFrame]:
+        from hcpcs.edits.batch import check_batch_result
+
+        # Claims are told apart by their position (ids may repeat): the engine groups lines by claim_id.
+        lines = chunk.lines.with_columns(claim_id=pl.col("claim").cast(pl.String))
+        result = check_batch_result(lines, self.hc, as_of=self.as_of, tables=self.tables, with_notices=True)
+        ids = chunk.claims.select("claim", "claim_id")
+        findings = result.findings.with_columns(claim=pl.col("claim_id").cast(pl.Int64)).drop("claim_id").join(
+            ids, on="claim", how="left", maintain_order="left")
+        notices = result.notices.with_columns(claim=pl.col("claim_id").cast(pl.Int64)).drop("claim_id").join(
+            ids, on="claim", how="left", maintain_order="left")
+        return findings.select(list(FINDING_SCHEMA)), notices.select("claim", "claim_id", "notices")
+
+    def _single(self, chunk: ClaimChunk, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        claims = chunk.good_claims()
+        rows: list[dict[str, Any]] = []
+        noted: list[tuple[int, str, list[str]]] = []
+        for position, claim in zip(good["claim"].to_list(), claims, strict=True):
+            result = self.single.check(claim)
+            for finding in result["findings"]:
+                rows.append(_finding_row(position, claim.id, finding))
+            if result.get("notices"):
+                noted.append((position, claim.id, list(result["notices"])))
+        findings = pl.DataFrame(rows, schema=FINDING_SCHEMA) if rows else pl.DataFrame(schema=FINDING_SCHEMA)
+        notices = pl.DataFrame(noted, schema={"claim": pl.Int64, "claim_id": pl.String,
+                                              "notices": pl.List(pl.String)}, orient="row")
+        return findings, notices
+
+
+_SOURCE_BASE = ("dataset", "release", "row", "files")
+
+
+def _finding_row(position: int, claim_id: str, finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding of the single engine as a row of the findings frame."""
+    source = finding.get("source") or {}
+    extra = {k: v for k, v in source.items() if k not in _SOURCE_BASE}
+    row = source.get("row")
+    if row is not None and not isinstance(row, int):  # a policy pack's rule id
+        extra = {"row": row, **extra}
+        row = None
+    return {
+        "claim_id": claim_id, "claim": position, "rule": finding["rule"], "severity": finding["severity"],
+        "codes": list(finding["codes"]), "lines": list(finding["lines"]), "message": finding["message"],
+        "fix": finding["fix"], "source_dataset": source.get("dataset"), "source_release": source.get("release"),
+        "source_row": row, "source_extra": json.dumps(extra) if extra else None,
+        "source_files": source.get("files"), "citation": finding.get("citation"),
+    }
+
+
+def check_chunks(chunks: Iterable[ClaimChunk], hc: Hcpcs | None = None, *, as_of: str | date | None = None,
+                 packs: Sequence[str | PolicyPack] = (), engine: str = "auto",
+                 should_stop: Callable[[], bool] | None = None) -> Iterator[CheckedChunk]:
+    """Each chunk of claims checked, as it comes."""
+    from hcpcs.core.errors import CheckStoppedError
+
+    checker = StreamChecker(hc, as_of=as_of, packs=packs, engine=engine)
+    for chunk in chunks:
+        if should_stop is not None and should_stop():
+            raise CheckStoppedError("claim checking was stopped: its time budget is spent")
+        yield checker.check(chunk)
+
+
+def check_stream(source: str | os.PathLike[str] | IO[bytes], output: Any, *, input_format: str | None = None,
+                 name: str | None = None, hc: Hcpcs | None = None, as_of: str | date | None = None,
+                 packs: Sequence[str | PolicyPack] = (), engine: str = "auto",
+                 on_chunk: Callable[[CheckedChunk], None] | None = None) -> CheckSummary:
+    """Read a claim file or stream chunk by chunk, check it and give each checked chunk to `output` (a writer
+    of `hcpcs.services.outputs`, whose `close` is called at the end) and to `on_chunk`; the summary says what
+    was found and the exit status."""
+    summary = CheckSummary()
+    try:
+        for checked in check_chunks(iter_chunks(source, input_format, name=name), hc, as_of=as_of, packs=packs,
+                                    engine=engine):
+            summary.add(checked)
+            if output is not None:
+                output.write(checked)
+            if on_chunk is not None:
+                on_chunk(checked)
+    finally:
+        if output is not None:
+            output.close()
+    return summary

@@ -473,59 +473,76 @@ def edits(
 
 @app.command()
 def check(
-    file: Annotated[Path, typer.Argument(help="Claims: JSON, JSON array, JSON Lines, CSV or X12 837P; '-' for stdin.")],
-    output: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
-    input_format: Annotated[str | None, typer.Option("--input-format", help="json, jsonl, csv or x12 (default: detect).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Check every line against the rules in force on this date instead of its date of service.")] = None,
-    policy: Annotated[list[str] | None, typer.Option("--policy", help="Policy pack: built-in name or TOML file (repeatable).")] = None,
-    engine: Annotated[str, typer.Option(help="single (claim by claim), batch (vectorised, CMS rules) or auto: batch from 50,000 claims when no policy pack is used.")] = "auto",
+    file: Annotated[Path, typer.Argument(help="Claims: JSON, JSON array, JSON Lines, CSV, Parquet or X12 837P/837I; "
+                                              "'-' for stdin.")],
+    output: Annotated[str, typer.Option("--format", help="table, json, jsonl, csv or parquet.")] = "table",
+    output_path: Annotated[Path | None, typer.Option("--output", "-o", help="Write the results here (a folder for "
+                                                     "parquet) instead of standard output.")] = None,
+    input_format: Annotated[str | None, typer.Option("--input-format", help="json, jsonl, csv, parquet or x12 "
+                                                     "(default: detect).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Check every line against the rules in force on this "
+                                              "date instead of its date of service.")] = None,
+    policy: Annotated[list[str] | None, typer.Option("--policy", help="Policy pack: built-in name or TOML file "
+                                                     "(repeatable).")] = None,
+    engine: Annotated[str, typer.Option(help="single (claim by claim), batch (column-wise) or auto (batch for "
+                                             "large chunks); the findings are the same.")] = "auto",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table: whole messages, fixes.")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Check claims against the Medicare edits in force on each date of service.
+    """Check claims against the Medicare edits in force on each date of service, reading and writing as a
+    stream (any input size, bounded memory).
 
-    Exit status: 0 no claim has an error finding, 1 some have, 2 the input (or a claim) is bad."""
+    Exit status: 0 no claim has an error finding, 1 some have, 2 some record could not be read (the others
+    are still checked and reported) or the input is not readable at all."""
     try:
-        code = _check(file, output, input_format, as_of, policy or [], home, engine)
+        code = _check(file, output, output_path, input_format, as_of, policy or [], home, engine, verbose)
     except HcpcsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
 
 
-def _check(file: Path, output: str, input_format: str | None, as_of: str | None, policy: list[str],
-           home: Path | None, engine: str = "auto") -> int:
+def _check(file: Path, output: str, output_path: Path | None, input_format: str | None, as_of: str | None,
+           policy: list[str], home: Path | None, engine: str, verbose: bool) -> int:
     from hcpcs.core.errors import InvalidInputError
     from hcpcs.services import checking, outputs
 
-    if output != "table":
-        writer = outputs.writer(output)
-    if str(file) == "-":
-        data = sys.stdin.buffer.read()
-        name = "<stdin>"
-    else:
-        if not file.exists():
-            raise InvalidInputError(f"{file}: no such file")
-        data = file.read_bytes()
-        name = str(file)
+    if str(file) != "-" and not file.exists():
+        raise InvalidInputError(f"{file}: no such file")
     if engine not in checking.ENGINES:
         raise InvalidInputError(f"--engine {engine!r}: use {', '.join(checking.ENGINES)}")
-    items, _ = checking.read_claim_items(data, input_format, name=name)
-    results = checking.check_items(items, _service(home), as_of=as_of, packs=policy, engine=engine)
-    bad = [r for r in results if "error" in r]
-    any_error = any(f["severity"] == "error" for r in results for f in r["findings"])
-    if output == "table":
+    source: Any = sys.stdin.buffer if str(file) == "-" else file
+    name = "<stdin>" if str(file) == "-" else str(file)
+    writer = None
+    target = None
+    if output != "table":
+        module = outputs.writer(output)
+        if getattr(module, "NEEDS_FOLDER", False):
+            if output_path is None:
+                raise InvalidInputError(f"--format {output} writes a folder of files: name it with --output")
+            writer = module.Writer(output_path)
+        else:
+            target = output_path.open("wb") if output_path else sys.stdout.buffer
+            writer = module.Writer(target)
+
+    def show(chunk: Any) -> None:
         from hcpcs.interfaces.cli.render import check_report
 
-        claims = [item for item in items if isinstance(item, checking.Claim)]
-        console.print(check_report(claims, [r for r in results if "error" not in r]))
-        for e in bad:
-            err_console.print(f"[bold red]bad claim[/] {e['id'] or ''} at {e['error']['location']}: "
-                              f"{e['error']['message']}", highlight=False)
-    else:
-        writer.write(results, sys.stdout)
-    if bad:
-        return 2
-    return 1 if any_error else 0
+        console.print(check_report(chunk, verbose=verbose))
+
+    try:
+        summary = checking.check_stream(source, writer, input_format=input_format, name=name, hc=_service(home),
+                                        as_of=as_of, packs=policy, engine=engine,
+                                        on_chunk=show if output == "table" else None)
+    finally:
+        if target is not None and target is not sys.stdout.buffer:
+            target.close()
+    if output == "table" or output_path is not None:
+        verdicts = ", ".join(f"{count:,} {code.replace('_', ' ')}" for code, count in sorted(summary.verdicts.items()))
+        err_console.print(f"{summary.claims:,} record(s): {verdicts or 'none checked'}"
+                          + (f"; {summary.bad_records:,} could not be read" if summary.bad_records else ""),
+                          highlight=False)
+    return summary.exit_status
 
 
 @app.command()

@@ -270,34 +270,68 @@ def opps_card(data: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
-def check_report(claims: list[Any], results: list[dict[str, Any]]) -> Group:
-    parts: list[Any] = []
+def check_report(chunk: Any, *, verbose: bool = False) -> Group:
+    """The claims of a checked chunk for people: per claim its verdict, then a table of its lines, each
+    finding shown on the line it denies or questions (a PTP edit on the column 2 code's line), in one
+    sentence (`verbose`: the whole message, its fix and source)."""
+    from hcpcs.services.verdicts import LABELS
+
     styles = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-    for claim, result in zip(claims, results, strict=True):
-        table = Table(title=f"Claim {result['id']} ({claim.setting}, {claim.date_of_service})", title_justify="left")
-        for col in ("line", "code", "modifiers", "units", "findings"):
-            table.add_column(col)
+    verdict_styles = {"payable": "green", "not_payable": "yellow", "invalid": "bold red", "unknown": "dim"}
+    rank = {"error": 0, "warning": 1, "info": 2}
+    findings: dict[int, list[dict[str, Any]]] = {}
+    for row in chunk.findings.iter_rows(named=True):
+        findings.setdefault(row["claim"], []).append(row)
+    lines: dict[int, list[dict[str, Any]]] = {}
+    for row in chunk.lines.iter_rows(named=True):
+        lines.setdefault(row["claim"], []).append(row)
+    verdicts = {row["claim"]: row for row in chunk.verdicts.iter_rows(named=True)}
+    parts: list[Any] = []
+    for record in chunk.claims.iter_rows(named=True):
+        position = record["claim"]
+        if record["error_message"] is not None:
+            parts.append(Text(f"Record {record['claim_id'] or record['record'] or position + 1}: not read "
+                              f"({record['error_location']}): {record['error_message']}", style="bold red"))
+            continue
+        claim_lines = lines.get(position, [])
+        verdict = verdicts.get(position)
+        first = claim_lines[0] if claim_lines else {}
+        title = Text(f"Claim {record['claim_id']} ({first.get('setting', '')}, {first.get('dos', '')}): ")
+        if verdict:
+            title.append(LABELS.get(verdict["verdict"], verdict["verdict"]),
+                         style=verdict_styles.get(verdict["verdict"], ""))
+            title.append(f". {verdict['verdict_meaning']}")
+        table = Table(title=title, title_justify="left", expand=False)
+        for column in ("line", "code", "mods", "units", "severity", "finding"):
+            table.add_column(column, overflow="fold" if column == "finding" else "ellipsis",
+                             no_wrap=column != "finding")
         by_line: dict[int, list[dict[str, Any]]] = {}
-        claim_level = []
-        for finding in result["findings"]:
-            if finding["lines"]:
-                for index in finding["lines"]:
-                    by_line.setdefault(index, []).append(finding)
-            else:
+        claim_level: list[dict[str, Any]] = []
+        codes_by_line = {row["line"]: row["code"] for row in claim_lines}
+        for finding in findings.get(position, []):
+            denied = finding["codes"][-1] if finding["codes"] else None
+            shown = [i for i in finding["lines"] if codes_by_line.get(i) == denied] or list(finding["lines"])
+            if not shown:
                 claim_level.append(finding)
-        for index, line in enumerate(claim.lines):
+            for index in shown:
+                by_line.setdefault(index, []).append(finding)
+        for row in claim_lines:
+            on_line = sorted(by_line.get(row["line"], []), key=lambda f: rank.get(f["severity"], 3))
+            severity = on_line[0]["severity"] if on_line else ""
             text = Text()
-            for finding in by_line.get(index, []):
+            for finding in on_line:
                 if text:
                     text.append("\n")
-                text.append(f"{finding['rule']}", style=styles.get(finding["severity"], ""))
-                text.append(f" {finding['message']}")
-                if finding.get("fix"):
+                text.append(finding["rule"], style=styles.get(finding["severity"], ""))
+                text.append(" " + (finding["message"] if verbose else first_sentence(finding["message"], 400)))
+                if verbose and finding.get("fix"):
                     text.append(f"\n  fix: {finding['fix']}", style="dim")
-            table.add_row(str(index + 1), line.code, " ".join(line.modifiers), f"{line.units:g}", text or "ok")
+            units = row["units"]
+            table.add_row(str(row["line"] + 1), row["code"], " ".join(row["modifiers"] or []),
+                          f"{units:g}", Text(severity, style=styles.get(severity, "")), text or Text("—", style="dim"))
         parts.append(table)
         for finding in claim_level:
-            parts.append(Text(f"  {finding['rule']}: {finding['message']}", style=styles.get(finding["severity"], "")))
-    if not parts:
-        parts.append(Text("no claims"))
+            message = finding["message"] if verbose else first_sentence(finding["message"], 400)
+            parts.append(Text(f"  {finding['severity']} {finding['rule']}: {message}",
+                              style=styles.get(finding["severity"], "")))
     return Group(*parts)

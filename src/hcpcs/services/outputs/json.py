@@ -1,14 +1,33 @@
-"""All results as one JSON array (the README's `hcpcs check --format json` contract)."""
+"""All results as one JSON array, a claim (or bad record) per line (the README's `hcpcs check --format json`
+contract), written as the chunks come."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import BinaryIO
+
+from hcpcs.services.checking import CheckedChunk
+from hcpcs.services.outputs import claim_json, write_lines
 
 NAME = "json"
 MEDIA_TYPE = "application/json"
+BINARY = True
 
 
-def write(results: Iterable[dict[str, Any]], stream: TextIO) -> None:
-    stream.write(json.dumps(list(results), indent=2, default=str) + "\n")
+class Writer:
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.started = False
+
+    def write(self, chunk: CheckedChunk) -> None:
+        lines = claim_json(chunk)
+        if not lines.len():
+            return
+        # Each claim on a line of its own, a comma before all but the first.
+        self.out.write(b",\n" if self.started else b"[\n")
+        write_lines(lines.head(lines.len() - 1), self.out, ",\n")
+        self.out.write(lines.tail(1).item().encode("utf-8"))
+        self.started = True
+
+    def close(self) -> None:
+        self.out.write(b"\n]\n" if self.started else b"[]\n")
+        self.out.flush()

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import BinaryIO
+
+from hcpcs.services.checking import CheckedChunk
+from hcpcs.services.outputs import claim_json, write_lines
 
 NAME = "jsonl"
 MEDIA_TYPE = "application/x-ndjson"
+BINARY = True
 
 
-def write(results: Iterable[dict[str, Any]], stream: TextIO) -> None:
-    for item in results:
-        stream.write(json.dumps(item, default=str) + "\n")
+class Writer:
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+
+    def write(self, chunk: CheckedChunk) -> None:
+        write_lines(claim_json(chunk), self.out)
+
+    def close(self) -> None:
+        self.out.flush()
