@@ -13,9 +13,6 @@ from starlette.responses import Response
 from hcpcs.core.codes import normalize
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
-    ClaimFormatError,
-    ClaimInputError,
-    ClaimLimitError,
     HcpcsError,
     InvalidInputError,
     MalformedCodeError,
@@ -23,8 +20,7 @@ from hcpcs.core.errors import (
 )
 from hcpcs.interfaces.web.context import AppContext, JSONBody, context
 from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
-from hcpcs.services import checking, fees
-from hcpcs.services.checking import ClaimOrError
+from hcpcs.services import fees
 
 router = APIRouter(prefix="/api", default_response_class=JSONBody)
 
@@ -267,29 +263,8 @@ _CONTENT_FORMATS = {
     "application/jsonlines": "jsonl", "text/csv": "csv", "application/csv": "csv", "application/edi-x12": "x12",
     "application/edi": "x12", "application/x12": "x12",
 }
-INLINE_CHECK_BYTES = 8192  # a body this small holds a claim or two: checked without a thread hand-off
 _CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "2024-08-12",
                   "lines": [{"code": "77373"}, {"code": "G6002"}]}
-
-
-def read_claim_items(body: bytes, fmt: str | None, max_claims: int, *,
-                     name: str = "body") -> tuple[list[ClaimOrError], bool]:
-    """Claims (and ClaimErrors, in input order) from a request body, and whether the body was one claim
-    object. Problems: 400 unreadable, 413 too many claims, 422 bad single claim or no claims."""
-    try:
-        items, single = checking.read_claim_items(body, fmt, name=name, max_claims=max_claims)
-    except ClaimLimitError as exc:
-        raise Problem(413, "content-too-large", f"{exc.message}; one request may check at most {max_claims:,}",
-                      [field_error(name, f"at most {max_claims:,} claims", "body")]) from None
-    except ClaimFormatError as exc:
-        raise Problem(400, "malformed-body", str(exc), [field_error(name, exc.message, "body")]) from None
-    except ClaimInputError as exc:
-        raise Problem(422, "invalid-claim", str(exc), [field_error(name, exc.message, "body")]) from None
-    if single and isinstance(items[0], checking.ClaimError):
-        error = items[0]
-        raise Problem(422, "invalid-claim", f"{error.location}: {error.message}",
-                      [field_error(error.location, error.message, "body")])
-    return items, single
 
 
 def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
@@ -304,19 +279,6 @@ def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
                           [field_error("packs", "unknown policy pack")])
         chosen.append(by_name[name])
     return tuple(dict.fromkeys(chosen))
-
-
-def check_items(ctx: AppContext, pack_ids: tuple[str, ...], items: list[ClaimOrError]) -> list[dict[str, Any]]:
-    """Check claims one by one (in a worker thread), giving up when the request's time budget is spent."""
-    from hcpcs.interfaces.web.context import RequestTimeout
-
-    checker = ctx.checker(pack_ids)
-    results = []
-    for item in items:
-        if ctx.run.expired():
-            raise RequestTimeout()
-        results.extend(checker.check_all([item]))
-    return results
 
 
 @router.post(
@@ -343,15 +305,5 @@ async def api_check(
     pack_ids = resolve_pack_ids(ctx, packs)
     body = await request.body()
     fmt = format or _CONTENT_FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
-    if len(body) <= INLINE_CHECK_BYTES and (fmt == "json" or body.lstrip()[:1] == b"{"):
-        single, results = ctx.run.inline(read_and_check, ctx, pack_ids, body, fmt)  # one small claim
-    else:
-        single, results = await ctx.run(read_and_check, ctx, pack_ids, body, fmt)
-    return JSONBody(results[0] if single else results)
-
-
-def read_and_check(ctx: AppContext, pack_ids: tuple[str, ...], body: bytes,
-                   fmt: str | None) -> tuple[bool, list[dict[str, Any]]]:
-    """Read the claims of a body and check them, in one worker call."""
-    items, single = read_claim_items(body, fmt, ctx.settings.max_claims)
-    return single, check_items(ctx, pack_ids, items)
+    _, _, rendered = await ctx.checks.check(ctx, body, fmt, pack_ids)
+    return Response(rendered, media_type="application/json")

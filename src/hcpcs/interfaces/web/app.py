@@ -15,13 +15,14 @@ from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from hcpcs.core.errors import DataNotLoadedError, HcpcsError
+from hcpcs.interfaces.web.checks import ClaimChecks
 from hcpcs.interfaces.web.context import (
     AppContext,
     JSONBody,
@@ -38,6 +39,7 @@ from hcpcs.interfaces.web.security import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
     Settings,
+    body_timeout_problem,
     operation_outcome,
     too_large_problem,
 )
@@ -86,23 +88,39 @@ def error_response(request: Request, problem: Problem) -> Response:
     return problem.response(path)
 
 
-def _docs_page() -> tuple[HTMLResponse, str]:
-    """Swagger UI (from the jsDelivr CDN, as FastAPI ships it) and a CSP allowing exactly its inline
-    script by hash."""
-    page = get_swagger_ui_html(openapi_url="/openapi.json", title="hcpcs API",
-                               swagger_ui_parameters={"defaultModelsExpandDepth": 0})
-    html = bytes(page.body).decode().replace(
-        '<div id="swagger-ui">',
-        '<p id="docs-offline">The interactive documentation loads Swagger UI from cdn.jsdelivr.net; if it does not '
-        'appear, the API description is at <a href="/openapi.json">/openapi.json</a>.</p><div id="swagger-ui">', 1)
+DOCS_ASSETS = "/docs-assets"  # not under /static: that mount would swallow it
+
+
+def _docs_assets() -> Path:
+    """Swagger UI and ReDoc as the fastapi-offline package ships them (served from here, never a CDN)."""
+    from importlib.resources import files
+
+    return Path(str(files("fastapi_offline") / "static"))
+
+
+def _inline_script_hashes(html: str) -> str:
     hashes = []
     for script in re.findall(r"<script>(.*?)</script>", html, flags=re.S):
         digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
         hashes.append(f"'sha256-{digest}'")
-    csp = ("default-src 'self'; script-src 'self' https://cdn.jsdelivr.net " + " ".join(hashes) + "; "
-           "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-           "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-    return HTMLResponse(html), csp
+    return " ".join(hashes)
+
+
+def _docs_pages() -> tuple[HTMLResponse, HTMLResponse, str]:
+    """/docs (Swagger UI) and /redoc from local files, and a CSP allowing exactly their inline scripts by
+    hash (ReDoc renders in a blob: web worker)."""
+    swagger = get_swagger_ui_html(
+        openapi_url="/openapi.json", title="hcpcs API", oauth2_redirect_url="/docs/oauth2-redirect",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        swagger_ui_parameters={"defaultModelsExpandDepth": 0, "validatorUrl": None})
+    redoc = get_redoc_html(openapi_url="/openapi.json", title="hcpcs API", redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                           redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
+    hashes = " ".join(_inline_script_hashes(bytes(page.body).decode()) for page in (swagger, redoc))
+    csp = (f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+           "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+           "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+    return HTMLResponse(bytes(swagger.body)), HTMLResponse(bytes(redoc.body)), csp
 
 
 def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: Settings | None = None) -> FastAPI:
@@ -118,7 +136,7 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
         except DataNotLoadedError as exc:
             hc, load_error = None, str(exc)
 
-    docs_page, docs_csp = _docs_page()
+    docs_page, redoc_page, docs_csp = _docs_pages()
     app = FastAPI(
         title="hcpcs", version=version(), description=API_DESCRIPTION, docs_url=None, redoc_url=None,
         openapi_url="/openapi.json", default_response_class=JSONBody,
@@ -127,9 +145,14 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
     from hcpcs.interfaces.web import pages
 
     pages.configure_templates(templates)
-    app.state.ctx = AppContext(hc, settings, Runner(hc, settings.timeout_seconds, settings.worker_threads),
+    checks = ClaimChecks(settings.timeout_seconds, settings.check_processes, settings.sqlite_cache_kib)
+    if hc is not None:
+        checks.attach(hc.store.path)
+    app.state.ctx = AppContext(hc, settings, Runner(hc, settings.timeout_seconds, settings.worker_threads,
+                                                    settings.sqlite_cache_kib),
                                templates, load_error, home=home, packs=load_packs(),
-                               cache=ResponseCache(settings.cache_entries))
+                               cache=ResponseCache(settings.cache_entries, settings.cache_megabytes * 1024 * 1024),
+                               checks=checks)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
@@ -148,7 +171,9 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 413:
-            return error_response(request, too_large_problem(settings.max_body_bytes))
+            return error_response(request, too_large_problem(getattr(exc, "limit", settings.max_body_bytes)))
+        if exc.status_code == 408:
+            return error_response(request, body_timeout_problem(settings.body_timeout))
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "invalid-input")
         detail = str(exc.detail) if exc.status_code != 404 else f"nothing is at {request.url.path}"
         if exc.status_code == 400:
@@ -158,6 +183,14 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
     @app.get("/docs", include_in_schema=False)
     async def _docs() -> HTMLResponse:
         return docs_page
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def _docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def _redoc() -> HTMLResponse:
+        return redoc_page
 
     @app.get("/problems/{slug}", include_in_schema=False)
     async def _problem_page(request: Request, slug: str) -> Response:
@@ -172,9 +205,10 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
     app.include_router(fhir.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(_docs_assets())), name="docs-assets")
 
     # Outermost last: headers on everything, then keys, then the body limit.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes, timeout=settings.body_timeout)
     if settings.api_keys:
         app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, prefixes=settings.protected_prefixes)
     if settings.cors_origins:
