@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -50,6 +51,7 @@ log = logging.getLogger("hcpcs.web")
 SMALL_BODY_BYTES = 4096  # a body this small holds a claim or two
 SMALL_LINES = 40  # claim lines checked in the server's own threads; more go to a worker process
 MAX_CLAIM_LINES = 999  # lines in one claim: the most an X12 837I claim may carry (837P: 50)
+WORKER_NICENESS = 5
 KILL_GRACE_SECONDS = 1.0  # how long past its deadline a worker may take to stop by itself
 
 
@@ -145,6 +147,10 @@ def _worker_main(conn: Any, db_path: str, sqlite_cache_kib: int) -> None:
     from hcpcs.services import Hcpcs
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the terminal stops the server, which stops us
+    # Large checks are throughput work: at a lower priority the server's lookups get a core when they need
+    # one, and the checks take what is left.
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     hc = Hcpcs.open_readonly(Path(db_path))
     hc.store.conn.execute(f"PRAGMA cache_size=-{int(sqlite_cache_kib)}")
     deadline = [math.inf]

@@ -10,8 +10,9 @@ Settings come from the environment when the app is created:
   HCPCS_REQUEST_TIMEOUT (seconds, default 15).
 - HCPCS_CORS_ORIGINS: comma-separated origins allowed to call /api and /fhir from a browser (default
   none: CORS off).
-- HCPCS_WORKER_THREADS (default 4): library calls running at once, each with its own read-only
-  connection to the store.
+- HCPCS_WORKER_THREADS (default 2): library calls running at once in threads, each with its own
+  read-only connection to the store (more threads only contend for the interpreter lock with the event
+  loop, which answers lookups).
 - HCPCS_CACHE_ENTRIES (default 2048; 0 turns it off) and HCPCS_CACHE_MB (default 64): answers of GET
   requests kept in memory, bounded by both; emptied when `hcpcs update` changes the store.
 - HCPCS_CHECK_PROCESSES (default 1): worker processes that check large claim requests, so that their
@@ -85,7 +86,7 @@ class Settings:
     max_claims: int = DEFAULT_MAX_CLAIMS
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     cors_origins: tuple[str, ...] = ()
-    worker_threads: int = 4
+    worker_threads: int = 2
     cache_entries: int = 2048
     cache_megabytes: int = 64
     check_processes: int = 1
@@ -103,7 +104,7 @@ class Settings:
             max_claims=_env_number("HCPCS_MAX_CLAIMS", DEFAULT_MAX_CLAIMS),
             timeout_seconds=_env_number("HCPCS_REQUEST_TIMEOUT", DEFAULT_TIMEOUT_SECONDS, float),
             cors_origins=_env_list("HCPCS_CORS_ORIGINS"),
-            worker_threads=_env_number("HCPCS_WORKER_THREADS", 4),
+            worker_threads=_env_number("HCPCS_WORKER_THREADS", 2),
             cache_entries=_env_count("HCPCS_CACHE_ENTRIES", 2048),
             cache_megabytes=_env_number("HCPCS_CACHE_MB", 64),
             check_processes=_env_count("HCPCS_CHECK_PROCESSES", 1),
