@@ -364,3 +364,26 @@ def version() -> str:
         return version("hcpcs")
     except Exception:  # noqa: BLE001 - not installed: running from a checkout
         return "0"
+
+
+SHORT_DATASET_NAMES = {"hcpcs": "HCPCS", "mpfs": "physician fee schedule", "opps": "OPPS"}
+
+
+def coverage_hint(hc: Hcpcs, datasets: tuple[str, ...], how: str) -> str:
+    """What the newest loaded release of each dataset covers, and how to ask for another date: said with
+    every "no release covers the date" answer, so that "no data" is never read as "invalid"."""
+    from hcpcs.core.tables import dataset_title
+
+    parts = []
+    for dataset in datasets:
+        name = SHORT_DATASET_NAMES.get(dataset) or dataset_title(dataset)
+        releases = [r for r in hc.releases if r.dataset == dataset]
+        if not releases:
+            parts.append(f"no {name} release is loaded (run `hcpcs update`)")
+            continue
+        newest = max(releases, key=lambda r: (r.effective_start, r.id))
+        period = (f"{newest.effective_start} to {newest.effective_end}" if newest.effective_end
+                  else f"from {newest.effective_start}")
+        parts.append(f"the newest {name} release loaded is {newest.label} ({period})")
+    text = "; ".join(parts)
+    return f"{text[:1].upper()}{text[1:]}. Ask for another date with {how}."
