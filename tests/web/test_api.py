@@ -62,6 +62,18 @@ def test_lookup_before_every_release_is_404_not_covered(mini_client: TestClient)
     body = assert_problem(mini_client.get("/api/lookup/Z9991", params={"as_of": "1990-01-01"}), 404,
                           "not-covered", "as_of")
     assert body["errors"][0]["in"] == "query"
+    # Which date was used, what the newest loaded releases cover, how to ask for another date.
+    assert "1990-01-01" in body["detail"] and "HCPCS 2099 Apr" in body["detail"] and "RVU30B" in body["detail"]
+    assert "?as_of=YYYY-MM-DD" in body["detail"]
+
+
+def test_not_covered_without_a_date_says_today(mini_client: TestClient) -> None:
+    from datetime import date
+
+    body = assert_problem(mini_client.get("/api/lookup/Z9991"), 404, "not-covered", "as_of")
+    assert f"today, {date.today()}, as no as_of was given" in body["detail"]
+    fee = assert_problem(mini_client.get("/api/fee/Z9991", params={"as_of": "2031-05-01"}), 404, "not-covered")
+    assert "RVU30B (2030-04-01 to 2030-12-31)" in fee["detail"]
 
 
 @pytest.mark.parametrize("code", ["ABC", "1234", "G60021", "G-002"])

@@ -4,6 +4,7 @@ problem details (see `hcpcs.interfaces.web.problems`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from hcpcs.core.errors import (
     MalformedCodeError,
     NotCoveredError,
 )
-from hcpcs.interfaces.web.context import AppContext, JSONBody, context
+from hcpcs.interfaces.web.context import AppContext, JSONBody, context, coverage_hint
 from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
 from hcpcs.services import fees
 
@@ -92,8 +93,28 @@ def _field_of(exc: HcpcsError, default: str | None, default_in: str) -> tuple[st
     return default, default_in
 
 
+@dataclass(frozen=True)
+class Dated:
+    """The date a call answers for (None: today) and the datasets whose coverage a "not covered" answer
+    describes."""
+
+    day: date | None
+    datasets: tuple[str, ...] = ()
+
+
+def not_covered(ctx: AppContext, exc: NotCoveredError, dated: Dated) -> Problem:
+    """No loaded release covers the date: a 404 that says which date was used (today when none was
+    given), what the newest loaded releases cover and how to ask for another date. Never "invalid"."""
+    used = f"{dated.day}" if dated.day else f"today, {date.today()}, as no as_of was given"
+    hint = coverage_hint(ctx.hc, dated.datasets, "?as_of=YYYY-MM-DD") if dated.datasets else \
+        "Ask for another date with ?as_of=YYYY-MM-DD."
+    detail = f"{exc} (the date used: {used}). {hint}"
+    name, place = _field_of(exc, "as_of", "query")
+    return Problem(404, "not-covered", detail, [field_error(name or "as_of", detail, place)])
+
+
 async def call(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str | None = None,
-               where: str = "query", inline: bool = False, **kwargs: Any) -> Any:
+               where: str = "query", inline: bool = False, dated: Dated | None = None, **kwargs: Any) -> Any:
     """Run a library call (given `hc=` the connection of the thread it runs on) in the worker pool, or
     on the event loop when `inline` (short, bounded calls); its typed errors become problems naming the
     parameter."""
@@ -101,19 +122,24 @@ async def call(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str |
         if inline:
             return ctx.run.inline(lambda: fn(*args, hc=ctx.hc, **kwargs))
         return await ctx.run(lambda: fn(*args, hc=ctx.hc, **kwargs))
+    except NotCoveredError as exc:
+        if dated is None:
+            name, place = _field_of(exc, field, where)
+            raise from_error(exc, name, place) from None
+        raise not_covered(ctx, exc, dated) from None
     except HcpcsError as exc:
         name, place = _field_of(exc, field, where)
         raise from_error(exc, name, place) from None
 
 
 async def answer(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str | None = None,
-                 where: str = "query", inline: bool = False, **kwargs: Any) -> Response:
+                 where: str = "query", inline: bool = False, dated: Dated | None = None, **kwargs: Any) -> Response:
     """The JSON answer of a read-only library call, from the response cache when it was asked before
     (with the same arguments, on the same day: no date means today)."""
     key = (fn.__module__, fn.__qualname__, args, tuple(sorted(kwargs.items())), date.today())
     body = ctx.cache.get(key)
     if body is None:
-        data = await call(ctx, fn, *args, field=field, where=where, inline=inline, **kwargs)
+        data = await call(ctx, fn, *args, field=field, where=where, inline=inline, dated=dated, **kwargs)
         body = JSONBody(None).render(data)
         ctx.cache.put(key, body)
     return Response(body, media_type="application/json")
@@ -145,7 +171,8 @@ async def api_lookup(request: Request, code: str = CodePath, as_of: str | None =
     ctx = context(request)
     code = valid_code(code)
     day = valid_date(as_of, "as_of")
-    return await answer(ctx, lookup, code, day, field="code", where="path", inline=True)
+    return await answer(ctx, lookup, code, day, field="code", where="path", inline=True,
+                        dated=Dated(day, ("hcpcs", "mpfs")))
 
 
 @router.get("/search", summary="Search codes by words, code, prefix (774*) or range (G6001-G6017)",
@@ -235,14 +262,16 @@ async def api_fee(
                       [field_error(name, "only one of these may be true") for name in chosen])
     if all_localities:
         return await answer(ctx, fees.all_localities, code, modifier, setting=setting, as_of=day, field="code",
-                            where="path")
+                            where="path", dated=Dated(day, ("mpfs",)))
     if history:
         return await answer(ctx, fees.fee_history, code, modifier, locality=locality, setting=setting,
                             field="code", where="path")
     if opps:
-        return await answer(ctx, fees.opps_fee, code, day, field="code", where="path", inline=True)
+        return await answer(ctx, fees.opps_fee, code, day, field="code", where="path", inline=True,
+                            dated=Dated(day, ("opps",)))
     return await answer(ctx, fees.fee, code, modifier, locality=locality, state=state, county=county,
-                        national=national, setting=setting, as_of=day, field="code", where="path", inline=True)
+                        national=national, setting=setting, as_of=day, field="code", where="path", inline=True,
+                        dated=Dated(day, ("mpfs",)))
 
 
 @router.get("/edits/{code}", summary="Every NCCI edit naming a code on a date, both directions",
@@ -252,8 +281,11 @@ async def api_edits(request: Request, code: str = CodePath, as_of: str | None = 
     from hcpcs.services.listing import edits_for_code
 
     ctx = context(request)
-    return await answer(ctx, edits_for_code, valid_code(code), as_of=valid_date(as_of, "as_of"), setting=setting,
-                        field="code", where="path")
+    day = valid_date(as_of, "as_of")
+    datasets = ("ncci_ptp_practitioner", "ncci_mue_practitioner") if setting == "professional" else \
+        ("ncci_ptp_hospital", "ncci_mue_hospital")
+    return await answer(ctx, edits_for_code, valid_code(code), as_of=day, setting=setting, field="code",
+                        where="path", dated=Dated(day, datasets))
 
 
 # ------------------------------------------------------------------------------------ claims
