@@ -3,6 +3,7 @@ problem details (see `hcpcs.interfaces.web.problems`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -14,13 +15,17 @@ from starlette.responses import Response
 from hcpcs.core.codes import normalize
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
+    DataNotLoadedError,
     HcpcsError,
     InvalidInputError,
     MalformedCodeError,
     NotCoveredError,
 )
+from hcpcs.interfaces.web import models
+from hcpcs.interfaces.web.checks import MAX_CLAIM_LINES
 from hcpcs.interfaces.web.context import AppContext, JSONBody, context, coverage_hint
 from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
+from hcpcs.interfaces.web.security import DEFAULT_MAX_CLAIMS
 from hcpcs.services import fees
 
 router = APIRouter(prefix="/api", default_response_class=JSONBody)
@@ -39,8 +44,10 @@ _PROBLEM_SCHEMA = {
     "required": ["type", "title", "status", "detail", "errors"],
 }
 _STATUS_TEXT = {
-    400: "The body cannot be read (malformed JSON, not a claim format).",
-    404: "Unknown code, or no loaded release answers for the date asked (`type` tells which).",
+    400: "The body cannot be read (malformed JSON, not a claim format, nested too deeply).",
+    401: "API keys are configured on this server and the request carried none (or a wrong one).",
+    408: "The body did not arrive in full within the body read timeout (the connection is closed).",
+    404: "Unknown code or release label, or no loaded release answers for the date asked (`type` tells which).",
     413: "Body over the size limit or batch over the claim limit.",
     422: "A parameter or field is not acceptable; `errors` names it.",
     503: "No data loaded, or the request ran over its time budget.",
@@ -48,9 +55,10 @@ _STATUS_TEXT = {
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the problem answers a route can give."""
+    """OpenAPI `responses` for the problem answers a route can give (401 on every route: API keys may be
+    configured)."""
     return {status: {"description": _STATUS_TEXT[status],
-                     "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}}} for status in statuses}
+                     "content": {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_SCHEMA}}} for status in sorted({401, *statuses})}
 
 
 # ------------------------------------------------------------------------------------ input checks
@@ -122,6 +130,11 @@ async def call(ctx: AppContext, fn: Callable[..., Any], *args: Any, field: str |
         if inline:
             return ctx.run.inline(lambda: fn(*args, hc=ctx.hc, **kwargs))
         return await ctx.run(lambda: fn(*args, hc=ctx.hc, **kwargs))
+    except DataNotLoadedError as exc:
+        if ctx.hc_or_none is None or not ctx.hc_or_none.releases:
+            raise from_error(exc) from None
+        # Other data is loaded, only not this dataset: no release answers, as for a date not covered.
+        raise Problem(404, "not-covered", str(exc), [field_error(field or "code", str(exc), where)]) from None
     except NotCoveredError as exc:
         if dated is None:
             name, place = _field_of(exc, field, where)
@@ -155,14 +168,25 @@ async def api_index() -> Response:
         "/api/fee/{code}", "/api/edits/{code}", "/api/check", "/api/releases"]})
 
 
-CodePath = Path(..., description="A HCPCS Level II code (G6002), a CPT code (77373) or a modifier (TC).",
-                examples=["G6002"])
-AsOfQuery = Query(None, description="Date of service, YYYY-MM-DD (default: today).", examples=["2024-08-12"])
+# The shapes `hcpcs.core.codes.normalize` accepts, in either case: a HCPCS Level II code (a letter and four
+# digits), a CPT code (four digits and a digit or F, T, U, M) or a two-character modifier (-26 too).
+CODE_PATTERN = r"^([A-Za-z][0-9]{4}|[0-9]{4}[0-9FTUMftum]|-?[0-9A-Za-z]{2})$"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def code_path() -> Any:
+    return Path(..., pattern=CODE_PATTERN, description="A HCPCS Level II code (G6002), a CPT code (77373) or a "
+                "modifier (TC); any case.", examples=["G6002"])
+
+
+def date_query(description: str = "Date of service, YYYY-MM-DD (default: today).") -> Any:
+    return Query(None, pattern=DATE_PATTERN, description=description, examples=["2024-08-12"],
+                 json_schema_extra={"format": "date"})
 
 
 @router.get("/lookup/{code}", summary="Everything about a code on a date of service",
-            responses=problems(404, 422, 503))
-async def api_lookup(request: Request, code: str = CodePath, as_of: str | None = AsOfQuery) -> Response:
+            response_model=models.for_pydantic(models.LookupResult), responses=problems(404, 422, 503))
+async def api_lookup(request: Request, code: str = code_path(), as_of: str | None = date_query()) -> Response:
     """The lookup contract: descriptors, validity on the date, HCPCS indicators decoded, fee-schedule
     indicators and RVUs (`mpfs`, with `by_modifier`), OPPS, MUE, add-on and PTP edits, notices and the
     sources (release and files) of every part."""
@@ -176,11 +200,12 @@ async def api_lookup(request: Request, code: str = CodePath, as_of: str | None =
 
 
 @router.get("/search", summary="Search codes by words, code, prefix (774*) or range (G6001-G6017)",
-            responses=problems(422, 503))
+            response_model=models.for_pydantic(models.SearchResult), responses=problems(422, 503))
 async def api_search(
     request: Request,
-    q: str = Query(..., min_length=1, max_length=200, description="Words, a code, a prefix like 774* or a range."),
-    active_on: str | None = Query(None, description="Only codes valid on this date (YYYY-MM-DD)."),
+    q: str = Query(..., min_length=1, max_length=200, pattern=r"[0-9A-Za-z]",
+                   description="Words, a code, a prefix like 774* or a range (at least one letter or digit)."),
+    active_on: str | None = date_query("Only codes valid on this date (YYYY-MM-DD)."),
     betos: str | None = Query(None, max_length=3, description="Only this BETOS category, e.g. I4B."),
     type_of_service: str | None = Query(None, max_length=1, description="Only this type of service, e.g. 6."),
     status: str | None = Query(None, max_length=1, description="Only this fee-schedule status, e.g. A."),
@@ -194,41 +219,46 @@ async def api_search(
                         status=status, limit=limit, field="q")
 
 
-@router.get("/similar/{code}", summary="Codes related to a code, with the reasons", responses=problems(404, 422, 503))
-async def api_similar(request: Request, code: str = CodePath, limit: int = Query(15, ge=1, le=100)) -> Response:
+@router.get("/similar/{code}", summary="Codes related to a code, with the reasons", response_model=models.for_pydantic(models.SimilarResult),
+            responses=problems(404, 422, 503))
+async def api_similar(request: Request, code: str = code_path(), limit: int = Query(15, ge=1, le=100)) -> Response:
     from hcpcs.services.search import similar
 
     ctx = context(request)
     return await answer(ctx, similar, valid_code(code), limit=limit, field="code", where="path")
 
 
-@router.get("/history/{code}", summary="A code across the loaded releases", responses=problems(404, 422, 503))
-async def api_history(request: Request, code: str = CodePath) -> Response:
+@router.get("/history/{code}", summary="A code across the loaded releases", response_model=models.for_pydantic(models.HistoryResult),
+            responses=problems(404, 422, 503))
+async def api_history(request: Request, code: str = code_path()) -> Response:
     from hcpcs.services.reference import history
 
     ctx = context(request)
     return await answer(ctx, history, valid_code(code), field="code", where="path", inline=True)
 
 
-@router.get("/diff", summary="What changed between two releases of one dataset", responses=problems(422, 503))
+@router.get("/diff", summary="What changed between two releases of one dataset",
+            response_model=models.for_pydantic(models.DiffResult), responses=problems(404, 422, 503))
 async def api_diff(
     request: Request,
     from_: str = Query(..., alias="from", description="Label of the older release, e.g. HCPCS 2020 Jan."),
     to: str = Query(..., description="Label of the newer release, e.g. HCPCS 2026 Jan."),
-    range: str | None = Query(None, description="Only codes FIRST-LAST, e.g. G6001-G6017."),  # noqa: A002
+    range: str | None = Query(None, pattern=r"^\s*[0-9A-Za-z]+\s*-\s*[0-9A-Za-z]+\s*$",  # noqa: A002
+                              description="Only codes FIRST-LAST, e.g. G6001-G6017."),
 ) -> Response:
     from hcpcs.services.diff import diff
 
     ctx = context(request)
     labels = {r.label.lower() for r in ctx.hc.releases}
     for name, label in (("from", from_), ("to", to)):
-        if label.strip().lower() not in labels:
-            raise Problem(422, "invalid-input", f"no loaded release is labelled {label!r}",
+        if label.strip().lower() not in labels:  # a release that is not here: not found, like an unknown code
+            raise Problem(404, "unknown-release", f"no loaded release is labelled {label!r}",
                           [field_error(name, "not the label of a loaded release (see /api/releases)")])
     return await answer(ctx, diff, from_.strip(), to.strip(), code_range=range, field="range")
 
 
-@router.get("/releases", summary="The loaded CMS releases", responses=problems(503))
+@router.get("/releases", summary="The loaded CMS releases", response_model=models.for_pydantic(list[models.ReleaseInfo]),
+            responses=problems(503))
 async def api_releases(request: Request, dataset: str | None = Query(None, description="Only this dataset.")) -> Response:
     ctx = context(request)
     return JSONBody([r.to_dict() for r in ctx.hc.releases if dataset is None or r.dataset == dataset])
@@ -238,17 +268,20 @@ async def api_releases(request: Request, dataset: str | None = Query(None, descr
 
 
 @router.get("/fee/{code}", summary="Physician fee schedule amount (or every locality, history, OPPS rate)",
-            responses=problems(404, 422, 503))
+            response_model=models.for_pydantic(models.FeeAnswer), responses=problems(404, 422, 503))
 async def api_fee(
     request: Request,
-    code: str = CodePath,
-    modifier: str | None = Query(None, description="26 or TC (default: the global service)."),
-    locality: str | None = Query(None, description="MAC-locality of the GPCI file, e.g. 01112-05."),
-    state: str | None = Query(None, description="State abbreviation or name (with county when it has several)."),
-    county: str | None = Query(None),
+    code: str = code_path(),
+    modifier: str | None = Query(None, pattern=r"^\s*-?(26|53|[Tt][Cc])?\s*$",
+                                 description="26, TC or 53 (default: the global service)."),
+    locality: str | None = Query(None, pattern=r"^\s*([0-9]{7}|[0-9]{1,5}[-/ _]+[0-9]{1,2})\s*$",
+                                 description="MAC-locality of the GPCI file, e.g. 01112-05."),
+    state: str | None = Query(None, max_length=40,
+                              description="State abbreviation or name (with county when it has several)."),
+    county: str | None = Query(None, max_length=80),
     national: bool = Query(False, description="National amount (GPCIs of 1.000); the default without a place."),
     setting: Literal["nonfacility", "facility"] = Query("nonfacility"),
-    as_of: str | None = AsOfQuery,
+    as_of: str | None = date_query(),
     all_localities: bool = Query(False, description="The amount in every locality of the release in force."),
     history: bool = Query(False, description="The amount in every loaded fee-schedule release."),
     opps: bool = Query(False, description="The hospital outpatient (OPPS Addendum B) rate instead."),
@@ -275,8 +308,8 @@ async def api_fee(
 
 
 @router.get("/edits/{code}", summary="Every NCCI edit naming a code on a date, both directions",
-            responses=problems(404, 422, 503))
-async def api_edits(request: Request, code: str = CodePath, as_of: str | None = AsOfQuery,
+            response_model=models.for_pydantic(models.EditsResult), responses=problems(404, 422, 503))
+async def api_edits(request: Request, code: str = code_path(), as_of: str | None = date_query(),
                     setting: Literal["professional", "facility"] = Query("professional")) -> Response:
     from hcpcs.services.listing import edits_for_code
 
@@ -297,6 +330,50 @@ _CONTENT_FORMATS = {
 }
 _CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "2024-08-12",
                   "lines": [{"code": "77373"}, {"code": "G6002"}]}
+_DATE = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+_LINE_SCHEMA = {
+    "type": "object", "required": ["code"],
+    "properties": {
+        "code": {"type": "string", "pattern": r"^\s*([A-Za-z][0-9]{4}|[0-9]{4}[0-9FTUMftum])\s*$"},
+        "modifiers": {"type": "array", "maxItems": 4, "items": {"type": "string", "pattern": r"^-?[0-9A-Za-z]{2}$"}},
+        "units": {"type": "integer", "minimum": 1},
+        "date_of_service": _DATE,
+        "place_of_service": {"type": "string", "pattern": r"^[0-9]{1,2}$"},
+        "charge": {"type": "number", "minimum": 0},
+        "diagnosis_pointers": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_CLAIM_SCHEMA = {
+    "type": "object", "required": ["id", "lines"],
+    "description": "One claim (the JSON claim contract; the full format is in hcpcs.claims.readers). "
+                   "date_of_service is required unless every line has its own.",
+    "properties": {
+        "id": {"anyOf": [{"type": "string", "pattern": r"\S"}, {"type": "integer"}]},
+        "setting": {"type": "string", "enum": ["professional", "facility", "institutional"]},
+        "date_of_service": _DATE,
+        "place_of_service": {"type": "string", "pattern": r"^[0-9]{1,2}$"},
+        "provider": {"type": "string"},
+        "diagnosis_codes": {"type": "array", "items": {"type": "string"}},
+        "lines": {"type": "array", "minItems": 1, "maxItems": MAX_CLAIM_LINES, "items": _LINE_SCHEMA},
+    },
+    "anyOf": [{"required": ["date_of_service"]},
+              {"properties": {"lines": {"items": {"required": ["date_of_service"]}}}}],
+}
+# In a batch a claim that cannot be read is answered {id, error, findings: []}, so any item is accepted.
+_BATCH_SCHEMA = {"type": "array", "minItems": 1, "maxItems": DEFAULT_MAX_CLAIMS,
+                 "description": "Claims, each checked or answered with its error.", "items": {}}
+
+
+def _pack_names() -> list[str]:
+    from hcpcs.interfaces.web.context import load_packs
+
+    packs = load_packs()
+    return sorted({*packs, *(p.origin.removesuffix(".toml") for p in packs.values())})
+
+
+PACK_NAMES = _pack_names()
+_PACK = "(" + "|".join(re.escape(name) for name in PACK_NAMES) + ")"
+PACKS_PATTERN = rf"^\s*{_PACK}\s*(,\s*{_PACK}\s*)*$"
 
 
 def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
@@ -314,13 +391,16 @@ def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
 
 
 @router.post(
-    "/check", summary="Check claims against the CMS edits (and policy packs)", responses=problems(400, 413, 422, 503),
+    "/check", summary="Check claims against the CMS edits (and policy packs)", response_model=models.for_pydantic(models.CheckAnswer),
+    responses=problems(400, 408, 413, 422, 503),
     openapi_extra={"requestBody": {"required": True, "description": (
         "One claim object (answer: one result), a JSON array of claims or {\"claims\": [...]} (answer: an array "
         "of results in the same order; a claim that cannot be read becomes {id, error, findings: []}). CSV, "
         "JSON Lines and X12 837 bodies are read too (by Content-Type, `format`, or sniffed)."),
         "content": {
-            "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
+            "application/json": {"schema": {"anyOf": [
+                _CLAIM_SCHEMA, _BATCH_SCHEMA,
+                {"type": "object", "required": ["claims"], "properties": {"claims": _BATCH_SCHEMA}}]},
                                  "example": _CLAIM_EXAMPLE},
             "text/csv": {"schema": {"type": "string"}},
             "application/x-ndjson": {"schema": {"type": "string"}},
@@ -329,7 +409,8 @@ def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
 )
 async def api_check(
     request: Request,
-    packs: str | None = Query(None, description="Comma-separated built-in policy packs, e.g. radonc-igrt."),
+    packs: str | None = Query(None, pattern=PACKS_PATTERN,
+                              description=f"Comma-separated built-in policy packs: {', '.join(PACK_NAMES)}."),
     format: Literal["json", "jsonl", "csv", "x12"] | None = Query(None, description="Body format (default: from "  # noqa: A002
                                                                   "Content-Type, else sniffed)."),
 ) -> Response:

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -73,12 +73,58 @@ the CMS files loaded by the user carry it.
 """
 
 
+_DATE_PARAMETERS = {"as_of": "as-of date", "active_on": "active-on date"}
+
+
+def _pattern_problem(raw: list[dict[str, Any]]) -> Problem | None:
+    """A code or date that does not match its documented pattern, answered as the library would have
+    answered it (malformed-code, invalid-input, with the library's message)."""
+    from hcpcs.core.codes import normalize
+    from hcpcs.core.dates import parse_date
+
+    if len(raw) != 1 or raw[0].get("type") != "string_pattern_mismatch":
+        return None
+    loc = [str(part) for part in raw[0].get("loc", ())]
+    if len(loc) != 2:
+        return None
+    where, name = loc
+    value = raw[0].get("input")
+    try:
+        if name == "code":
+            normalize(str(value))
+        elif name in _DATE_PARAMETERS:
+            parse_date(str(value), _DATE_PARAMETERS[name])
+        else:
+            return None
+    except HcpcsError as exc:
+        return from_error(exc, name, where)
+    return None
+
+
+def _is_fhir(path: str) -> bool:
+    return path == "/fhir" or path.startswith("/fhir/")
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods the routes at the request's path answer, for an Allow header."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+    return ", ".join(sorted(methods | {"OPTIONS"}, key=lambda m: order.index(m) if m in order else len(order)))
+
+
 def error_response(request: Request, problem: Problem) -> Response:
     """A problem answered in the shape the caller expects: OperationOutcome under /fhir, problem+json
     under /api, an HTML page for the pages."""
     path = request.url.path
-    if path == "/fhir" or path.startswith("/fhir/"):
-        code = {404: "not-found", 401: "login", 413: "too-costly", 503: "transient"}.get(problem.status, "invalid")
+    if _is_fhir(path):
+        code = {404: "not-found", 401: "login", 405: "not-supported", 413: "too-costly",
+                503: "transient"}.get(problem.status, "invalid")
         return Response(json.dumps(operation_outcome(problem.status, code, problem.detail)), problem.status,
                         media_type="application/fhir+json", headers=problem.headers)
     if wants_html(request):
@@ -164,9 +210,15 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = validation_errors(list(exc.errors()))
+        raw = list(exc.errors())
+        # FHIR answers a bad parameter with 400 and an OperationOutcome; the API with a 422 problem.
+        status = 400 if _is_fhir(request.url.path) else 422
+        library = _pattern_problem(raw)
+        if library is not None and status == 422:
+            return error_response(request, library)
+        errors = validation_errors(raw)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "the request is not valid"
-        return error_response(request, Problem(422, "validation-error", detail, errors))
+        return error_response(request, Problem(status, "validation-error", detail, errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -174,11 +226,19 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
             return error_response(request, too_large_problem(getattr(exc, "limit", settings.max_body_bytes)))
         if exc.status_code == 408:
             return error_response(request, body_timeout_problem(settings.body_timeout))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Every method of every route at this path (Starlette names only the first route's).
+            headers["Allow"] = allowed_methods(request)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=headers)
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "invalid-input")
         detail = str(exc.detail) if exc.status_code != 404 else f"nothing is at {request.url.path}"
+        if exc.status_code == 405:
+            detail = f"{request.url.path} answers {headers['Allow']}, not {request.method}"
         if exc.status_code == 400:
             slug = "malformed-body"
-        return error_response(request, Problem(exc.status_code, slug, detail, headers=dict(exc.headers or {})))
+        return error_response(request, Problem(exc.status_code, slug, detail, headers=headers))
 
     @app.get("/docs", include_in_schema=False)
     async def _docs() -> HTMLResponse:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 from starlette.templating import Jinja2Templates
 
 from hcpcs.core.errors import DataNotLoadedError, HcpcsError
@@ -34,8 +34,9 @@ log = logging.getLogger("hcpcs.web")
 T = TypeVar("T")
 
 
-class JSONBody(Response):
-    """JSON without FastAPI's encoder pass (the library's dicts are plain JSON already)."""
+class JSONBody(JSONResponse):
+    """JSON without FastAPI's encoder pass (the library's dicts are plain JSON already). A JSONResponse,
+    so that the OpenAPI document gives each route's response model as its body."""
 
     media_type = "application/json"
 

@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
 from hcpcs.core.errors import HcpcsError, MalformedCodeError, NotCoveredError, UnknownCodeError
@@ -81,8 +81,13 @@ def _validate(resource: dict[str, Any]) -> bytes:
     return model.model_validate(resource).model_dump_json().encode()
 
 
-class FhirResponse(Response):
+class FhirResponse(JSONResponse):
+    """A FHIR resource (already JSON bytes: `fhir_response`). A JSONResponse for the OpenAPI document."""
+
     media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else json.dumps(content).encode()
 
 
 def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:
@@ -630,6 +635,8 @@ def fhir_responses(ok_schema: dict[str, Any], ok_text: str, *statuses: int) -> d
     out: dict[int | str, dict[str, Any]] = {200: {"description": ok_text, "content": {FHIR_JSON: {"schema": ok_schema}}}}
     for status in statuses:
         out[status] = {"description": _OUTCOME_TEXT[status], "content": {FHIR_JSON: {"schema": _OUTCOME_SCHEMA}}}
+    out["4XX"] = {"description": "Any other client error (405 for a method the path does not answer; 408 a body "
+                  "too slow): an OperationOutcome.", "content": {FHIR_JSON: {"schema": _OUTCOME_SCHEMA}}}
     return out
 
 
