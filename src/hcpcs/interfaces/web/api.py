@@ -28,7 +28,7 @@ from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_err
 from hcpcs.interfaces.web.security import DEFAULT_MAX_CLAIMS
 from hcpcs.services import fees
 
-router = APIRouter(prefix="/api", default_response_class=JSONBody)
+router = APIRouter(prefix="/api", default_response_class=JSONBody, tags=["REST API"])
 
 _PROBLEM_SCHEMA = {
     "type": "object",

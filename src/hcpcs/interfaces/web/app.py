@@ -60,11 +60,13 @@ this server's store. Every answer says which release and file each value came fr
 
 | status | type | when |
 |---|---|---|
-| 400 | `/problems/malformed-body` | the body is not valid JSON / not a claim format |
+| 400 | `/problems/malformed-body` | the body is not valid JSON / not a claim format / nested too deeply |
 | 401 | `/problems/unauthorized` | API keys are configured and none was sent |
-| 404 | `/problems/unknown-code` | the code is in no loaded release |
-| 404 | `/problems/not-covered` | no loaded release answers for the date asked (or it lacks the file needed) |
-| 413 | `/problems/content-too-large` | body over the size limit or batch over the claim limit |
+| 404 | `/problems/unknown-code`, `/problems/unknown-release` | the code (or release label) is in no loaded release |
+| 404 | `/problems/not-covered` | no loaded release answers for the date asked (or it lacks the file needed); the detail says which date was used, what the newest release covers and how to ask for another date |
+| 405 | `/problems/method-not-allowed` | the path does not answer that method (`Allow` lists those it does) |
+| 408 | `/problems/body-timeout` | the body did not arrive in full within the body read timeout |
+| 413 | `/problems/content-too-large` | body over the size limit, batch over the claim limit, claim over 999 lines |
 | 422 | `/problems/malformed-code`, `/problems/invalid-input`, `/problems/invalid-claim`, `/problems/validation-error` | a value is not acceptable |
 | 503 | `/problems/data-not-loaded`, `/problems/request-timeout` | no data loaded; request over its time budget |
 
