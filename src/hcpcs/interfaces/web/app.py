@@ -6,10 +6,12 @@ hcpcs.interfaces.web.app:create_app` works too (the store is then $HCPCS_HOME or
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -185,9 +187,14 @@ def create_app(hc: Hcpcs | None = None, *, home: Path | None = None, settings: S
             hc, load_error = None, str(exc)
 
     docs_page, redoc_page, docs_csp = _docs_pages()
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.ctx.checks.stop()  # the claim-check worker processes end with the server
+
     app = FastAPI(
         title="hcpcs", version=version(), description=API_DESCRIPTION, docs_url=None, redoc_url=None,
-        openapi_url="/openapi.json", default_response_class=JSONBody,
+        openapi_url="/openapi.json", default_response_class=JSONBody, lifespan=lifespan,
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     from hcpcs.interfaces.web import pages
