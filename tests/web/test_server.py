@@ -212,3 +212,38 @@ def test_a_slow_body_is_answered_408(strict_server: str) -> None:
                      b"Content-Length: 1000\r\n\r\n{\"id\":")
         data, waited = _read_until_closed(sock, 5)
     assert data.startswith(b"HTTP/1.1 408") and b"body-timeout" in data and waited < 3
+
+
+def test_hcpcs_serve_runs_with_the_limits(mini_home) -> None:  # noqa: ANN001
+    """`hcpcs serve` in its own process: answers, and drops a request head that does not arrive in time."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.web.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "HCPCS_HOME": str(mini_home), "HCPCS_HEADER_TIMEOUT": "0.5"}
+    hcpcs = str(Path(sys.executable).with_name("hcpcs"))
+    server = subprocess.Popen([hcpcs, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"GET /api/releases HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    assert sock.recv(12).endswith(b"200")
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "hcpcs serve did not answer within 30 s"
+                time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /api/releases HTTP/1.1\r\n")
+            data, waited = _read_until_closed(sock, 5)
+        assert data == b"" and waited < 3
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

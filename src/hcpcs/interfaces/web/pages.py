@@ -105,13 +105,16 @@ def render(request: Request, name: str, values: dict[str, Any], status: int = 20
     return context(request).templates.TemplateResponse(request, name, values, status_code=status)
 
 
-def _memo(ctx: AppContext, key: Any, produce: Callable[[], Any], size: int = 8192) -> Any:
-    """A part of a page that does not depend on the date asked (similar codes, history), kept."""
+def _memo(ctx: AppContext, key: Any, produce: Callable[[], Any]) -> Any:
+    """A part of a page that does not depend on the date asked (similar codes, history), kept in the
+    response cache at its size as JSON (about what the objects take), so that the byte bound holds."""
+    import json
+
     value = ctx.cache.get(key)
     if value is None:
         value = produce()
         if value is not None:
-            ctx.cache.put(key, value, size)
+            ctx.cache.put(key, value, len(json.dumps(value, default=str)))
     return value
 
 
