@@ -57,14 +57,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(loaded_home: Path) -> Iterator[str]:
-    """The app under uvicorn on 127.0.0.1 in a background thread; yields its base URL."""
+def serve_in_thread(hc: Hcpcs, **settings: object) -> Iterator[str]:
+    """The app under uvicorn (with `hcpcs serve`'s protocol and limits) on 127.0.0.1 in a background
+    thread; yields its base URL."""
     import uvicorn
 
+    from hcpcs.interfaces.web import server as web_server
+
     port = free_port()
-    config = uvicorn.Config(create_app(Hcpcs(loaded_home), settings=Settings()), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="off")
+    config = web_server.config(create_app(hc, settings=Settings(**settings)), "127.0.0.1", port,  # type: ignore[arg-type]
+                               header_timeout=float(settings.get("header_timeout", 10.0)), lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -76,3 +78,13 @@ def live_server(loaded_home: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_server(loaded_home: Path) -> Iterator[str]:
+    yield from serve_in_thread(Hcpcs(loaded_home))
+
+
+@pytest.fixture(scope="session")
+def mini_live_server(mini_hc: Hcpcs) -> Iterator[str]:
+    yield from serve_in_thread(mini_hc)

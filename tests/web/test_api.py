@@ -62,6 +62,18 @@ def test_lookup_before_every_release_is_404_not_covered(mini_client: TestClient)
     body = assert_problem(mini_client.get("/api/lookup/Z9991", params={"as_of": "1990-01-01"}), 404,
                           "not-covered", "as_of")
     assert body["errors"][0]["in"] == "query"
+    # Which date was used, what the newest loaded releases cover, how to ask for another date.
+    assert "1990-01-01" in body["detail"] and "HCPCS 2099 Apr" in body["detail"] and "RVU30B" in body["detail"]
+    assert "?as_of=YYYY-MM-DD" in body["detail"]
+
+
+def test_not_covered_without_a_date_says_today(mini_client: TestClient) -> None:
+    from datetime import date
+
+    body = assert_problem(mini_client.get("/api/lookup/Z9991"), 404, "not-covered", "as_of")
+    assert f"today, {date.today()}, as no as_of was given" in body["detail"]
+    fee = assert_problem(mini_client.get("/api/fee/Z9991", params={"as_of": "2031-05-01"}), 404, "not-covered")
+    assert "RVU30B (2030-04-01 to 2030-12-31)" in fee["detail"]
 
 
 @pytest.mark.parametrize("code", ["ABC", "1234", "G60021", "G-002"])
@@ -93,7 +105,8 @@ def test_search_validation(mini_client: TestClient) -> None:
     assert_problem(mini_client.get("/api/search", params={"q": "x", "limit": "many"}), 422, "validation-error", "limit")
     assert_problem(mini_client.get("/api/search", params={"q": "fixture", "active_on": "soon"}), 422,
                    "invalid-input", "active_on")
-    assert_problem(mini_client.get("/api/search", params={"q": "!!!"}), 422, "invalid-input", "q")
+    # No letter or digit: refused by the documented pattern before the search runs.
+    assert_problem(mini_client.get("/api/search", params={"q": "!!!"}), 422, "validation-error", "q")
 
 
 def test_similar_and_history(mini_client: TestClient, mini_hc: Hcpcs) -> None:
@@ -108,8 +121,8 @@ def test_similar_and_history(mini_client: TestClient, mini_hc: Hcpcs) -> None:
 def test_diff(mini_client: TestClient) -> None:
     body = mini_client.get("/api/diff", params={"from": "HCPCS 2099 Apr", "to": "HCPCS 2099 Apr"}).json()
     assert body["counts"] == {"added": 0, "discontinued": 0, "removed": 0, "changed": 0}
-    assert_problem(mini_client.get("/api/diff", params={"from": "HCPCS 1900 Jan", "to": "HCPCS 2099 Apr"}), 422,
-                   "invalid-input", "from")
+    assert_problem(mini_client.get("/api/diff", params={"from": "HCPCS 1900 Jan", "to": "HCPCS 2099 Apr"}), 404,
+                   "unknown-release", "from")
     assert_problem(mini_client.get("/api/diff", params={"from": "HCPCS 2099 Apr"}), 422, "validation-error", "to")
     assert_problem(mini_client.get("/api/diff", params={"from": "HCPCS 2099 Apr", "to": "RVU30B"}), 422,
                    "invalid-input")
@@ -146,15 +159,17 @@ def test_fee_variants(mini_client: TestClient, mini_hc: Hcpcs) -> None:
 
 def test_fee_errors(mini_client: TestClient) -> None:
     assert_problem(mini_client.get("/api/fee/Z9991", params={"as_of": "2030-05-01", "locality": "99"}), 422,
+                   "validation-error", "locality")
+    assert_problem(mini_client.get("/api/fee/Z9991", params={"as_of": "2030-05-01", "locality": "99999-99"}), 422,
                    "invalid-input", "locality")
     assert_problem(mini_client.get("/api/fee/Z9991", params={"as_of": "2030-05-01", "setting": "home"}), 422,
                    "validation-error", "setting")
     assert_problem(mini_client.get("/api/fee/Z9991", params={"as_of": "2030-05-01", "modifier": "59"}), 422,
-                   "invalid-input", "modifier")
+                   "validation-error", "modifier")
     # No fee-schedule release covers 2031: valid request, nothing loaded answers it.
     assert_problem(mini_client.get("/api/fee/Z9991", params={"as_of": "2031-05-01"}), 404, "not-covered", "as_of")
-    # No OPPS release at all in this store.
-    assert_problem(mini_client.get("/api/fee/Z9991", params={"opps": "true"}), 503, "data-not-loaded")
+    # No OPPS release at all in this store (other data is): no release answers, as for a date not covered.
+    assert_problem(mini_client.get("/api/fee/Z9991", params={"opps": "true"}), 404, "not-covered")
 
 
 def test_edits(mini_client: TestClient) -> None:
@@ -213,7 +228,7 @@ def test_check_malformed_json_is_400(mini_client: TestClient) -> None:
 
 def test_check_unknown_pack(mini_client: TestClient) -> None:
     response = mini_client.post("/api/check", params={"packs": "/etc/passwd.toml"}, json=CLAIM)
-    assert_problem(response, 422, "invalid-input", "packs")
+    assert_problem(response, 422, "validation-error", "packs")
 
 
 def test_check_with_builtin_pack(mini_client: TestClient) -> None:

@@ -7,7 +7,7 @@ import re
 from hcpcs.core.errors import MalformedCodeError
 
 _LEVEL2 = re.compile(r"^[A-Z][0-9]{4}$")
-_CPT = re.compile(r"^[0-9]{4}[0-9FTUM]$")
+_CPT = re.compile(r"^[0-9]{4}[0-9AFMTU]$")  # A vaccine administration, F, M, T, U
 _MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
 
 AMA_NOTICE = (

@@ -553,13 +553,10 @@ def serve(
     home: HomeOption = None,
 ) -> None:
     """Serve the REST API, the web pages and the FHIR operations from the store (read-only)."""
-    import uvicorn
+    from hcpcs.interfaces.web import server
 
-    from hcpcs.interfaces.web.app import create_app
-
-    application = create_app(home=home)
     console.print(f"hcpcs serving on http://{host}:{port}/ (API docs at /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    server.run(host, port, home)
 
 
 def main() -> None:

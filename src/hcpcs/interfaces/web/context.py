@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 from starlette.templating import Jinja2Templates
 
 from hcpcs.core.errors import DataNotLoadedError, HcpcsError
+from hcpcs.interfaces.web.checks import ClaimChecks, TooManyLines
 from hcpcs.interfaces.web.problems import Problem
 from hcpcs.interfaces.web.security import Settings
 from hcpcs.services import Hcpcs
@@ -33,8 +34,9 @@ log = logging.getLogger("hcpcs.web")
 T = TypeVar("T")
 
 
-class JSONBody(Response):
-    """JSON without FastAPI's encoder pass (the library's dicts are plain JSON already)."""
+class JSONBody(JSONResponse):
+    """JSON without FastAPI's encoder pass (the library's dicts are plain JSON already). A JSONResponse,
+    so that the OpenAPI document gives each route's response model as its body."""
 
     media_type = "application/json"
 
@@ -120,9 +122,10 @@ class Runner:
     connection of its own (`current()` inside the call). A call over budget is answered 503 at once;
     its SQLite work is stopped by the connection's progress handler soon after."""
 
-    def __init__(self, hc: Hcpcs | None, timeout: float, threads: int = 4) -> None:
+    def __init__(self, hc: Hcpcs | None, timeout: float, threads: int = 4, sqlite_cache_kib: int = 8192) -> None:
         self.timeout = timeout
         self.threads = threads
+        self.sqlite_cache_kib = sqlite_cache_kib
         self._local = threading.local()
         self.pool = self._pool(hc) if hc is not None else None
 
@@ -133,6 +136,10 @@ class Runner:
         self.pool = self._pool(hc)
 
     def _prepare(self, hc: Hcpcs) -> None:
+        # Each connection keeps its own page cache, and the store's default is 64 MiB: with a connection
+        # per worker thread plus the event loop's, a workload over many codes and dates grew the server by
+        # that much per connection. The operating system's file cache is shared by all of them anyway.
+        hc.store.conn.execute(f"PRAGMA cache_size=-{int(self.sqlite_cache_kib)}")
         hc.store.conn.set_progress_handler(self._progress, 20_000)
 
     def _progress(self) -> int:
@@ -156,7 +163,7 @@ class Runner:
             if time.monotonic() > deadline:
                 raise RequestTimeout() from None
             raise
-        except RequestTimeout:
+        except (RequestTimeout, TooManyLines):
             raise
         except Exception as exc:
             if time.monotonic() > deadline:
@@ -211,10 +218,14 @@ class Runner:
             raise self._timeout() from None
 
 
+ENTRY_OVERHEAD_BYTES = 256  # the key, the tuple and the dictionary slot of an entry, roughly
+
+
 class ResponseCache:
     """Answers of read-only requests (JSON bytes, rendered pages, and parts of pages), by their
-    normalized arguments (and today's date, which "no date" means). Bounded by entries and bytes;
-    emptied when the store changes. Shared by the worker threads, hence the lock."""
+    normalized arguments (and today's date, which "no date" means). Bounded by entries and bytes (each
+    entry counted at its size plus ENTRY_OVERHEAD_BYTES); an answer over a sixteenth of the byte bound is
+    not kept. Emptied when the store changes. Shared by the worker threads, hence the lock."""
 
     def __init__(self, max_entries: int = 2048, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_entries = max_entries
@@ -235,7 +246,7 @@ class ResponseCache:
             return item[0]
 
     def put(self, key: Any, value: Any, size: int | None = None) -> None:
-        size = len(value) if size is None else size
+        size = (len(value) if size is None else size) + ENTRY_OVERHEAD_BYTES
         if self.max_entries <= 0 or size > self.max_bytes // 16:
             return
         with self._lock:
@@ -252,6 +263,11 @@ class ResponseCache:
         with self._lock:
             self._items.clear()
             self._bytes = 0
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"entries": len(self._items), "bytes": self._bytes, "hits": self.hits, "misses": self.misses,
+                    "max_entries": self.max_entries, "max_bytes": self.max_bytes}
 
 
 STORE_CHECK_SECONDS = 1.0
@@ -270,8 +286,8 @@ class AppContext:
     load_error: str | None = None
     home: Path | None = None
     packs: dict[str, Any] = field(default_factory=dict)
-    checkers: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict)
     cache: ResponseCache = field(default_factory=ResponseCache)
+    checks: ClaimChecks | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     _checked_at: float = 0.0
     _data_version: int | None = None
@@ -300,6 +316,8 @@ class AppContext:
                 return
             self.hc_or_none, self.load_error = hc, None
             self.run.attach(hc)
+            if self.checks is not None:
+                self.checks.attach(hc.store.path)
             self._data_version = hc.store.data_version()
             return
         version = self.hc_or_none.store.data_version()
@@ -310,23 +328,10 @@ class AppContext:
             self.hc_or_none.refresh()
             if self.run.pool is not None:
                 self.run.pool.renew()
-            with self.lock:
-                self.checkers.clear()
+            if self.checks is not None:
+                self.checks.renew()
             self.cache.clear()
             log.info("the store changed; answering from the new data")
-
-    def checker(self, pack_ids: tuple[str, ...]) -> Any:
-        """The claim checker of this thread's connection for a set of policy packs (kept: it caches the
-        edit tables it has read)."""
-        from hcpcs.services.checking import Checker
-
-        hc = self.hc
-        key = (id(hc), pack_ids)
-        with self.lock:
-            checker = self.checkers.get(key)
-            if checker is None:
-                checker = self.checkers[key] = Checker(hc, packs=[self.packs[p] for p in pack_ids])
-            return checker
 
 
 def context(request: Request) -> AppContext:
@@ -360,3 +365,26 @@ def version() -> str:
         return version("hcpcs")
     except Exception:  # noqa: BLE001 - not installed: running from a checkout
         return "0"
+
+
+SHORT_DATASET_NAMES = {"hcpcs": "HCPCS", "mpfs": "physician fee schedule", "opps": "OPPS"}
+
+
+def coverage_hint(hc: Hcpcs, datasets: tuple[str, ...], how: str) -> str:
+    """What the newest loaded release of each dataset covers, and how to ask for another date: said with
+    every "no release covers the date" answer, so that "no data" is never read as "invalid"."""
+    from hcpcs.core.tables import dataset_title
+
+    parts = []
+    for dataset in datasets:
+        name = SHORT_DATASET_NAMES.get(dataset) or dataset_title(dataset)
+        releases = [r for r in hc.releases if r.dataset == dataset]
+        if not releases:
+            parts.append(f"no {name} release is loaded (run `hcpcs update`)")
+            continue
+        newest = max(releases, key=lambda r: (r.effective_start, r.id))
+        period = (f"{newest.effective_start} to {newest.effective_end}" if newest.effective_end
+                  else f"from {newest.effective_start}")
+        parts.append(f"the newest {name} release loaded is {newest.label} ({period})")
+    text = "; ".join(parts)
+    return f"{text[:1].upper()}{text[1:]}. Ask for another date with {how}."

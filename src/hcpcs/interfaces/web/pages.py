@@ -107,13 +107,16 @@ def render(request: Request, name: str, values: dict[str, Any], status: int = 20
     return context(request).templates.TemplateResponse(request, name, values, status_code=status)
 
 
-def _memo(ctx: AppContext, key: Any, produce: Callable[[], Any], size: int = 8192) -> Any:
-    """A part of a page that does not depend on the date asked (similar codes, history), kept."""
+def _memo(ctx: AppContext, key: Any, produce: Callable[[], Any]) -> Any:
+    """A part of a page that does not depend on the date asked (similar codes, history), kept in the
+    response cache at its size as JSON (about what the objects take), so that the byte bound holds."""
+    import json
+
     value = ctx.cache.get(key)
     if value is None:
         value = produce()
         if value is not None:
-            ctx.cache.put(key, value, size)
+            ctx.cache.put(key, value, len(json.dumps(value, default=str)))
     return value
 
 
@@ -482,11 +485,15 @@ def _pack_choices(ctx: AppContext) -> list[tuple[str, str]]:
     return [(pid, pack.name) for pid, pack in ctx.packs.items()]
 
 
+def _check_values(ctx: AppContext, **values: Any) -> dict[str, Any]:
+    return {"text": "", "pack": "", "format": "", "packs": _pack_choices(ctx), "example": CSV_EXAMPLE,
+            "results": None, "error": None, "needs_key": bool(ctx.settings.api_keys), **values}
+
+
 @router.get("/check")
 async def check_form(request: Request) -> Response:
     ctx = context(request)
-    return render(request, "check.html", {"text": "", "pack": "", "format": "", "packs": _pack_choices(ctx),
-                                          "example": CSV_EXAMPLE, "results": None, "error": None})
+    return render(request, "check.html", _check_values(ctx))
 
 
 def _present(items: list[Any], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -523,16 +530,25 @@ def _present(items: list[Any], results: list[dict[str, Any]]) -> list[dict[str, 
 
 @router.post("/check")
 async def check_submit(request: Request) -> Response:
-    from hcpcs.interfaces.web.api import check_items, read_claim_items, resolve_pack_ids
+    """The claim checker's form: the same API keys (when configured), limits and time budget as
+    `POST /api/check` (`hcpcs.interfaces.web.checks`)."""
+    from hcpcs.interfaces.web.api import resolve_pack_ids
+    from hcpcs.interfaces.web.security import given_key, key_allowed, unauthorized_problem
 
     ctx = context(request)
-    form = await request.form(max_part_size=ctx.settings.max_body_bytes)
+    form = await request.form(max_part_size=ctx.settings.max_body_bytes, max_files=1, max_fields=8)
     text = str(form.get("claims") or "")
     pack = str(form.get("pack") or "")
     fmt = str(form.get("format") or "") or None
     upload = form.get("file")
-    values: dict[str, Any] = {"text": text, "pack": pack, "format": fmt or "", "packs": _pack_choices(ctx),
-                              "example": CSV_EXAMPLE, "results": None, "error": None, "source": "the text box"}
+    values = _check_values(ctx, text=text, pack=pack, format=fmt or "", source="the text box")
+    if ctx.settings.api_keys:
+        keys = tuple(k.encode() for k in ctx.settings.api_keys)
+        if not key_allowed(str(form.get("api_key") or "").strip() or given_key(request.headers), keys):
+            problem = unauthorized_problem()
+            values["error"] = "An API key is required to check claims on this server: enter it in the API key box."
+            return ctx.templates.TemplateResponse(request, "check.html", values, status_code=401,
+                                                  headers=problem.headers)
     body = text.encode("utf-8")
     if isinstance(upload, UploadFile) and upload.filename:
         body = await upload.read()
@@ -542,10 +558,9 @@ async def check_submit(request: Request) -> Response:
         fmt = None
     try:
         pack_ids = resolve_pack_ids(ctx, pack)
-        items, _ = await ctx.run(read_claim_items, body, fmt, ctx.settings.max_claims, name="claims")
-        results = await ctx.run(check_items, ctx, pack_ids, items)
+        _, items, _, results = await ctx.checks.check(ctx, body, fmt, pack_ids, name="claims", objects=True)
     except Problem as problem:
-        if problem.status >= 500:
+        if problem.status >= 500 and problem.slug != "request-timeout":
             raise
         values["error"] = problem.detail
         return render(request, "check.html", values, problem.status)

@@ -57,6 +57,9 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
                           "more claims than one request may check."),
     "unauthorized": ("API key required", "This server requires an API key for /api and /fhir: send it in the "
                      "X-API-Key header or as Authorization: Bearer KEY."),
+    "unknown-release": ("Unknown release", "No loaded release has that label; /api/releases lists them."),
+    "body-timeout": ("Request body too slow", "The request body did not arrive in full within the server's "
+                     "body read timeout; the connection was closed. Send the whole body at once."),
     "request-timeout": ("Request took too long", "The request ran over the server's time budget and was "
                         "stopped. Narrow it (a code range, fewer claims) and try again."),
     "not-found": ("Not found", "There is nothing at this address."),
