@@ -226,13 +226,23 @@ def result_dicts(result: BatchResult, hc: Hcpcs) -> Iterator[dict[str, Any]]:
 
 def notices(ctx: col.BatchContext) -> pl.DataFrame:
     """`claim_id`, `claim`, `notices` (list[str]) of the claims whose release choices carry notices, in the
-    order the single engine meets them."""
+    order the single engine meets them: by the rule (and within it the line) that first asked for each choice.
+    Claims that asked for the same choices in the same order share their notices, worked out once."""
     noted = ctx.query_table("notices")
     if not ctx.requests or not noted.height:
         return pl.DataFrame(schema=NOTICE_SCHEMA)
     asked = pl.concat(ctx.requests).filter(pl.col("query_id").is_in(noted["query_id"].implode()))
-    first = asked.sort("claim", "rank", "order").unique(["claim", "query_id"], keep="first", maintain_order=True)
-    texts = first.join(noted.select("query_id", "notice"), on="query_id", maintain_order="left").explode("notice")
-    texts = texts.unique(["claim", "notice"], keep="first", maintain_order=True)
-    grouped = texts.group_by("claim", maintain_order=True).agg(notices=pl.col("notice"))
+    first = asked.group_by("claim", "query_id").agg(key=(pl.col("rank") * (1 << 32) + pl.col("order")).min())
+    sequences = first.sort("claim", "key").group_by("claim", maintain_order=True).agg(queries=pl.col("query_id"))
+    texts = dict(zip(noted["query_id"].to_list(), noted["notice"].to_list(), strict=True))
+    distinct = sequences["queries"].unique().to_list()
+    lists = []
+    for queries in distinct:
+        out: list[str] = []
+        for query in queries:
+            out.extend(text for text in texts[query] if text not in out)
+        lists.append(out)
+    table = pl.DataFrame({"queries": distinct, "notices": lists},
+                         schema={"queries": sequences.schema["queries"], "notices": pl.List(pl.String)})
+    grouped = sequences.join(table, on="queries", how="left", maintain_order="left")
     return grouped.select(claim_id=ctx.claim_ids.gather(grouped["claim"]), claim="claim", notices="notices")

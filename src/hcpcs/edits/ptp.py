@@ -267,13 +267,17 @@ def batch_groups(ctx: BatchContext, outcome: str) -> pl.DataFrame | None:
     if not pairs.height:
         return None
     keys = ["claim", "claim_day", "edit_order", "mods"]
-    pairs = pairs.with_columns(claim_day=ctx.at("claim_day", "row1")).sort(
-        "claim", "day_rank", "line1", "edit_order", "line2")
-    grouped = pairs.group_by(keys, maintain_order=True).agg(
-        pl.all().exclude("line1", "line2").first(), line1=pl.col("line1").unique().sort(),
-        line2=pl.col("line2").unique().sort())
-    grouped = grouped.with_columns(lines=pl.concat_list("line1", "line2"), line1=pl.col("line1").list.first(),
-                                   line2=pl.col("line2").list.first())
+    pairs = pairs.with_columns(claim_day=ctx.at("claim_day", "row1"))
+    if pairs.select(pl.struct(keys).n_unique()).item() == pairs.height:
+        # Each edit met once a day (the usual case): nothing to group.
+        grouped = pairs.with_columns(lines=pl.concat_list("line1", "line2"))
+    else:
+        pairs = pairs.sort("claim", "day_rank", "line1", "edit_order", "line2")
+        grouped = pairs.group_by(keys, maintain_order=True).agg(
+            pl.all().exclude("line1", "line2").first(), line1=pl.col("line1").unique().sort(),
+            line2=pl.col("line2").unique().sort())
+        grouped = grouped.with_columns(lines=pl.concat_list("line1", "line2"), line1=pl.col("line1").list.first(),
+                                       line2=pl.col("line2").list.first())
     return grouped.with_columns(iso=col.iso_text(grouped))
 
 

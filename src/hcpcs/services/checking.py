@@ -272,15 +272,102 @@ def check_stream(source: str | os.PathLike[str] | IO[bytes], output: Any, *, inp
     of `hcpcs.services.outputs`, whose `close` is called at the end) and to `on_chunk`; the summary says what
     was found and the exit status."""
     summary = CheckSummary()
+    chunks = _ahead(iter_chunks(source, input_format, name=name))  # reading runs ahead of checking
+
+    def take(checked: CheckedChunk) -> None:
+        if output is not None:
+            output.write(checked)
+        if on_chunk is not None:
+            on_chunk(checked)
+
+    writing = _Behind(take)  # and writing behind it: the three overlap (polars and pyarrow free the GIL)
     try:
-        for checked in check_chunks(iter_chunks(source, input_format, name=name), hc, as_of=as_of, packs=packs,
-                                    engine=engine):
+        for checked in check_chunks(chunks, hc, as_of=as_of, packs=packs, engine=engine):
             summary.add(checked)
-            if output is not None:
-                output.write(checked)
-            if on_chunk is not None:
-                on_chunk(checked)
+            writing.put(checked)
+        writing.finish()
     finally:
+        writing.finish(check=False)
         if output is not None:
             output.close()
     return summary
+
+
+_DONE = object()
+
+
+def _ahead(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """The items of an iterator, produced in a thread of their own up to `depth` ahead of the consumer (its
+    errors raised where the item would have come)."""
+    import queue
+    import threading
+
+    pending: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        pending.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            pending.put((_DONE, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            pending.put((_DONE, exc))
+
+    thread = threading.Thread(target=produce, name="hcpcs-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = pending.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+class _Behind:
+    """Hands items to `take` in a thread of its own, at most `depth` behind the producer."""
+
+    def __init__(self, take: Callable[[Any], None], depth: int = 1) -> None:
+        import queue
+        import threading
+
+        self.take = take
+        self.pending: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="hcpcs-write", daemon=True)
+        self.thread.start()
+        self.finished = False
+
+    def _run(self) -> None:
+        while True:
+            item = self.pending.get()
+            if item is _DONE:
+                return
+            if self.error is None:
+                try:
+                    self.take(item)
+                except BaseException as exc:  # noqa: BLE001 - raised in the producer's thread
+                    self.error = exc
+
+    def put(self, item: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.pending.put(item)
+
+    def finish(self, check: bool = True) -> None:
+        if not self.finished:
+            self.finished = True
+            self.pending.put(_DONE)
+            self.thread.join()
+        if check and self.error is not None:
+            raise self.error

@@ -22,21 +22,24 @@ if TYPE_CHECKING:
 
 
 @cache
+def names() -> tuple[str, ...]:
+    """The output formats: the modules of this package (each module is named after its format)."""
+    return tuple(sorted(info.name for info in pkgutil.iter_modules(__path__)))
+
+
 def writers() -> dict[str, ModuleType]:
-    found = {}
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "NAME") and hasattr(module, "Writer"):
-            found[module.NAME] = module
-    return found
+    return {name: writer(name) for name in names()}
 
 
 def writer(name: str) -> ModuleType:
-    """The output module of a format name; InvalidInputError naming the formats there are."""
-    found = writers().get(name)
-    if found is None:
-        raise InvalidInputError(f"output format {name!r}: use one of {', '.join(sorted(writers()))}")
-    return found
+    """The output module of a format name (imported when first asked for: pyarrow only for Parquet);
+    InvalidInputError naming the formats there are."""
+    if name not in names():
+        raise InvalidInputError(f"output format {name!r}: use one of {', '.join(names())}")
+    module = importlib.import_module(f"{__name__}.{name}")
+    if getattr(module, "NAME", None) != name or not hasattr(module, "Writer"):
+        raise InvalidInputError(f"output format {name!r} is not a writer module")
+    return module
 
 
 def json_text(column: str | pl.Expr) -> pl.Expr:
@@ -70,12 +73,16 @@ def claim_json(chunk: CheckedChunk) -> pl.Series:
     grouped = findings.select("claim", json=finding_json(findings)).group_by("claim", maintain_order=True).agg(
         pl.col("json").str.join(", ")) if findings.height else pl.DataFrame(
         schema={"claim": pl.Int64, "json": pl.String})
-    notices = chunk.notices.select("claim", notices=pl.col("notices").list.eval(
-        json_text(pl.element())).list.join(", "))
-    verdicts = chunk.verdicts
+    # Notices and verdicts repeat from claim to claim: each distinct one is written as JSON once.
+    notice_texts = chunk.notices.select("notices").unique().with_columns(
+        notices_json=pl.col("notices").list.eval(json_text(pl.element())).list.join(", "))
+    notices = chunk.notices.join(notice_texts, on="notices", how="left").select("claim", notices="notices_json")
+    verdict_texts = chunk.verdicts.select("verdict", "verdict_meaning").unique().with_columns(
+        verdict_json=pl.struct(code="verdict", meaning="verdict_meaning").struct.json_encode())
+    verdicts = chunk.verdicts.join(verdict_texts, on=["verdict", "verdict_meaning"], how="left").select(
+        "claim", verdict="verdict_json")
     frame = chunk.claims.join(grouped, on="claim", how="left").join(notices, on="claim", how="left").join(
-        verdicts.select("claim", verdict=pl.struct(code="verdict", meaning="verdict_meaning").struct.json_encode()),
-        on="claim", how="left")
+        verdicts, on="claim", how="left")
     good = pl.concat_str([
         pl.lit('{"id": '), json_text("claim_id"), pl.lit(', "findings": ['), pl.col("json").fill_null(""), pl.lit("]"),
         pl.when(pl.col("notices").is_not_null() & (pl.col("notices") != "")).then(
