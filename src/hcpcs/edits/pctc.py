@@ -18,7 +18,7 @@ MESSAGES = templates(default="Modifier {modifier} is not allowed with {code}: it
                              "{pctc} ({pctc_meaning}).")
 # By PC/TC indicator; any other indicator that refuses the modifier gets "other".
 FIXES = templates(**{
-    "2": "Bill the code without modifier 26: it is a professional-component-only code.",
+    "2": "Bill the code without modifier {modifier}: it is a professional-component-only code.",
     "3": "Bill the code without modifier {modifier}: it is a technical-component-only code.",
     "4": "Bill the separate professional or technical code that CMS pairs with this global-only code, without "
          "modifier {modifier}.",
