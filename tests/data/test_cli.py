@@ -66,8 +66,12 @@ def test_check_exit_statuses(loaded_home: Path, tmp_path: Path) -> None:
     result = run(loaded_home, "check", str(bad_claims), "--format", "json")
     assert result.returncode == 1
     out = {c["id"]: c for c in json.loads(result.stdout)}
-    assert [f["rule"] for f in out["a"]["findings"]] == ["PTP_BUNDLED"]
+    # The CMS edit, then the default radiation-oncology pack's (on for the claims carrying its codes).
+    assert [f["rule"] for f in out["a"]["findings"]] == ["PTP_BUNDLED", "RADONC_IGRT_BUNDLED_INTO_DELIVERY"]
+    assert out["a"]["findings"][1]["source"]["dataset"] == "policy-pack" and out["a"]["findings"][1]["citation"]
     assert out["b"]["findings"] == []
+    without = run(loaded_home, "check", str(bad_claims), "--format", "json", "--no-policy", "radonc-igrt")
+    assert [f["rule"] for f in json.loads(without.stdout)[0]["findings"]] == ["PTP_BUNDLED"]
     clean = tmp_path / "clean.json"
     clean.write_text('{"id": "b", "date_of_service": "2024-08-12", "lines": [{"code": "77301"}]}')
     assert run(loaded_home, "check", str(clean)).returncode == 0
@@ -100,7 +104,9 @@ def test_check_engines_agree(loaded_home: Path, tmp_path: Path) -> None:
     assert single.returncode == many.returncode == 1, (single.stderr, many.stderr)
     assert json.loads(many.stdout) == json.loads(single.stdout)
     rules = [[f["rule"] for f in claim["findings"]] for claim in json.loads(many.stdout)]
-    assert rules[:3] == [[], [], ["PTP_NOT_BYPASSABLE"]]
+    # G6002 alone: the default radiation-oncology pack asks for the treatment delivery it guides.
+    assert rules[:3] == [[], ["RADONC_GUIDANCE_REQUIRES_TREATMENT"],
+                         ["PTP_NOT_BYPASSABLE", "RADONC_IGRT_BUNDLED_INTO_DELIVERY"]]
     assert all("notices" in claim for claim in json.loads(many.stdout))
 
 

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from hcpcs.edits.registry import rules
-from hcpcs.services.checking import Checker, check
+from hcpcs.services import checking
+from hcpcs.services.checking import Checker
 from hcpcs.store.session import Hcpcs
 
 pytestmark = pytest.mark.realdata
@@ -27,6 +28,11 @@ def docstring_example(module, heading: str) -> dict:  # noqa: ANN001
 
 
 RULES = {module.SPEC.id: module for module in rules()}
+
+
+def check(claim: dict, **options: object) -> dict:
+    """The CMS rules alone (the default policy packs off: `test_default_policy_pack` is about them)."""
+    return checking.check(claim, no_packs=["all"], **options)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("rule_id", sorted(RULES))
@@ -93,6 +99,17 @@ def test_lines_on_other_dates_are_not_paired(hc: Hcpcs) -> None:
     assert not [f for f in result["findings"] if f["rule"].startswith("PTP_")]
 
 
+def test_default_policy_pack(hc: Hcpcs) -> None:
+    """The radiation-oncology IGRT pack applies by default to the claims that carry its codes: G6015 (IMRT
+    delivery) with G6002-26 is bundled by the payer policy although no CMS edit pairs them."""
+    result = checking.check(claim({"code": "G6015"}, {"code": "G6002", "modifiers": ["26"]}), hc=hc)
+    assert [(f["rule"], f["lines"]) for f in result["findings"]] == [("RADONC_IGRT_BUNDLED_INTO_DELIVERY", [0, 1])]
+    assert result["verdict"]["code"] == "not_payable"
+    assert result["findings"][0]["source"]["release"] == "radonc-igrt"
+    assert check(claim({"code": "G6015"}, {"code": "G6002", "modifiers": ["26"]}), hc=hc)["findings"] == []
+    assert checking.check(claim({"code": "99213"}), hc=hc)["findings"] == []
+
+
 def test_policy_pack(hc: Hcpcs) -> None:
     checker = Checker(hc, packs=["radiation_oncology_igrt"])
     result = checker.check(claim({"code": "77385"}, {"code": "G6002", "modifiers": ["TC"]}))
@@ -113,7 +130,7 @@ def test_codes_added_after_the_release_in_force_are_dated_by_the_later_file(hc: 
 
     claims = [claim({"code": "A2001"}, dos="2024-08-12"), claim({"code": "A2001"}, dos="2021-06-01")]
     claims[1]["id"] = "t2"
-    single = [check(c, hc=hc) for c in claims]
+    single = [check(c, hc=hc) for c in claims]  # (no pack applies to A2001 either way)
     assert "CODE_NOT_VALID_ON_DOS" not in {f["rule"] for f in single[0]["findings"]}
     early = [f for f in single[1]["findings"] if f["rule"] == "CODE_NOT_VALID_ON_DOS"]
     assert early and "added 2022-01-01" in early[0]["message"] and early[0]["source"]["release"] == "HCPCS 2026 Jan"

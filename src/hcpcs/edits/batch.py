@@ -13,7 +13,7 @@ a large input in chunks of claims so that memory stays bounded."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -37,6 +37,7 @@ from hcpcs.edits.columnar import (
     claims_frame,
     prepare,
 )
+from hcpcs.edits.packs import PolicyPack, pack_findings
 from hcpcs.edits.spec import source_files
 from hcpcs.edits.verdict import claim_verdict
 from hcpcs.store.cache import BatchTables
@@ -76,8 +77,10 @@ class BatchResult:
 
 def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: date | str | None = None,
                        tables: BatchTables | None = None, with_notices: bool = True,
-                       only: Iterable[str] | None = None, book: CodeBook | None = None) -> BatchResult:
-    """Findings and (when `with_notices`) per-claim notices of a batch; `only` limits the rules run;
+                       only: Iterable[str] | None = None, book: CodeBook | None = None,
+                       packs: Sequence[PolicyPack] = ()) -> BatchResult:
+    """Findings and (when `with_notices`) per-claim notices of a batch, by the CMS rules and the policy
+    `packs`; `only` limits the rules run;
     `book` (the codes of a larger run this batch is a part of) lets parts share per-code work. `Claim`
     objects are checked one by one as the single engine does (two claims with the same id stay apart, and a
     claim without lines is listed), a frame's lines are grouped by claim_id."""
@@ -85,7 +88,7 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
         claims = list(claims)
         day = parse_date(as_of, "as-of date") if as_of else None
         result = check_batch_result(claims_frame(claims, as_of=day, by_position=True), hc, as_of=as_of,
-                                    tables=tables, with_notices=with_notices, only=only, book=book)
+                                    tables=tables, with_notices=with_notices, only=only, book=book, packs=packs)
         ids = pl.Series("claim_id", [claim.id for claim in claims], dtype=pl.String)
 
         def original(frame: pl.DataFrame) -> pl.DataFrame:  # claim: the position of the Claim object
@@ -96,8 +99,15 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
     ctx = prepare(claims, hc, tables=tables, as_of=as_of, want_notices=with_notices, book=book)
     wanted = set(only) if only is not None else None
     frames = []
-    for module in registry.rules():
-        if (ctx.lines.height or module.SPEC.screen) and (wanted is None or module.SPEC.id in wanted):
+    modules = registry.rules()
+    for module in modules:
+        if not module.SPEC.last and (ctx.lines.height or module.SPEC.screen) and (
+                wanted is None or module.SPEC.id in wanted):
+            frames.append(module.check_batch(ctx))
+    for number, pack in enumerate(packs):
+        frames.append(pack_findings(ctx, pack, number))
+    for module in modules:
+        if module.SPEC.last and ctx.lines.height and (wanted is None or module.SPEC.id in wanted):
             frames.append(module.check_batch(ctx))
     found = col.concat(frames)
     if found is None:
@@ -112,7 +122,7 @@ def check_batch_result(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_
 
 def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk_claims: int = 250_000,
                      as_of: date | str | None = None, tables: BatchTables | None = None,
-                     with_notices: bool = False) -> Iterator[BatchResult]:
+                     with_notices: bool = False, packs: Sequence[PolicyPack] = ()) -> Iterator[BatchResult]:
     """`check_batch_result` on successive chunks of `chunk_claims` claims (a claim's lines never split),
     so that memory stays bounded by the chunk: the tables are loaded once."""
     if chunk_claims < 1:
@@ -124,7 +134,7 @@ def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk
                                   dtype=pl.String))
         for start in range(0, len(claims), chunk_claims):
             yield check_batch_result(claims[start:start + chunk_claims], hc, as_of=as_of, tables=tables,
-                                     with_notices=with_notices, book=book)
+                                     with_notices=with_notices, book=book, packs=packs)
         return
     frame = claims
     if "claim_id" not in frame.columns:
@@ -141,7 +151,8 @@ def iter_check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, chunk
         numbered = frame.with_columns(chunk=_claim_number(claim_ids, together) // chunk_claims)
         parts = (part.drop("chunk") for _, part in numbered.group_by("chunk", maintain_order=True))
     for part in parts:
-        yield check_batch_result(part, hc, as_of=as_of, tables=tables, with_notices=with_notices, book=book)
+        yield check_batch_result(part, hc, as_of=as_of, tables=tables, with_notices=with_notices, book=book,
+                                 packs=packs)
 
 
 def check_batch(claims: pl.DataFrame | Iterable[Claim], hc: Hcpcs, *, as_of: date | str | None = None,
@@ -185,6 +196,8 @@ def _source(hc: Hcpcs, row: dict[str, Any], files: dict[tuple[str, str, str | No
     dataset = row["source_dataset"]
     if dataset is None:
         return None
+    if dataset == "policy-pack":
+        return json.loads(row["source_extra"])
     if row["source_release"] is None:
         return {"dataset": dataset, "release": None, "row": None}
     out = {"dataset": dataset, "release": row["source_release"], "row": row["source_row"],

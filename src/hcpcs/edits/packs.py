@@ -11,22 +11,36 @@ edits. A pack has `[pack]` (id, name, citation) and `[[rule]]` tables, each with
 - `not-payable-in-setting`: a code is not paid in `setting` (professional or facility).
 - `use-instead`: a code is not paid in `setting` during the period; `instead` lists what to report.
 
-Optional on any rule: `setting` limits it to professional or facility claims."""
+Optional on any rule: `setting` limits it to professional or facility claims.
+
+Scope: `[pack]` may list the `codes` it is about (else the codes its rules name); a pack with `default =
+true` (the built-in radiation-oncology IGRT pack) applies to every claim that carries one of them, unless the
+user turns it off (`--no-policy NAME`); other packs apply when asked for (`--policy`). A pack's findings carry
+its rule id, its citation and `source.dataset = "policy-pack"` (release: the pack id; row: the rule id).
+
+Both engines check packs: `PolicyPack.check(ctx)` claim by claim, `pack_findings(ctx, pack, number)` as
+columns; the messages are the pack's templates, written once in its TOML."""
 
 from __future__ import annotations
 
+import json
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from hcpcs.core.errors import InvalidInputError
+from hcpcs.edits import columnar as col
+from hcpcs.edits.columnar import BatchContext
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.rowwise import ClaimContext
-from hcpcs.edits.spec import SEVERITIES
+from hcpcs.edits.spec import SEVERITIES, RuleSpec
+from hcpcs.edits.templates import Template
 
 KINDS = ("bundled-into", "modifier-not-allowed", "requires-primary", "not-payable-in-setting", "use-instead")
 
@@ -59,6 +73,17 @@ class PolicyPack:
     citation: str
     origin: str
     rules: list[PackRule] = field(default_factory=list)
+    default: bool = False  # applies to every claim carrying one of its codes unless turned off
+    declared_codes: frozenset[str] = frozenset()
+
+    @property
+    def scope(self) -> frozenset[str]:
+        """The codes the pack is about: those it declares and those its rules govern (a rule finds nothing on
+        a claim without one of its codes, so a claim without any of these has nothing to check)."""
+        return self.declared_codes | frozenset(c for r in self.rules for c in r.codes)
+
+    def applies_to(self, codes: Iterable[str]) -> bool:
+        return not self.scope.isdisjoint(codes)
 
     def check(self, ctx: ClaimContext) -> Iterator[Finding]:
         for rule in self.rules:
@@ -73,17 +98,20 @@ class PolicyPack:
 def _text(template: str | None, **values: Any) -> str | None:
     if template is None:
         return None
-    return template.format_map({k: v for k, v in values.items()})
+    return Template(template).text(**values)
 
 
 def _finding(pack: PolicyPack, rule: PackRule, codes: tuple[str, ...], lines: tuple[int, ...], **values: Any) -> Finding:
     return Finding(
         rule=rule.id, severity=rule.severity, codes=codes, lines=lines,
         message=_text(rule.message, **values) or rule.id, fix=_text(rule.fix, **values),
-        source={"dataset": "policy-pack", "release": pack.id, "row": rule.id, "pack": pack.name,
-                "file": pack.origin},
+        source=pack_source(pack, rule),
         citation=rule.citation,
     )
+
+
+def pack_source(pack: PolicyPack, rule: PackRule) -> dict[str, Any]:
+    return {"dataset": "policy-pack", "release": pack.id, "row": rule.id, "pack": pack.name, "file": pack.origin}
 
 
 def _values(rule: PackRule, code: str, modifier: str = "") -> dict[str, Any]:
@@ -170,7 +198,9 @@ def parse_pack(text: str, origin: str) -> PolicyPack:
     head = data.get("pack") or {}
     if "id" not in head:
         raise InvalidInputError(f"policy pack {origin}: [pack] needs an id")
-    pack = PolicyPack(head["id"], head.get("name", head["id"]), head.get("citation", ""), origin)
+    pack = PolicyPack(head["id"], head.get("name", head["id"]), head.get("citation", ""), origin,
+                      default=bool(head.get("default", False)),
+                      declared_codes=frozenset(str(c).upper() for c in head.get("codes", ())))
     seen: set[str] = set()
     for number, raw in enumerate(data.get("rule", []), start=1):
         where = f"policy pack {origin}, rule {number} ({raw.get('id', 'no id')})"
@@ -192,6 +222,12 @@ def parse_pack(text: str, origin: str) -> PolicyPack:
                  "modifier-not-allowed": "modifiers"}.get(raw["kind"])
         if needs and not raw.get(needs):
             raise InvalidInputError(f"{where}: kind {raw['kind']} needs '{needs}'")
+        for key in ("message", "fix"):
+            if raw.get(key) is not None:
+                try:
+                    Template(str(raw[key]))
+                except ValueError as exc:
+                    raise InvalidInputError(f"{where}: {key}: {exc}") from exc
         period = raw.get("effective") or {}
         pack.rules.append(PackRule(
             id=raw["id"], kind=raw["kind"], codes=frozenset(c.upper() for c in raw["codes"]), severity=severity,
@@ -204,6 +240,11 @@ def parse_pack(text: str, origin: str) -> PolicyPack:
             primaries=tuple(c.upper() for c in raw.get("primaries", ())),
         ))
     return pack
+
+
+def default_packs() -> list[PolicyPack]:
+    """The built-in packs that apply by default to the claims carrying their codes."""
+    return [pack for pack in (load_pack(stem) for stem in sorted(builtin_packs())) if pack.default]
 
 
 def builtin_packs() -> dict[str, str]:
@@ -226,3 +267,125 @@ def load_pack(name_or_path: str) -> PolicyPack:
         f"policy pack {name_or_path!r} is neither a TOML file nor a built-in pack "
         f"({', '.join(builtin_packs())})"
     )
+
+
+# ------------------------------------------------------------------------------------------- a batch
+
+PACK_RANK = 900  # pack findings come after the CMS rules' and before DATA_NOT_COVERED
+
+
+def pack_findings(ctx: BatchContext, pack: PolicyPack, number: int) -> pl.DataFrame:
+    """A pack's findings on a batch, in the order `PolicyPack.check` gives them claim by claim."""
+    if not ctx.lines.height:
+        return col.no_findings()
+    scope = sorted(pack.scope)
+    base = ctx.rows(["row", "claim", "line", "code", "code_id", "dos", "is_professional", "claim_day", "day_rank",
+                     "modifiers"], pl.col("code_id").is_in(ctx.with_code_id(pl.DataFrame({"code": scope}), "code")[
+                         "code_id"].implode()))
+    if not base.height:
+        return col.no_findings()
+    days = ctx.lines.select("claim_day", "line", "code_id").with_columns(code=ctx.code_of())
+    frames = []
+    for index, rule in enumerate(pack.rules):
+        hits = _EVALUATORS_BATCH[rule.kind](rule, base, days)
+        if hits is None or not hits.height:
+            continue
+        frames.append(_pack_rule_findings(pack, rule, hits, number, index))
+    return col.combine(frames)
+
+
+def _in_force(rule: PackRule) -> pl.Expr:
+    ok = pl.lit(True)
+    if rule.start is not None:
+        ok = ok & (pl.col("dos") >= rule.start)
+    if rule.end is not None:
+        ok = ok & (pl.col("dos") <= rule.end)
+    return ok
+
+
+def _setting(rule: PackRule) -> pl.Expr:
+    if rule.setting is None:
+        return pl.lit(True)
+    return pl.col("is_professional") if rule.setting == "professional" else ~pl.col("is_professional")
+
+
+def _billed_modifier() -> pl.Expr:
+    """26 or TC when the line carries it (the row of the fee schedule billed), else "" (global)."""
+    return (pl.when(pl.col("modifiers").list.contains("26")).then(pl.lit("26"))
+            .when(pl.col("modifiers").list.contains("TC")).then(pl.lit("TC")).otherwise(pl.lit("")))
+
+
+def _batch_bundled_into(rule: PackRule, base: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame | None:
+    lines = base.filter(pl.col("code").is_in(sorted(rule.codes)) & _in_force(rule) & _setting(rule))
+    lines = lines.with_columns(modifier=_billed_modifier())
+    if rule.modifiers:
+        lines = lines.filter(pl.col("modifier").is_in(list(rule.modifiers)))
+    into = days.filter(pl.col("code").is_in(sorted(rule.into))).sort("claim_day", "line").group_by(
+        "claim_day", maintain_order=True).agg(into_code=pl.col("code").first(), into_line=pl.col("line").first(),
+                                              into_codes=pl.col("code").unique().sort().str.join(", "))
+    hits = lines.join(into, on="claim_day")
+    return hits.with_columns(codes=pl.concat_list("into_code", "code"), lines=pl.concat_list("into_line", "line"),
+                             modifier_number=pl.lit(0))
+
+
+def _batch_modifier_not_allowed(rule: PackRule, base: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame | None:
+    lines = base.filter(pl.col("code").is_in(sorted(rule.codes)) & _in_force(rule) & _setting(rule))
+    parts = []
+    for position, modifier in enumerate(rule.modifiers):
+        found = lines.filter(pl.col("modifiers").list.contains(modifier))
+        parts.append(found.with_columns(modifier=pl.lit(modifier), modifier_number=pl.lit(position)))
+    hits = col.concat(parts)
+    return None if hits is None else hits.with_columns(codes=pl.concat_list("code"), lines=pl.concat_list("line"))
+
+
+def _batch_requires_primary(rule: PackRule, base: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame | None:
+    with_primary = days.filter(pl.col("code").is_in(list(rule.primaries)))["claim_day"].unique()
+    lines = base.filter(pl.col("code").is_in(sorted(rule.codes)) & _in_force(rule) & _setting(rule)
+                        & ~pl.col("claim_day").is_in(with_primary.implode()))
+    return lines.with_columns(modifier=pl.lit(""), modifier_number=pl.lit(0), codes=pl.concat_list("code"),
+                              lines=pl.concat_list("line"))
+
+
+def _batch_not_payable_in_setting(rule: PackRule, base: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame | None:
+    lines = base.filter(pl.col("code").is_in(sorted(rule.codes)) & _in_force(rule) & _setting(rule))
+    return lines.with_columns(modifier=pl.lit(""), modifier_number=pl.lit(0), codes=pl.concat_list("code"),
+                              lines=pl.concat_list("line"))
+
+
+_EVALUATORS_BATCH = {
+    "bundled-into": _batch_bundled_into,
+    "modifier-not-allowed": _batch_modifier_not_allowed,
+    "requires-primary": _batch_requires_primary,
+    "not-payable-in-setting": _batch_not_payable_in_setting,
+    "use-instead": _batch_not_payable_in_setting,
+}
+
+
+def _pack_rule_findings(pack: PolicyPack, rule: PackRule, hits: pl.DataFrame, number: int,
+                        index: int) -> pl.DataFrame:
+    values = _values(rule, "", "")
+    modifier = pl.col("modifier")
+    columns = {
+        "code": pl.col("code"), "modifier": modifier,
+        "modifier_text": pl.when(modifier != "").then(pl.lit("-") + modifier).otherwise(pl.lit("global")),
+        "into": pl.col("into_codes") if "into_codes" in hits.columns else pl.lit(values["into"]),
+        "instead": pl.lit(values["instead"]), "primaries": pl.lit(values["primaries"]),
+    }
+
+    def render(template: str | None) -> pl.Expr | None:
+        if template is None:
+            return None
+        text = Template(template)
+        return text.expr(**{name: columns[name] for name in text.names if name in columns})
+
+    source = json.dumps(pack_source(pack, rule))
+    fake = RuleSpec(id=rule.id, order=PACK_RANK + number, severity=rule.severity, summary=rule.kind)
+    # Within a claim: the pack's rules in order; a bundled-into or requires-primary rule by day, the others
+    # by line (as the claim-by-claim evaluators walk them).
+    by_day = rule.kind in ("bundled-into", "requires-primary")
+    order = ((pl.lit(index), pl.col("day_rank"), pl.col("line"), pl.col("modifier_number")) if by_day
+             else (pl.lit(index), pl.col("line"), pl.col("modifier_number")))
+    return col.findings(hits, fake, codes=pl.col("codes"), lines=pl.col("lines"),
+                        message=render(rule.message) if rule.message else pl.lit(rule.id), fix=render(rule.fix),
+                        dataset=pl.lit("policy-pack"), release=pl.lit(pack.id), extra=pl.lit(source),
+                        citation=pl.lit(rule.citation), order=order)

@@ -18,16 +18,17 @@ import polars as pl
 from hcpcs.claims.frame import ClaimChunk
 from hcpcs.claims.model import Claim, ClaimError
 from hcpcs.claims.readers import ClaimOrError, iter_chunks, read_claim_items
+from hcpcs.claims.values import MAX_UNITS
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import ClaimInputError
 from hcpcs.edits.columnar import FINDING_SCHEMA
 from hcpcs.edits.engine import check_claim
-from hcpcs.edits.packs import PolicyPack, builtin_packs, load_pack
+from hcpcs.edits.packs import PolicyPack, builtin_packs, default_packs, load_pack
 from hcpcs.edits.tables import EditTables
 from hcpcs.services.results import ClaimResult
 from hcpcs.store.session import Hcpcs, default
 
-__all__ = ["Checker", "Claim", "ClaimError", "ClaimOrError", "PolicyPack", "builtin_packs", "check", "load_pack",
+__all__ = ["MAX_UNITS", "Checker", "checker_for", "resolve_packs", "Claim", "ClaimError", "ClaimOrError", "PolicyPack", "builtin_packs", "check", "load_pack",
            "read_claim_items"]
 
 
@@ -42,23 +43,43 @@ def as_claim(claim: Claim | dict[str, Any]) -> Claim:
     return claim_from_dict(claim)
 
 
-def resolve_packs(packs: Sequence[str | PolicyPack]) -> list[PolicyPack]:
-    return [p if isinstance(p, PolicyPack) else load_pack(p) for p in packs]
+def resolve_packs(packs: Sequence[str | PolicyPack] = (), *, no_packs: Sequence[str] = (),
+                  defaults: bool = True) -> list[PolicyPack]:
+    """The policy packs a run applies: those asked for (built-in names or ids, or TOML files), then the
+    built-in packs that apply by default to the claims carrying their codes, but for those turned off in
+    `no_packs` (names or ids; "all" turns every default pack off)."""
+    chosen = [p if isinstance(p, PolicyPack) else load_pack(p) for p in packs]
+    off = {name.strip() for name in no_packs if name.strip()}
+    if defaults and "all" not in off:
+        for pack in default_packs():
+            stem = pack.origin.removesuffix(".toml")
+            if pack.id not in off and stem not in off and all(p.id != pack.id for p in chosen):
+                chosen.append(pack)
+    known = {p.id for p in default_packs()} | {p.origin.removesuffix(".toml") for p in default_packs()} | {"all"}
+    unknown = off - known
+    if unknown:
+        from hcpcs.core.errors import InvalidInputError
+
+        raise InvalidInputError(f"--no-policy {', '.join(sorted(unknown))}: not a default policy pack "
+                                f"({', '.join(sorted(known))})")
+    return chosen
 
 
 class Checker:
     """Checks claims against one store, keeping the edit tables it has read in memory between claims."""
 
     def __init__(self, hc: Hcpcs | None = None, *, packs: Sequence[str | PolicyPack] = (),
-                 as_of: str | date | None = None) -> None:
+                 as_of: str | date | None = None, no_packs: Sequence[str] = (), defaults: bool = True) -> None:
         self.hc = hc or default()
         self.tables = EditTables(self.hc)
-        self.packs = resolve_packs(packs)
+        self.packs = resolve_packs(packs, no_packs=no_packs, defaults=defaults)
         self.as_of = parse_date(as_of, "as-of date") if as_of else None
 
     def check(self, claim: Claim | dict[str, Any]) -> ClaimResult:
-        return check_claim(as_claim(claim), self.hc, tables=self.tables, as_of=self.as_of,
-                           packs=self.packs).to_dict()
+        claim = as_claim(claim)
+        codes = {line.code for line in claim.lines}
+        packs = [pack for pack in self.packs if pack.applies_to(codes)]
+        return check_claim(claim, self.hc, tables=self.tables, as_of=self.as_of, packs=packs).to_dict()
 
     def check_all(self, items: Iterable[Claim | ClaimError]) -> Iterator[ClaimResult]:
         for item in items:
@@ -70,18 +91,24 @@ class Checker:
                 yield self.check(item)
 
 
-_checkers: dict[tuple[int, tuple[str, ...], str | None], Checker] = {}
+_checkers: dict[tuple[Any, ...], Checker] = {}
 
 
-def check(claim: Claim | dict[str, Any], *, as_of: str | date | None = None,
-          packs: Sequence[str] = (), hc: Hcpcs | None = None) -> ClaimResult:
-    """Check one claim; returns `{"id", "findings": [...]}` as documented in the README."""
-    hc = hc or default()
-    key = (id(hc), tuple(packs), str(as_of) if as_of else None)
-    checker = _checkers.get(key)
-    if checker is None:
-        checker = _checkers[key] = Checker(hc, packs=packs, as_of=as_of)
-    return checker.check(claim)
+def checker_for(hc: Hcpcs, *, as_of: str | date | None = None, packs: Sequence[str | PolicyPack] = (),
+                no_packs: Sequence[str] = ()) -> Checker:
+    """The checker of a store and options, kept between calls (it caches the edit tables it has read)."""
+    key = (id(hc), tuple(p if isinstance(p, str) else p.id for p in packs), tuple(no_packs),
+           str(as_of) if as_of else None)
+    found = _checkers.get(key)
+    if found is None or found.hc is not hc:
+        found = _checkers[key] = Checker(hc, packs=packs, as_of=as_of, no_packs=no_packs)
+    return found
+
+
+def check(claim: Claim | dict[str, Any], *, as_of: str | date | None = None, packs: Sequence[str] = (),
+          no_packs: Sequence[str] = (), hc: Hcpcs | None = None) -> ClaimResult:
+    """Check one claim; returns `{"id", "findings": [...], "verdict", "notices"?}` as documented in the README."""
+    return checker_for(hc or default(), as_of=as_of, packs=packs, no_packs=no_packs).check(claim)
 
 
 BATCH_FROM_CLAIMS = 50_000  # `engine="auto"` checks this many claims or more with the batch engine
@@ -89,30 +116,33 @@ ENGINES = ("auto", "single", "batch")
 
 
 def check_items(items: Sequence[ClaimOrError], hc: Hcpcs | None = None, *, as_of: str | date | None = None,
-                packs: Sequence[str | PolicyPack] = (), engine: str = "auto",
+                packs: Sequence[str | PolicyPack] = (), no_packs: Sequence[str] = (), engine: str = "auto",
                 should_stop: Callable[[], bool] | None = None) -> list[ClaimResult]:
     """The per-claim results of claims read by `read_claim_items`, in the same order (a bad record becomes
-    `{"id", "error", "findings": []}`). `engine`: single (claim by claim), batch (vectorised; CMS rules
-    only) or auto (batch from BATCH_FROM_CLAIMS claims when no policy pack is used). `should_stop` is asked
-    between claims (single engine) and between chunks (batch engine); when it answers True the work stops
-    with CheckStoppedError."""
+    `{"id", "error", "findings": []}`). `engine`: single (claim by claim), batch (column-wise) or auto (batch
+    from BATCH_FROM_CLAIMS claims); the findings are the same. `should_stop` is asked between claims (single
+    engine) and between chunks (batch engine); when it answers True the work stops with CheckStoppedError."""
     from hcpcs.core.errors import CheckStoppedError, InvalidInputError
 
     if engine not in ENGINES:
         raise InvalidInputError(f"engine {engine!r}: use {', '.join(ENGINES)}")
-    if engine == "batch" and packs:
-        raise InvalidInputError("policy packs run on the single engine: use --engine single (or auto) with --policy")
     hc = hc or default()
     claims = [item for item in items if isinstance(item, Claim)]
-    if engine == "batch" or (engine == "auto" and not packs and len(claims) >= BATCH_FROM_CLAIMS):
+    checker = checker_for(hc, as_of=as_of, packs=packs, no_packs=no_packs)
+    if engine == "batch" or (engine == "auto" and len(claims) >= BATCH_FROM_CLAIMS):
         from hcpcs.edits.batch import iter_check_batch, result_dicts
 
         day = parse_date(as_of, "as-of date") if as_of else None
-        # In chunks of claims, so that memory stays bounded however large the input.
-        checked = iter(result for part in iter_check_batch(claims, hc, as_of=day, with_notices=True)
-                       for result in result_dicts(part, hc))
+
+        def batches() -> Iterator[ClaimResult]:
+            # In chunks of claims, so that memory stays bounded however large the input.
+            for part in iter_check_batch(claims, hc, as_of=day, with_notices=True, packs=checker.packs):
+                if should_stop is not None and should_stop():
+                    raise CheckStoppedError("claim checking was stopped: its time budget is spent")
+                yield from result_dicts(part, hc)
+
+        checked: Iterator[ClaimResult] = batches()
     else:
-        checker = Checker(hc, packs=packs, as_of=as_of)
         checked = (checker.check(claim) for claim in claims)
     results = []
     for item in items:
@@ -176,7 +206,7 @@ class StreamChecker:
     """Checks the chunks of one run against one store: the edit tables are loaded once and kept."""
 
     def __init__(self, hc: Hcpcs | None = None, *, as_of: str | date | None = None,
-                 packs: Sequence[str | PolicyPack] = (), engine: str = "auto") -> None:
+                 packs: Sequence[str | PolicyPack] = (), no_packs: Sequence[str] = (), engine: str = "auto") -> None:
         from hcpcs.core.errors import InvalidInputError
         from hcpcs.store.cache import BatchTables
 
@@ -184,20 +214,16 @@ class StreamChecker:
             raise InvalidInputError(f"engine {engine!r}: use {', '.join(ENGINES)}")
         self.hc = hc or default()
         self.as_of = parse_date(as_of, "as-of date") if as_of else None
-        self.packs = resolve_packs(packs)
-        if engine == "batch" and self.packs:
-            raise InvalidInputError("policy packs run on the single engine: use --engine single (or auto) with "
-                                    "--policy")
+        self.packs = resolve_packs(packs, no_packs=no_packs)
         self.engine = engine
         self.tables = BatchTables(self.hc)
-        self.single = Checker(self.hc, packs=self.packs, as_of=self.as_of)
+        self.single = Checker(self.hc, packs=self.packs, as_of=self.as_of, defaults=False)
 
     def check(self, chunk: ClaimChunk) -> CheckedChunk:
         from hcpcs.edits.verdict import claim_verdicts
 
         good = chunk.claims.filter(pl.col("error_message").is_null())
-        use_single = self.engine == "single" or (self.engine == "auto" and (
-            self.packs or good.height < SINGLE_BELOW_CLAIMS))
+        use_single = self.engine == "single" or (self.engine == "auto" and good.height < SINGLE_BELOW_CLAIMS)
         findings, notices = (self._single(chunk, good) if use_single else self._batch(chunk))
         verdicts = claim_verdicts(findings, good["claim"])
         return CheckedChunk(chunk.claims, findings, notices, verdicts, chunk.lines)
@@ -207,7 +233,8 @@ class StreamChecker:
 
         # Claims are told apart by their position (ids may repeat): the engine groups lines by claim_id.
         lines = chunk.lines.with_columns(claim_id=pl.col("claim").cast(pl.String))
-        result = check_batch_result(lines, self.hc, as_of=self.as_of, tables=self.tables, with_notices=True)
+        result = check_batch_result(lines, self.hc, as_of=self.as_of, tables=self.tables, with_notices=True,
+                                    packs=self.packs)
         ids = chunk.claims.select("claim", "claim_id")
         findings = result.findings.with_columns(claim=pl.col("claim_id").cast(pl.Int64)).drop("claim_id").join(
             ids, on="claim", how="left", maintain_order="left")
@@ -239,9 +266,8 @@ def _finding_row(position: int, claim_id: str, finding: dict[str, Any]) -> dict[
     source = finding.get("source") or {}
     extra = {k: v for k, v in source.items() if k not in _SOURCE_BASE}
     row = source.get("row")
-    if row is not None and not isinstance(row, int):  # a policy pack's rule id
-        extra = {"row": row, **extra}
-        row = None
+    if source.get("dataset") == "policy-pack":  # its source is the pack's, written whole
+        extra, row = source, None
     return {
         "claim_id": claim_id, "claim": position, "rule": finding["rule"], "severity": finding["severity"],
         "codes": list(finding["codes"]), "lines": list(finding["lines"]), "message": finding["message"],
@@ -252,12 +278,12 @@ def _finding_row(position: int, claim_id: str, finding: dict[str, Any]) -> dict[
 
 
 def check_chunks(chunks: Iterable[ClaimChunk], hc: Hcpcs | None = None, *, as_of: str | date | None = None,
-                 packs: Sequence[str | PolicyPack] = (), engine: str = "auto",
+                 packs: Sequence[str | PolicyPack] = (), no_packs: Sequence[str] = (), engine: str = "auto",
                  should_stop: Callable[[], bool] | None = None) -> Iterator[CheckedChunk]:
     """Each chunk of claims checked, as it comes."""
     from hcpcs.core.errors import CheckStoppedError
 
-    checker = StreamChecker(hc, as_of=as_of, packs=packs, engine=engine)
+    checker = StreamChecker(hc, as_of=as_of, packs=packs, no_packs=no_packs, engine=engine)
     for chunk in chunks:
         if should_stop is not None and should_stop():
             raise CheckStoppedError("claim checking was stopped: its time budget is spent")
@@ -266,7 +292,7 @@ def check_chunks(chunks: Iterable[ClaimChunk], hc: Hcpcs | None = None, *, as_of
 
 def check_stream(source: str | os.PathLike[str] | IO[bytes], output: Any, *, input_format: str | None = None,
                  name: str | None = None, hc: Hcpcs | None = None, as_of: str | date | None = None,
-                 packs: Sequence[str | PolicyPack] = (), engine: str = "auto",
+                 packs: Sequence[str | PolicyPack] = (), no_packs: Sequence[str] = (), engine: str = "auto",
                  on_chunk: Callable[[CheckedChunk], None] | None = None) -> CheckSummary:
     """Read a claim file or stream chunk by chunk, check it and give each checked chunk to `output` (a writer
     of `hcpcs.services.outputs`, whose `close` is called at the end) and to `on_chunk`; the summary says what
@@ -282,7 +308,7 @@ def check_stream(source: str | os.PathLike[str] | IO[bytes], output: Any, *, inp
 
     writing = _Behind(take)  # and writing behind it: the three overlap (polars and pyarrow free the GIL)
     try:
-        for checked in check_chunks(chunks, hc, as_of=as_of, packs=packs, engine=engine):
+        for checked in check_chunks(chunks, hc, as_of=as_of, packs=packs, no_packs=no_packs, engine=engine):
             summary.add(checked)
             writing.put(checked)
         writing.finish()

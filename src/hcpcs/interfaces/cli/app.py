@@ -484,6 +484,8 @@ def check(
                                               "date instead of its date of service.")] = None,
     policy: Annotated[list[str] | None, typer.Option("--policy", help="Policy pack: built-in name or TOML file "
                                                      "(repeatable).")] = None,
+    no_policy: Annotated[list[str] | None, typer.Option("--no-policy", help="Turn off a default policy pack "
+                                                        "(name or id; 'all' for every one).")] = None,
     engine: Annotated[str, typer.Option(help="single (claim by claim), batch (column-wise) or auto (batch for "
                                              "large chunks); the findings are the same.")] = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table: whole messages, fixes.")] = False,
@@ -495,7 +497,8 @@ def check(
     Exit status: 0 no claim has an error finding, 1 some have, 2 some record could not be read (the others
     are still checked and reported) or the input is not readable at all."""
     try:
-        code = _check(file, output, output_path, input_format, as_of, policy or [], home, engine, verbose)
+        code = _check(file, output, output_path, input_format, as_of, policy or [], home, engine, verbose,
+                      no_policy or [])
     except HcpcsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
@@ -503,7 +506,7 @@ def check(
 
 
 def _check(file: Path, output: str, output_path: Path | None, input_format: str | None, as_of: str | None,
-           policy: list[str], home: Path | None, engine: str, verbose: bool) -> int:
+           policy: list[str], home: Path | None, engine: str, verbose: bool, no_policy: list[str]) -> int:
     from hcpcs.core.errors import InvalidInputError
     from hcpcs.services import checking, outputs
 
@@ -532,7 +535,7 @@ def _check(file: Path, output: str, output_path: Path | None, input_format: str 
 
     try:
         summary = checking.check_stream(source, writer, input_format=input_format, name=name, hc=_service(home),
-                                        as_of=as_of, packs=policy, engine=engine,
+                                        as_of=as_of, packs=policy, no_packs=no_policy, engine=engine,
                                         on_chunk=show if output == "table" else None)
     finally:
         if target is not None and target is not sys.stdout.buffer:

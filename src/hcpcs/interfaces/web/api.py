@@ -27,6 +27,7 @@ from hcpcs.interfaces.web.context import AppContext, JSONBody, context, coverage
 from hcpcs.interfaces.web.problems import PROBLEM_MEDIA_TYPE, Problem, field_error, from_error
 from hcpcs.interfaces.web.security import DEFAULT_MAX_CLAIMS
 from hcpcs.services import fees
+from hcpcs.services.checking import MAX_UNITS
 
 router = APIRouter(prefix="/api", default_response_class=JSONBody, tags=["REST API"])
 
@@ -338,7 +339,7 @@ _LINE_SCHEMA = {
     "properties": {
         "code": {"type": "string", "pattern": r"^\s*([A-Za-z][0-9]{4}|[0-9]{4}[0-9AFMTUafmtu])\s*$"},
         "modifiers": {"type": "array", "maxItems": 4, "items": {"type": "string", "pattern": r"^-?[0-9A-Za-z]{2}$"}},
-        "units": {"type": "integer", "minimum": 1},
+        "units": {"type": "integer", "minimum": 1, "maximum": MAX_UNITS},
         "date_of_service": _DATE,
         "place_of_service": {"type": "string", "pattern": r"^[0-9]{1,2}$"},
         "charge": {"type": "number", "minimum": 0},
@@ -378,7 +379,7 @@ _PACK = "(" + "|".join(re.escape(name) for name in PACK_NAMES) + ")"
 PACKS_PATTERN = rf"^\s*{_PACK}\s*(,\s*{_PACK}\s*)*$"
 
 
-def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
+def resolve_pack_ids(ctx: AppContext, packs: str | None, parameter: str = "packs") -> tuple[str, ...]:
     """Built-in policy packs by id or file stem (never a path on the server)."""
     if not packs:
         return ()
@@ -387,7 +388,7 @@ def resolve_pack_ids(ctx: AppContext, packs: str | None) -> tuple[str, ...]:
     for name in (p.strip() for p in packs.split(",") if p.strip()):
         if name not in by_name:
             raise Problem(422, "invalid-input", f"policy pack {name!r} is not a built-in pack ({', '.join(sorted(by_name))})",
-                          [field_error("packs", "unknown policy pack")])
+                          [field_error(parameter, "unknown policy pack")])
         chosen.append(by_name[name])
     return tuple(dict.fromkeys(chosen))
 
@@ -413,11 +414,14 @@ async def api_check(
     request: Request,
     packs: str | None = Query(None, pattern=PACKS_PATTERN,
                               description=f"Comma-separated built-in policy packs: {', '.join(PACK_NAMES)}."),
+    no_packs: str | None = Query(None, pattern=PACKS_PATTERN,
+                                 description="Comma-separated default policy packs to turn off (they apply to the "
+                                             "claims carrying their codes unless turned off)."),
     format: Literal["json", "jsonl", "csv", "x12"] | None = Query(None, description="Body format (default: from "  # noqa: A002
                                                                   "Content-Type, else sniffed)."),
 ) -> Response:
     ctx = context(request)
-    pack_ids = resolve_pack_ids(ctx, packs)
+    pack_ids = resolve_pack_ids(ctx, packs) + tuple(f"-{p}" for p in resolve_pack_ids(ctx, no_packs, "no_packs"))
     body = await request.body()
     fmt = format or _CONTENT_FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
     _, _, rendered = await ctx.checks.check(ctx, body, fmt, pack_ids)

@@ -105,7 +105,13 @@ def read_claims(body: bytes, fmt: str | None, limits: CheckLimits, name: str) ->
     return items, single
 
 
-def check_request(hc: Any, packs: list[Any], body: bytes, fmt: str | None, limits: CheckLimits, name: str,
+def chosen_packs(packs: dict[str, Any], pack_ids: tuple[str, ...]) -> tuple[list[Any], list[str]]:
+    """The packs asked for and the default packs turned off ("-id" in `pack_ids`)."""
+    return ([packs[p] for p in pack_ids if not p.startswith("-")], [p[1:] for p in pack_ids if p.startswith("-")])
+
+
+def check_request(hc: Any, packs: tuple[list[Any], list[str]], body: bytes, fmt: str | None, limits: CheckLimits,
+                  name: str,
                   should_stop: Callable[[], bool], max_lines: int | None = None) -> tuple[list[Any], bool, list[Any]]:
     """Read and check the claims of one request: (items, single, results). TooManyLines when `max_lines`
     is given and the claims have more lines."""
@@ -115,7 +121,7 @@ def check_request(hc: Any, packs: list[Any], body: bytes, fmt: str | None, limit
     if max_lines is not None and sum(len(getattr(item, "lines", ())) for item in items) > max_lines:
         raise TooManyLines()
     try:
-        results = checking.check_items(items, hc, packs=packs, should_stop=should_stop)
+        results = checking.check_items(items, hc, packs=packs[0], no_packs=packs[1], should_stop=should_stop)
     except ClaimInputError as exc:
         raise from_error(exc, name, "body") from None
     return items, single, results
@@ -171,7 +177,7 @@ def _run_job(hc: Any, packs: dict[str, Any], job: Job) -> tuple[Any, ...]:
         return time.time() > job.deadline
 
     try:
-        items, single, results = check_request(hc, [packs[p] for p in job.pack_ids], job.body, job.fmt,
+        items, single, results = check_request(hc, chosen_packs(packs, job.pack_ids), job.body, job.fmt,
                                                job.limits, job.name, should_stop)
         if job.objects:
             return ("objects", items, single, results)
@@ -336,7 +342,7 @@ class ClaimChecks:
     @staticmethod
     def _in_thread(ctx: Any, body: bytes, fmt: str | None, limits: CheckLimits, pack_ids: tuple[str, ...],
                    name: str, objects: bool, max_lines: int | None) -> tuple[Any, ...]:
-        items, single, results = check_request(ctx.hc, [ctx.packs[p] for p in pack_ids], body, fmt, limits, name,
+        items, single, results = check_request(ctx.hc, chosen_packs(ctx.packs, pack_ids), body, fmt, limits, name,
                                                ctx.run.expired, max_lines)
         if objects:
             return ("objects", items, single, results)

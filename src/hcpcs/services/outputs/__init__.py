@@ -60,6 +60,8 @@ def finding_json(findings: pl.DataFrame) -> pl.Expr:
     extra = pl.col("source_extra")
     source = pl.when(extra.is_not_null() & (extra != "{}")).then(
         pl.concat_str([source.str.strip_suffix("}"), pl.lit(", "), extra.str.strip_prefix("{")])).otherwise(source)
+    # A policy pack's source is written whole by the pack (its row is the pack rule's id).
+    source = pl.when(pl.col("source_dataset") == "policy-pack").then(extra).otherwise(source)
     source = pl.when(pl.col("source_dataset").is_null()).then(pl.lit("null")).otherwise(source)
     citation = pl.when(pl.col("citation").is_not_null()).then(
         pl.concat_str([pl.lit(', "citation": '), json_text("citation")])).otherwise(pl.lit(""))
