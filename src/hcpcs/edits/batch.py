@@ -218,7 +218,8 @@ def findings_to_dicts(findings: pl.DataFrame, hc: Hcpcs, *, claim_ids: Iterable[
     files: dict[tuple[str, str, str | None], list[str]] = {}
     for row in findings.iter_rows(named=True):
         finding = {"rule": row["rule"], "severity": row["severity"], "codes": row["codes"], "lines": row["lines"],
-                   "message": row["message"], "fix": row["fix"], "source": _source(hc, row, files)}
+                   "line_numbers": [index + 1 for index in row["lines"]], "message": row["message"],
+                   "details": row["details"], "fix": row["fix"], "source": _source(hc, row, files)}
         if row.get("citation"):
             finding["citation"] = row["citation"]
         by_claim.setdefault(row[key], []).append(finding)

@@ -61,7 +61,8 @@ LINE_SCHEMA: dict[str, pl.DataType] = {
 FINDING_SCHEMA: dict[str, pl.DataType] = {
     "claim_id": pl.String(), "claim": pl.Int64(), "rule": pl.String(), "severity": pl.String(),
     "codes": pl.List(pl.String()),
-    "lines": pl.List(pl.Int64()), "message": pl.String(), "fix": pl.String(), "source_dataset": pl.String(),
+    "lines": pl.List(pl.Int64()), "message": pl.String(), "details": pl.String(), "fix": pl.String(),
+    "source_dataset": pl.String(),
     "source_release": pl.String(), "source_row": pl.Int64(), "source_extra": pl.String(),
     "source_files": pl.List(pl.String()), "citation": pl.String(),
 }
@@ -565,7 +566,7 @@ def findings(frame: pl.DataFrame, spec: RuleSpec, *, severity: str | pl.Expr | N
               message: pl.Expr, fix: str | pl.Expr | None, dataset: str | pl.Expr | None = None,
               release: pl.Expr | None = None, row: pl.Expr | None = None, extra: pl.Expr | None = None,
               order: tuple[pl.Expr, ...] = (), citation: str | pl.Expr | None = None, rank: int | None = None,
-              rule: str | pl.Expr | None = None) -> pl.DataFrame:
+              rule: str | pl.Expr | None = None, details: str | pl.Expr | None = None) -> pl.DataFrame:
     """A rule's findings in the engine's internal form: the claim, the rule's rank and order keys (that
     list them as the single engine does), then the fields of the finding."""
     def text(value: str | pl.Expr | None) -> pl.Expr:
@@ -576,6 +577,7 @@ def findings(frame: pl.DataFrame, spec: RuleSpec, *, severity: str | pl.Expr | N
         pl.col("claim"), rule=text(spec.id if rule is None else rule),
         rank=pl.lit(spec.order if rank is None else rank, pl.Int64),
         severity=text(spec.severity if severity is None else severity), codes=codes, lines=lines, message=message,
+        details=text(details),
         fix=text(fix), source_dataset=text(dataset), source_release=text(release),
         source_row=row if row is not None else pl.lit(None, pl.Int64), source_extra=text(extra),
         citation=text(citation), **{name: key for name, key in zip(ORDER_KEYS, keys, strict=True)},

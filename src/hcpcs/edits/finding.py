@@ -16,11 +16,13 @@ class Finding:
     fix: str | None = None
     source: dict[str, Any] | None = None
     citation: str | None = None
+    details: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "rule": self.rule, "severity": self.severity, "codes": list(self.codes), "lines": list(self.lines),
-            "message": self.message, "fix": self.fix, "source": self.source,
+            "line_numbers": [index + 1 for index in self.lines], "message": self.message, "details": self.details,
+            "fix": self.fix, "source": self.source,
         }
         if self.citation:
             out["citation"] = self.citation

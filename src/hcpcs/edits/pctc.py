@@ -14,8 +14,9 @@ from hcpcs.edits.finding import Finding
 from hcpcs.edits.rowwise import ClaimContext
 from hcpcs.edits.spec import RuleSpec, source, templates
 
-MESSAGES = templates(default="Modifier {modifier} is not allowed with {code}: its PC/TC indicator in {release} is "
-                             "{pctc} ({pctc_meaning}).")
+MESSAGES = templates(default="Modifier {modifier} is not allowed with {code} (PC/TC indicator {pctc}), so the line "
+                             "will be denied.")
+DETAILS = templates(default="PC/TC indicator {pctc} of {code} in {release}: {pctc_meaning}")
 # By PC/TC indicator; any other indicator that refuses the modifier gets "other".
 FIXES = templates(**{
     "2": "Bill the code without modifier {modifier}: it is a professional-component-only code.",
@@ -28,7 +29,7 @@ FIXES = templates(**{
 
 def spec(rule_id: str, order: int, modifier: str, summary: str) -> RuleSpec:
     return RuleSpec(id=rule_id, order=order, severity="error", summary=summary, datasets=("mpfs",), table="mpfs_rvu",
-                    messages=MESSAGES, fixes=FIXES)
+                    messages=MESSAGES, fixes=FIXES, details=DETAILS)
 
 
 def _fix_case(pctc: str | None) -> str:
@@ -53,8 +54,9 @@ def modifier_findings(ctx: ClaimContext, modifier: str, rule: RuleSpec) -> list[
             continue
         findings.append(Finding(
             rule=rule.id, severity=rule.severity, codes=(view.code,), lines=(view.index,),
-            message=MESSAGES["default"].text(modifier=modifier, code=view.code, release=choice.release.label, pctc=pctc,
-                                             pctc_meaning=indicators.meaning("mpfs_pctc", pctc) or ""),
+            message=MESSAGES["default"].text(modifier=modifier, code=view.code, pctc=pctc),
+            details=DETAILS["default"].text(code=view.code, release=choice.release.label, pctc=pctc,
+                                            pctc_meaning=indicators.meaning("mpfs_pctc", pctc) or ""),
             fix=FIXES[_fix_case(pctc)].text(modifier=modifier),
             source=source(choice.release, base["source_line"], "mpfs_rvu", pctc=pctc),
         ))
@@ -93,8 +95,8 @@ def batch_findings(ctx: BatchContext, modifier: str, rule: RuleSpec) -> pl.DataF
     hits = hits.with_columns(case=pl.col("pctc").replace_strict(list(cases), list(cases.values()), return_dtype=pl.String))
     return col.findings(
         hits, rule, codes=pl.concat_list("code"), lines=pl.concat_list("line"),
-        message=MESSAGES["default"].expr(modifier=pl.lit(modifier), release="release_label",
-                                         pctc_meaning=col.meaning_of(hits, "pctc", "mpfs_pctc")),
+        message=MESSAGES["default"].expr(modifier=pl.lit(modifier)),
+        details=DETAILS["default"].expr(release="release_label", pctc_meaning=col.meaning_of(hits, "pctc", "mpfs_pctc")),
         fix=col.case_text(pl.col("case"), FIXES, modifier=pl.lit(modifier)),
         dataset="mpfs", release=pl.col("release_label"), row=pl.col("source_line"),
         extra=col.json_fields(pctc=pl.col("pctc")), order=(pl.col("line"),))

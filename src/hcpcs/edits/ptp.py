@@ -282,11 +282,12 @@ def batch_groups(ctx: BatchContext, outcome: str) -> pl.DataFrame | None:
 
 
 def batch_findings(groups: pl.DataFrame, spec: RuleSpec, message: pl.Expr, fix: pl.Expr | None,
-                   indicator: pl.Expr, severity: str | None = None) -> pl.DataFrame:
+                   indicator: pl.Expr, severity: str | None = None, details: pl.Expr | None = None) -> pl.DataFrame:
     """The findings of PTP groups: codes (column 1, column 2), the group's lines, the edit's source row."""
     return col.findings(
         groups, spec, severity=severity, codes=pl.concat_arr("column1", "column2").arr.to_list(), lines=pl.col("lines"),
-        message=message, fix=fix, dataset=col.dataset_of_setting(PTP_DATASET), release=pl.col("release_label"),
+        message=message, details=details, fix=fix, dataset=col.dataset_of_setting(PTP_DATASET),
+        release=pl.col("release_label"),
         row=pl.col("source_line"),
         extra=col.json_fields(edit=pl.format("{}/{}", "column1", "column2"), modifier_indicator=indicator),
         order=(pl.col("day_rank"), pl.col("line1"), pl.col("edit_order"), pl.col("line2")))

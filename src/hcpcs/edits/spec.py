@@ -25,8 +25,9 @@ class RuleSpec:
     summary: str
     datasets: tuple[str, ...] = ()
     table: str | None = None
-    messages: dict[str, Template] = field(default_factory=dict)
+    messages: dict[str, Template] = field(default_factory=dict)  # one sentence: the code, what is wrong, what follows
     fixes: dict[str, Template] = field(default_factory=dict)
+    details: dict[str, Template] = field(default_factory=dict)  # the CMS definitions and release behind it
     severities: tuple[str, ...] = ()
     last: bool = False  # runs after the other rules and the policy packs (it reports what they could not check)
     screen: bool = False  # runs first; a claim it reports is not checked by the others
@@ -43,6 +44,9 @@ class RuleSpec:
 
     def fix(self, case: str = "default") -> Template | None:
         return self.fixes.get(case)
+
+    def detail(self, case: str = "default") -> Template | None:
+        return self.details.get(case)
 
 
 def templates(**texts: str) -> dict[str, Template]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from hcpcs.core.tables import DATASETS, dataset_title
 from hcpcs.core.verdicts import Verdict, verdict
 from hcpcs.edits.finding import Finding
 from hcpcs.edits.templates import Template
@@ -22,8 +23,8 @@ UNCHECKED_RULE = "DATA_NOT_COVERED"
 MEANINGS = {
     "invalid": Template("Not processable as billed: {rules}."),
     "not_payable": Template("Not payable as billed: {rules}."),
-    "unknown": Template("Not every edit could run ({datasets} had no release for the date), so the claim is not "
-                        "known to be payable."),
+    "unknown": Template("Not every edit could run (no release of the {datasets} covers the date), so the claim is "
+                        "not known to be payable."),
     "payable": Template("No edit denies a line{warnings}."),
 }
 WARNINGS = Template(" ({count} warning(s) to review)")
@@ -45,7 +46,8 @@ def claim_verdict(findings: Sequence[Finding | dict]) -> Verdict:
         return verdict("invalid", MEANINGS["invalid"].text(rules=_rules(errors)))
     if errors:
         return verdict("not_payable", MEANINGS["not_payable"].text(rules=_rules(errors)))
-    unchecked = [source.get("dataset") or "a dataset" for rule, _, source in rows if rule == UNCHECKED_RULE]
+    unchecked = [dataset_title(source.get("dataset") or "") or "a dataset" for rule, _, source in rows
+                 if rule == UNCHECKED_RULE]
     if unchecked:
         return verdict("unknown", MEANINGS["unknown"].text(datasets=_rules(unchecked)))
     warnings = sum(1 for _, severity, _ in rows if severity == "warning")
@@ -57,12 +59,14 @@ def claim_verdicts(findings: pl.DataFrame, claims: pl.Series) -> pl.DataFrame:
     found = findings.select("claim", "rule", "severity", "source_dataset")
     summary = found.group_by("claim", maintain_order=True).agg(
         errors=pl.col("rule").filter(pl.col("severity") == "error").unique(maintain_order=True),
-        unchecked=pl.col("source_dataset").filter(pl.col("rule") == UNCHECKED_RULE).fill_null("a dataset")
+        unchecked=pl.col("source_dataset").filter(pl.col("rule") == UNCHECKED_RULE).fill_null("")
         .unique(maintain_order=True),
         warnings=(pl.col("severity") == "warning").sum())
     frame = claims.rename("claim").to_frame().join(summary, on="claim", how="left")
     errors = pl.col("errors").fill_null(pl.lit([], pl.List(pl.String)))
-    unchecked = pl.col("unchecked").fill_null(pl.lit([], pl.List(pl.String)))
+    names = {name: dataset_title(name) or "a dataset" for name in [*DATASETS, ""]}
+    unchecked = pl.col("unchecked").fill_null(pl.lit([], pl.List(pl.String))).list.eval(
+        pl.element().replace(list(names), list(names.values())))
     warnings = pl.col("warnings").fill_null(0)
     invalid = errors.list.eval(pl.element().is_in(list(INVALID_RULES))).list.any()
     code = (pl.when(invalid).then(pl.lit("invalid")).when(errors.list.len() > 0).then(pl.lit("not_payable"))

@@ -255,7 +255,9 @@ class FindingResult(TypedDict):
     severity: str  # error | warning | info
     codes: list[str]
     lines: list[int]  # 0-based positions of the claim's lines
-    message: str
+    line_numbers: list[int]  # the same lines counted from 1 (as people, the CSV and the table count them)
+    message: str  # one sentence: the code, what is wrong, what follows
+    details: str | None  # the CMS definitions and the release behind the message
     fix: str | None
     source: FindingSource | None
     citation: NotRequired[str]

@@ -32,13 +32,14 @@ SPEC = RuleSpec(
     datasets=("ncci_aoc",), table="ncci_aoc",
     # By kind: "1" (edit type 1), "2" (type 2, or no primary listed), "3" (type 3).
     messages=templates(**{
-        "1": "{code} is an add-on code (edit type 1: {type_meaning}) billed on {date} without any of its primary codes "
-             "({listed}); {release}. It will be denied.",
-        "2": "{code} is an add-on code whose primary codes CMS does not list (edit type 2: {type_meaning}); {release}. "
-             "Your Medicare contractor decides which primary codes are eligible.",
-        "3": "{code} is an add-on code billed on {date} without any listed primary code ({listed}) (edit type 3: "
-             "{type_meaning}); {release}. Your Medicare contractor may allow other primaries.",
+        "1": "{code} is an add-on code billed on {date} without any of its primary codes ({listed}), so it will be "
+             "denied.",
+        "2": "{code} is an add-on code whose eligible primary codes your Medicare contractor decides, not CMS.",
+        "3": "{code} is an add-on code billed on {date} without any of its listed primary codes ({listed}); your "
+             "Medicare contractor may allow others.",
     }),
+    details=templates(**{kind: f"NCCI add-on code edit type {kind} in {{release}}: {{type_meaning}}"
+                         for kind in ("1", "2", "3")}),
     fixes=templates(**{
         "1": "Bill {code} with the primary procedure it adds to ({listed}) on the same date, by the same practitioner, "
              "or remove it.",
@@ -80,7 +81,8 @@ def check(ctx: ClaimContext) -> list[Finding]:
                           type_meaning=indicators.meaning("ncci_aoc_edit_type", edit_type) or "")
             findings.append(Finding(
                 rule=SPEC.id, severity=SEVERITY_OF_KIND[kind], codes=(view.code,), lines=(view.index,),
-                message=SPEC.messages[kind].text(**values), fix=SPEC.fixes[kind].text(**values),
+                message=SPEC.messages[kind].text(**values), details=SPEC.details[kind].text(**values),
+                fix=SPEC.fixes[kind].text(**values),
                 source=source(choice.release, first.source_line, "ncci_aoc", edit_type=edit_type)))
     return findings
 
@@ -157,7 +159,8 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
     return col.findings(
         hits, SPEC, severity=kind.replace_strict(list(SEVERITY_OF_KIND), list(SEVERITY_OF_KIND.values())),
         codes=pl.concat_list("code"), lines=pl.concat_list("line"),
-        message=col.case_text(kind, SPEC.messages, date="iso", release="release_label"),
+        message=col.case_text(kind, SPEC.messages, date="iso"),
+        details=col.case_text(kind, SPEC.details, release="release_label"),
         fix=col.case_text(kind, SPEC.fixes), dataset="ncci_aoc", release=pl.col("release_label"),
         row=pl.col("aoc_line"), extra=col.json_fields(edit_type=pl.col("edit_type")),
         order=(pl.col("day_rank"), pl.col("line")))

@@ -18,6 +18,7 @@ Passes::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from functools import cache
 
@@ -25,6 +26,7 @@ import polars as pl
 
 from hcpcs.core import indicators
 from hcpcs.core.codes import kind_of
+from hcpcs.core.guidance import fix_text, report_instead
 from hcpcs.core.tables import DATASETS
 from hcpcs.edits import columnar as col
 from hcpcs.edits.columnar import BatchContext
@@ -39,24 +41,32 @@ SPEC = RuleSpec(
     summary="code unknown, not yet added or terminated on the date of service",
     datasets=("hcpcs", "mpfs", "opps"),
     messages=templates(
-        added="{code} is not valid on {date}: it was added {added} ({release}).",
-        terminated="{code} is not valid on {date}: it was terminated {terminated} (action {action}: {action_meaning}; "
-                   "{release}).",
-        elsewhere="{code} is not in {release}, the HCPCS release in force on {date} (it appears in {others}).",
-        deleted="{code} is deleted on {date}: fee-schedule status {status} in {release}.",
-        absent="{code} is not in {release}, the {schedule} release in force on {date}{appears}.",
+        added="{code} is not valid on {date}: it takes effect {added}, so the line will be rejected.",
+        terminated="{code} is not valid on {date}: it was discontinued {terminated}, so the line will be rejected.",
+        elsewhere="{code} is not in the HCPCS file in force on {date}, so the line will be rejected.",
+        deleted="{code} is deleted on {date} (fee-schedule status {status}), so the line will be rejected.",
+        absent="{code} is not in the {schedule} in force on {date}, so the line will be rejected.",
         unknown="{code} is not a code in any loaded CMS release.",
+    ),
+    details=templates(
+        added="HCPCS added date {added}, in {release}.",
+        terminated="HCPCS termination date {terminated}, action {action}: {action_meaning}; in {release}.",
+        elsewhere="{release} is the HCPCS file in force on {date}; the code appears in {others}.",
+        deleted="Fee-schedule status {status} in {release}: the code is deleted.",
+        absent="{release} is the {schedule} release in force on {date}{appears}.",
+        unknown="No HCPCS file, fee schedule, OPPS Addendum B, MUE or add-on table loaded carries it.",
     ),
     fixes=templates(
         added="Use the code that was in force on the date of service.",
-        terminated="Report the code that replaced it for dates of service after the termination date.",
         elsewhere="Check the code against the HCPCS file of the date of service.",
-        deleted="Report the code that replaced it.",
         absent="Check that the code was valid on the date of service.",
         unknown="Check the code for a typing error.",
+        unknown_replacement="No replacement for {code} is recorded in hcpcs's guidance: check CMS's release notes "
+                            "for {code} before reporting another code.",
     ),
 )
-APPEARS = Template(" (it appears in {others})")
+APPEARS = Template("; the code appears in {others}")
+REPLACED = ("terminated", "deleted")  # their fix names the code to report instead, when one is recorded
 DELETED_STATUSES = {"D"}
 SCHEDULES = {"mpfs": "fee schedule", "opps": "OPPS"}
 _kind_of = cache(kind_of)  # two regular expressions per call otherwise (codes have a fixed shape: bounded)
@@ -69,22 +79,34 @@ def action_meaning(action_code: str | None) -> str:
 # ------------------------------------------------------------------------------------------- one claim
 
 
-def _finding(view: LineView, case: str, src: dict | None, **values: object) -> Finding:
+def replacement_fix(code: str, day: date, professional: bool, modifiers: Iterable[str]) -> str:
+    """The fix of a code that is not valid (or not valid for Medicare): the code to report instead, from the
+    cited guidance of `hcpcs.core.guidance`, or a plain statement that none is recorded (never a guess)."""
+    rows = report_instead(code, day, "professional" if professional else "facility", modifiers=list(modifiers))
+    return fix_text(rows) or SPEC.fixes["unknown_replacement"].text(code=code)
+
+
+def _finding(ctx: ClaimContext, view: LineView, case: str, src: dict | None, **values: object) -> Finding:
     fix = SPEC.fix(case)
+    text = (replacement_fix(view.code, view.day, ctx.professional, view.modifier_list)
+            if case in REPLACED else fix.text(code=view.code) if fix else None)
+    detail = SPEC.detail(case)
+    every = dict(code=view.code, date=view.day, **values)
     return Finding(rule=SPEC.id, severity=SPEC.severity, codes=(view.code,), lines=(view.index,),
-                   message=SPEC.message(case).text(code=view.code, date=view.day, **values),
-                   fix=fix.text() if fix else None, source=src)
+                   message=SPEC.message(case).text(**every),
+                   details=detail.text(**{k: v for k, v in every.items() if k in detail.names}) if detail else None,
+                   fix=text, source=src)
 
 
-def _dated(view: LineView, row: object, release: Release) -> Finding | None:
+def _dated(ctx: ClaimContext, view: LineView, row: object, release: Release) -> Finding | None:
     """Judge a code by the added and termination dates of its HCPCS row (inclusive)."""
     iso = view.day.isoformat()
     added, terminated = row["added_date"], row["termination_date"]
     src = source(release, row["source_line"], "hcpcs_code")
     if added and iso < added:
-        return _finding(view, "added", src, added=added, release=release.label)
+        return _finding(ctx, view, "added", src, added=added, release=release.label)
     if terminated and iso > terminated:
-        return _finding(view, "terminated", src, terminated=terminated, action=str(row["action_code"]),
+        return _finding(ctx, view, "terminated", src, terminated=terminated, action=str(row["action_code"]),
                         action_meaning=action_meaning(row["action_code"]), release=release.label)
     return None
 
@@ -96,7 +118,7 @@ def _level2(ctx: ClaimContext, view: LineView) -> Finding | None:
     release = choice.release
     row = ctx.tables.hcpcs(release, view.code)
     if row is not None:
-        return _dated(view, row, release)
+        return _dated(ctx, view, row, release)
     others = ctx.tables.other_releases_with("hcpcs", view.code)
     # The HCPCS file is cumulative: a later file that carries the code dates it, also for dates before
     # that file's release (a code added after the release in force, which is older than the date).
@@ -105,12 +127,12 @@ def _level2(ctx: ClaimContext, view: LineView) -> Finding | None:
         newest = max(later, key=lambda r: (r.effective_start, r.id))
         later_row = ctx.tables.hcpcs(newest, view.code)
         if later_row is not None:
-            return _dated(view, later_row, newest)
+            return _dated(ctx, view, later_row, newest)
     if others:
-        return _finding(view, "elsewhere", source(release, None, "hcpcs_code"), release=release.label,
+        return _finding(ctx, view, "elsewhere", source(release, None, "hcpcs_code"), release=release.label,
                         others=", ".join(r.label for r in others))
     if not ctx.tables.in_any_release(view.code):
-        return _finding(view, "unknown", source(release, None, "hcpcs_code"))
+        return _finding(ctx, view, "unknown", source(release, None, "hcpcs_code"))
     return None
 
 
@@ -119,7 +141,7 @@ def _cpt(ctx: ClaimContext, view: LineView) -> Finding | None:
     choice = ctx.release(dataset, view.day)
     if choice is None:
         if not ctx.tables.in_any_release(view.code):
-            return _finding(view, "unknown", None)
+            return _finding(ctx, view, "unknown", None)
         return None
     release = choice.release
     table = DATASETS[dataset].tables[0]
@@ -127,16 +149,16 @@ def _cpt(ctx: ClaimContext, view: LineView) -> Finding | None:
         base = ctx.tables.rvu_base(release, view.code)
         if base is not None:
             if base["status"] in DELETED_STATUSES:
-                return _finding(view, "deleted", source(release, base["source_line"], table), status=base["status"],
+                return _finding(ctx, view, "deleted", source(release, base["source_line"], table), status=base["status"],
                                 release=release.label)
             return None
     elif ctx.tables.addendum_b(release, view.code) is not None:
         return None
     if not ctx.tables.in_any_release(view.code):
-        return _finding(view, "unknown", source(release, None, table))
+        return _finding(ctx, view, "unknown", source(release, None, table))
     others = ctx.tables.other_releases_with(dataset, view.code)
     appears = APPEARS.text(others=", ".join(r.label for r in others)) if others else ""
-    return _finding(view, "absent", source(release, None, table), release=release.label,
+    return _finding(ctx, view, "absent", source(release, None, table), release=release.label,
                     schedule=SCHEDULES[dataset], appears=appears)
 
 
@@ -191,7 +213,8 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
     if hits is None:
         return col.no_findings()
     hits = hits.sort("claim", "line").unique(["claim", "code_id", "dos"], keep="first", maintain_order=True)
-    hits = hits.with_columns(iso=col.iso_text(hits), code=ctx.code_of())
+    hits = hits.with_columns(iso=col.iso_text(hits), code=ctx.code_of(),
+                             line_modifiers=ctx.at("modifiers", "row").list.sort().list.join(","))
     not_yet = pl.col("added_date").is_not_null() & (pl.col("dos") < pl.col("added_date"))
     ended = pl.col("termination_date").is_not_null() & (pl.col("dos") > pl.col("termination_date"))
     hits = hits.with_columns(case=pl.when(pl.col("verdict") != "dated").then(pl.col("verdict"))
@@ -201,16 +224,32 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
         return col.no_findings()
     case = pl.col("case")
     others = pl.col("others")
-    message = col.case_text(
-        case, SPEC.messages, date="iso", added="added_date", terminated="termination_date", release="release_label",
+    values = dict(
+        date="iso", added="added_date", terminated="termination_date", release="release_label",
         action=pl.col("action_code").fill_null("None"), action_meaning=col.mapped(hits, "action_code", action_meaning),
         schedule=pl.col("dataset").replace_strict(list(SCHEDULES), list(SCHEDULES.values()), default=None),
         appears=pl.when(others.is_not_null()).then(APPEARS.expr(others=others)).otherwise(pl.lit("")))
     with_row = case.is_in(["added", "terminated", "deleted"])
+    replaced = _replacement_fixes(ctx, hits.filter(case.is_in(list(REPLACED))))
+    hits = hits.join(replaced, on=["code", "dos", "is_professional", "line_modifiers"], how="left") \
+        if replaced.height else hits.with_columns(replacement=pl.lit(None, pl.String))
     return col.findings(
-        hits, SPEC, codes=pl.concat_list("code"), lines=pl.concat_list("line"), message=message,
-        fix=col.case_text(case, SPEC.fixes), dataset=pl.col("dataset"), release=pl.col("release_label"),
+        hits, SPEC, codes=pl.concat_list("code"), lines=pl.concat_list("line"),
+        message=col.case_text(case, SPEC.messages, **values), details=col.case_text(case, SPEC.details, **values),
+        fix=pl.coalesce("replacement", col.case_text(case, SPEC.fixes)), dataset=pl.col("dataset"),
+        release=pl.col("release_label"),
         row=pl.when(with_row).then(pl.col("source_line")).otherwise(pl.lit(None, pl.Int64)), order=(pl.col("line"),))
+
+
+def _replacement_fixes(ctx: BatchContext, hits: pl.DataFrame) -> pl.DataFrame:
+    """The fix of each distinct (code, day, setting, modifiers) of terminated or deleted codes (few)."""
+    keys = hits.select("code", "dos", "is_professional", "line_modifiers").unique()
+    rows = [(code, day, professional, modifiers,
+             replacement_fix(code, day, professional, modifiers.split(",") if modifiers else ()))
+            for code, day, professional, modifiers in keys.iter_rows()]
+    return pl.DataFrame(rows, orient="row", schema={
+        "code": pl.String, "dos": pl.Date, "is_professional": pl.Boolean, "line_modifiers": pl.String,
+        "replacement": pl.String})
 
 
 def _validity(ctx: BatchContext, dataset: str, release_id: int | None, code_ids: list[int]) -> pl.DataFrame | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from hcpcs.core.tables import dataset_title
 from hcpcs.edits import columnar as col
 from hcpcs.edits.columnar import BatchContext
 from hcpcs.edits.finding import Finding
@@ -26,7 +27,8 @@ from hcpcs.edits.spec import RuleSpec, templates
 SPEC = RuleSpec(
     id="DATA_NOT_COVERED", order=1000, severity="info", last=True,
     summary="a dataset had no release for the date, so its edits were not checked",
-    messages=templates(default="Edits from this dataset were not checked for {date}: {reason}."),
+    messages=templates(default="Edits of the {title} were not checked for {date}: no loaded release covers it."),
+    details=templates(default="{reason}."),
     fixes=templates(default="Load the CMS release in force on that date (hcpcs update --from ...)."),
 )
 
@@ -34,7 +36,8 @@ SPEC = RuleSpec(
 def check(ctx: ClaimContext) -> list[Finding]:
     fix = SPEC.fixes["default"].text()
     return [Finding(rule=SPEC.id, severity=SPEC.severity, codes=(), lines=(),
-                    message=SPEC.message().text(date=day, reason=reason), fix=fix,
+                    message=SPEC.message().text(date=day, title=dataset_title(dataset)),
+                    details=SPEC.detail().text(reason=reason.rstrip(".")), fix=fix,
                     source={"dataset": dataset, "release": None, "row": None})
             for (dataset, day), reason in sorted(ctx.uncovered.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
@@ -51,7 +54,8 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
     names = sorted(hits["dataset"].unique().to_list())
     return col.findings(
         hits, SPEC, codes=pl.lit([], pl.List(pl.String)), lines=pl.lit([], pl.List(pl.Int64)),
-        message=SPEC.message().expr(date=col.iso_text(hits), reason="reason"), fix=SPEC.fixes["default"].expr(),
+        message=SPEC.message().expr(date=col.iso_text(hits), title=col.mapped(hits, "dataset", dataset_title)),
+        details=SPEC.detail().expr(reason=pl.col("reason").str.strip_suffix(".")), fix=SPEC.fixes["default"].expr(),
         dataset=pl.col("dataset"),
         order=(pl.col("dos").cast(pl.Int64) - ctx.origin,
                pl.col("dataset").replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)))

@@ -29,7 +29,8 @@ from hcpcs.edits.templates import Template
 SPEC = RuleSpec(
     id="DUPLICATE_LINE", order=110, severity="warning",
     summary="same code, modifiers and date on two lines",
-    messages=templates(default="{code}{modifiers} is billed on {count} lines ({positions}) for {date}."),
+    messages=templates(default="{code}{modifiers} is billed on {count} lines ({positions}) for {date}: payers deny "
+                               "exact duplicates."),
     fixes=templates(default="Report the service once with the total units, or add modifier 76/77 (repeat "
                             "procedure) or 91 (repeat test) to the repeat if it was a separate service."),
 )

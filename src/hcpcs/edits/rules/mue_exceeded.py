@@ -34,10 +34,13 @@ SPEC = RuleSpec(
     summary="units over the MUE: MAI 1 per line, MAI 2/3 summed over the date",
     datasets=tuple(MUE_DATASET.values()), table="ncci_mue",
     messages=templates(
-        line=("{code} is billed with {units} units on line {line}; its MUE is {mue} (MAI 1: {mai_meaning}), in "
-              "{release}. The line will be denied."),
-        day=("{code} is billed with {units} units in all on {date}; its MUE is {mue} per date of service (MAI {mai}: "
-             "{mai_meaning}), in {release}."),
+        line="{code} is billed with {units} units on line {line}, over its MUE of {mue}, so the line will be denied.",
+        day="{code} is billed with {units} units in all on {date}, over its MUE of {mue} a day, so the units over "
+            "it will be denied.",
+    ),
+    details=templates(
+        line="Medically unlikely edit of {code} in {release}: {mue} unit(s); MAI 1: {mai_meaning}",
+        day="Medically unlikely edit of {code} in {release}: {mue} unit(s) a date of service; MAI {mai}: {mai_meaning}",
     ),
     # By MUE adjudication indicator.
     fixes=templates(**{
@@ -84,8 +87,9 @@ def check(ctx: ClaimContext) -> list[Finding]:
                         findings.append(Finding(
                             rule=SPEC.id, severity=SPEC.severity, codes=(code,), lines=(view.index,),
                             message=SPEC.messages["line"].text(code=code, units=_units(view.units), line=view.index + 1,
-                                                               mue=limit, mai_meaning=_mai_meaning(mai),
-                                                               release=release.label),
+                                                               mue=limit),
+                            details=SPEC.details["line"].text(code=code, mue=limit, mai_meaning=_mai_meaning(mai),
+                                                              release=release.label),
                             fix=fix.text() if fix else None, source=src))
             else:
                 total = 0  # sum(), without a generator per code
@@ -94,8 +98,9 @@ def check(ctx: ClaimContext) -> list[Finding]:
                 if total > limit:
                     findings.append(Finding(
                         rule=SPEC.id, severity=SPEC.severity, codes=(code,), lines=tuple(v.index for v in lines),
-                        message=SPEC.messages["day"].text(code=code, units=_units(total), date=day, mue=limit, mai=mai,
-                                                          mai_meaning=_mai_meaning(mai), release=release.label),
+                        message=SPEC.messages["day"].text(code=code, units=_units(total), date=day, mue=limit),
+                        details=SPEC.details["day"].text(code=code, mue=limit, mai=mai, mai_meaning=_mai_meaning(mai),
+                                                         release=release.label),
                         fix=fix.text() if fix else None,
                         source=source(release, mue.source_line, "ncci_mue", mue=limit, mai=mai)))
     return findings
@@ -146,9 +151,9 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
     per_line = hits.filter(pl.col("mai") == "1")
     per_day = hits.filter(pl.col("mai") != "1")
     return col.combine([
-        col.findings(per_line, SPEC, message=SPEC.messages["line"].expr(
-            units="units_text", line=pl.col("line") + 1, release="release_label"), fix=SPEC.fixes["1"].expr(), **common),
-        col.findings(per_day, SPEC, message=SPEC.messages["day"].expr(
-            units="total_text", date="iso", release="release_label"),
-            fix=col.case_text(pl.col("mai"), SPEC.fixes), **common),
+        col.findings(per_line, SPEC, message=SPEC.messages["line"].expr(units="units_text", line=pl.col("line") + 1),
+                     details=SPEC.details["line"].expr(release="release_label"), fix=SPEC.fixes["1"].expr(), **common),
+        col.findings(per_day, SPEC, message=SPEC.messages["day"].expr(units="total_text", date="iso"),
+                     details=SPEC.details["day"].expr(release="release_label"),
+                     fix=col.case_text(pl.col("mai"), SPEC.fixes), **common),
     ])

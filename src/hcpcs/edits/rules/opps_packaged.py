@@ -30,10 +30,12 @@ SPEC = RuleSpec(
     summary="facility claims: OPPS status indicator packaged (N, Q1-Q4) or not paid on outpatient claims",
     datasets=("opps",), table="opps_addendum_b",
     messages=templates(
-        packaged="{code} has OPPS status indicator {indicator} in {release}: {indicator_meaning} No separate payment "
-                 "is expected for it.",
-        not_paid="{code} has OPPS status indicator {indicator} in {release}: {indicator_meaning}",
+        packaged="{code} is packaged under OPPS (status indicator {indicator}): no separate payment is expected for "
+                 "it.",
+        not_paid="{code} is not paid on an outpatient hospital claim (OPPS status indicator {indicator}).",
     ),
+    details=templates(**{case: "OPPS status indicator {indicator} in {release}: {indicator_meaning}"
+                         for case in ("packaged", "not_paid")}),
     fixes=templates(not_paid="Check whether another code is recognised by OPPS for this service."),
 )
 PACKAGED = {"N", "Q1", "Q2", "Q3", "Q4"}
@@ -60,8 +62,8 @@ def check(ctx: ClaimContext) -> list[Finding]:
         meaning = indicators.meaning("opps_status_indicator", indicator) or ""
         findings.append(Finding(
             rule=SPEC.id, severity=SEVERITY_OF_CASE[case], codes=(view.code,), lines=(view.index,),
-            message=SPEC.message(case).text(code=view.code, indicator=indicator, release=choice.release.label,
-                                            indicator_meaning=meaning),
+            message=SPEC.message(case).text(code=view.code, indicator=indicator),
+            details=SPEC.detail(case).text(indicator=indicator, release=choice.release.label, indicator_meaning=meaning),
             fix=fix.text() if fix else None,
             source=source(choice.release, row["source_line"], "opps_addendum_b", status_indicator=indicator),
         ))
@@ -93,7 +95,8 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
     return col.findings(
         hits, SPEC, severity=case.replace_strict(list(SEVERITY_OF_CASE), list(SEVERITY_OF_CASE.values())),
         codes=pl.concat_list("code"), lines=pl.concat_list("line"),
-        message=col.case_text(case, SPEC.messages, indicator=indicator, release="release_label",
+        message=col.case_text(case, SPEC.messages, indicator=indicator),
+        details=col.case_text(case, SPEC.details, indicator=indicator, release="release_label",
                               indicator_meaning=col.meaning_of(hits, "status_indicator", "opps_status_indicator")),
         fix=col.case_text(case, SPEC.fixes), dataset="opps", release=pl.col("release_label"), row=pl.col("source_line"),
         extra=col.json_fields(status_indicator=indicator), order=(pl.col("line"),))

@@ -32,9 +32,11 @@ SPEC = RuleSpec(
     id="PTP_BUNDLED", order=20, severity="error",
     summary="column 2 code with its column 1 code on the same date, edit in force, no bypass modifier",
     datasets=tuple(PTP_DATASET.values()), table="ncci_ptp",
-    messages=templates(default=(
-        "{column2} (column 2) is bundled into {column1} (column 1) on {date} by the NCCI {setting} PTP edit in "
-        "{release} (modifier indicator {indicator}: {indicator_meaning}){rationale}. {column2} will be denied.")),
+    messages=templates(default="{column2} is bundled into {column1} on {date} by an NCCI PTP edit, so {column2} will "
+                               "be denied."),
+    details=templates(default=(
+        "NCCI {setting} PTP edit {column1}/{column2} (column 1/column 2) in {release}; modifier indicator "
+        "{indicator}: {indicator_meaning}{rationale}.")),
     fixes=templates(
         bypassable=("If {column2} was a distinct service (different session, site, organ system, incision or "
                     "encounter), append a PTP-associated modifier such as XE, XS, XP, XU or 59 to {column2} and keep "
@@ -55,10 +57,10 @@ def check(ctx: ClaimContext) -> list[Finding]:
         values = dict(column1=edit.column1, column2=edit.column2)
         findings.append(Finding(
             rule=SPEC.id, severity=SPEC.severity, codes=(edit.column1, edit.column2), lines=group.lines,
-            message=SPEC.message().text(
-                **values, date=group.first.column2_line.day, setting=ptp.setting_word(group.day_professional),
-                release=group.release.label, indicator=edit.modifier_indicator,
-                indicator_meaning=ptp.describe_indicator(edit.modifier_indicator),
+            message=SPEC.message().text(**values, date=group.first.column2_line.day),
+            details=SPEC.detail().text(
+                **values, setting=ptp.setting_word(group.day_professional), release=group.release.label,
+                indicator=edit.modifier_indicator, indicator_meaning=ptp.describe_indicator(edit.modifier_indicator),
                 rationale=ptp.rationale_text(edit.rationale)),
             fix=SPEC.fixes[_fix_case(edit.modifier_indicator)].text(**values),
             source=group.source(modifier_indicator=edit.modifier_indicator),
@@ -73,9 +75,10 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
     indicator = pl.col("modifier_indicator")
     rationale = pl.when(pl.col("rationale").is_not_null() & (pl.col("rationale") != "")).then(
         pl.format("; rationale: {}", "rationale")).otherwise(pl.lit(""))
-    message = SPEC.message().expr(
-        date="iso", setting=pl.when(pl.col("is_professional")).then(pl.lit(ptp.setting_word(True))).otherwise(
+    message = SPEC.message().expr(date="iso")
+    details = SPEC.detail().expr(
+        setting=pl.when(pl.col("is_professional")).then(pl.lit(ptp.setting_word(True))).otherwise(
             pl.lit(ptp.setting_word(False))), release="release_label", indicator=indicator,
         indicator_meaning=ptp.col.mapped(groups, "modifier_indicator", ptp.describe_indicator), rationale=rationale)
     fix = pl.when(indicator == "1").then(SPEC.fixes["bypassable"].expr()).otherwise(SPEC.fixes["fixed"].expr())
-    return ptp.batch_findings(groups, SPEC, message, fix, indicator)
+    return ptp.batch_findings(groups, SPEC, message, fix, indicator, details=details)

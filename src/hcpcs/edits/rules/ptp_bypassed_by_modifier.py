@@ -29,10 +29,12 @@ SPEC = RuleSpec(
     id="PTP_BYPASSED_BY_MODIFIER", order=40, severity="info",
     summary="indicator 1 pair bypassed by a PTP-associated modifier: documentation must support it",
     datasets=tuple(PTP_DATASET.values()), table="ncci_ptp",
-    messages=templates(default=(
-        "Modifier {modifiers} bypasses the NCCI edit {column1}/{column2} ({release}, modifier indicator 1). Both codes "
-        "can be paid only if the record documents a distinct service: a different session or encounter, anatomic "
-        "site, organ system, or practitioner.")),
+    messages=templates(default="Modifier {modifiers} bypasses the NCCI edit {column1}/{column2}: both are paid only if "
+                               "the record documents a distinct service."),
+    details=templates(default=(
+        "NCCI PTP edit {column1}/{column2} in {release}, modifier indicator 1: a PTP-associated modifier allows both "
+        "codes when the services were distinct (a different session or encounter, anatomic site, organ system, or "
+        "practitioner).")),
 )
 
 
@@ -42,8 +44,9 @@ def check(ctx: ClaimContext) -> list[Finding]:
         edit = group.edit
         findings.append(Finding(
             rule=SPEC.id, severity=SPEC.severity, codes=(edit.column1, edit.column2), lines=group.lines,
-            message=SPEC.message().text(column1=edit.column1, column2=edit.column2, release=group.release.label,
+            message=SPEC.message().text(column1=edit.column1, column2=edit.column2,
                                         modifiers=", ".join(group.bypass_modifiers)),
+            details=SPEC.detail().text(column1=edit.column1, column2=edit.column2, release=group.release.label),
             fix=None, source=group.source(modifier_indicator="1"),
         ))
     return findings
@@ -53,5 +56,6 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
     groups = ptp.batch_groups(ctx, "bypassed")
     if groups is None:
         return ptp.col.no_findings()
-    message = SPEC.message().expr(modifiers="mods", release="release_label")
-    return ptp.batch_findings(groups, SPEC, message, None, pl.lit("1"))
+    message = SPEC.message().expr(modifiers="mods")
+    return ptp.batch_findings(groups, SPEC, message, None, pl.lit("1"),
+                              details=SPEC.detail().expr(release="release_label"))

@@ -28,10 +28,11 @@ SPEC = RuleSpec(
     id="PTP_NOT_BYPASSABLE", order=30, severity="error",
     summary="modifier indicator 0 pair billed with a bypass modifier anyway",
     datasets=tuple(PTP_DATASET.values()), table="ncci_ptp",
-    messages=templates(default=(
-        "Modifier {modifiers} does not bypass the NCCI edit {column1}/{column2} in {release}: its modifier indicator "
-        "is 0, so no modifier allows separate payment of {column2} with {column1} on the same date of service. "
-        "{column2} will be denied.")),
+    messages=templates(default="Modifier {modifiers} cannot bypass the NCCI edit {column1}/{column2}, so {column2} "
+                               "will be denied."),
+    details=templates(default=(
+        "NCCI PTP edit {column1}/{column2} in {release}: modifier indicator 0, so no modifier allows separate "
+        "payment of {column2} with {column1} on the same date of service.")),
     fixes=templates(default="Remove {column2} (and the modifier {modifiers} added to bypass the edit)."),
 )
 
@@ -43,7 +44,8 @@ def check(ctx: ClaimContext) -> list[Finding]:
         values = dict(column1=edit.column1, column2=edit.column2, modifiers=", ".join(group.bypass_modifiers))
         findings.append(Finding(
             rule=SPEC.id, severity=SPEC.severity, codes=(edit.column1, edit.column2), lines=group.lines,
-            message=SPEC.message().text(**values, release=group.release.label), fix=SPEC.fix().text(**values),
+            message=SPEC.message().text(**values), details=SPEC.detail().text(**values, release=group.release.label),
+            fix=SPEC.fix().text(**values),
             source=group.source(modifier_indicator="0"),
         ))
     return findings
@@ -53,5 +55,6 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
     groups = ptp.batch_groups(ctx, "not_bypassable")
     if groups is None:
         return ptp.col.no_findings()
-    message = SPEC.message().expr(modifiers="mods", release="release_label")
-    return ptp.batch_findings(groups, SPEC, message, SPEC.fix().expr(modifiers="mods"), pl.lit("0"))
+    message = SPEC.message().expr(modifiers="mods")
+    return ptp.batch_findings(groups, SPEC, message, SPEC.fix().expr(modifiers="mods"), pl.lit("0"),
+                              details=SPEC.detail().expr(release="release_label"))

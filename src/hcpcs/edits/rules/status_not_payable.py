@@ -26,9 +26,13 @@ Passes::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
+
 import polars as pl
 
 from hcpcs.core import indicators
+from hcpcs.core.guidance import fix_text, report_instead
 from hcpcs.edits import columnar as col
 from hcpcs.edits.columnar import BatchContext
 from hcpcs.edits.finding import Finding
@@ -39,15 +43,24 @@ SPEC = RuleSpec(
     id="STATUS_NOT_PAYABLE", order=90, severity="error", severities=("warning", "info"),
     summary="fee-schedule status of the billed row not separately payable under the physician fee schedule",
     datasets=("mpfs",), table="mpfs_rvu",
-    messages=templates(default="{label} has fee-schedule status {status} in {release}: {status_meaning}{note}"),
+    messages=templates(default="{label} has fee-schedule status {status}: {consequence}."),
+    details=templates(default="Status {status} in {release}: {status_meaning}{note}"),
     fixes=templates(
         other_code="Report the code Medicare uses for this service instead.",
         other_schedule="Bill it under the Medicare fee schedule that pays it, if any; the physician fee schedule pays "
                        "nothing for it.",
         reporting="Keep reporting it for quality measurement if it applies; it carries no payment.",
         default="Do not bill it separately to Medicare; it is not paid under the physician fee schedule.",
+        unknown_replacement="No replacement for {code} is recorded in hcpcs's guidance: check the RVU file's "
+                            "documentation and CMS's coding instructions for the code Medicare uses.",
     ),
 )
+CONSEQUENCES = {
+    "other_code": "Medicare does not recognise it and will not pay it",
+    "other_schedule": "the physician fee schedule does not pay it (another Medicare fee schedule may)",
+    "reporting": "it is reported for quality measurement and carries no payment",
+    "default": "Medicare does not pay it separately",
+}
 PAYABLE = {"A", "R", "T", "C", "J"}
 DELETED = {"D", "F", "H"}
 OTHER_CODE = {"I", "G"}  # not valid for Medicare purposes: Medicare uses another code
@@ -75,6 +88,13 @@ def fix_case(status: str | None) -> str:
     return "default"
 
 
+def other_code_fix(code: str, day: date, modifiers: Iterable[str]) -> str:
+    """For a code Medicare does not recognise (status I): the code to report instead, from the cited guidance
+    of `hcpcs.core.guidance`, or a plain statement that none is recorded."""
+    return fix_text(report_instead(code, day, "professional", modifiers=list(modifiers))) or SPEC.fixes[
+        "unknown_replacement"].text(code=code)
+
+
 def check(ctx: ClaimContext) -> list[Finding]:
     if not ctx.professional:
         return []
@@ -93,13 +113,16 @@ def check(ctx: ClaimContext) -> list[Finding]:
         status = row["status"]
         if status in PAYABLE or status in DELETED:
             continue
+        case = fix_case(status)
         findings.append(Finding(
             rule=SPEC.id, severity=severity_of(status), codes=(view.code,), lines=(view.index,),
-            message=SPEC.message().text(
-                label=f"{view.code}{'-' + row_key if row_key else ''}", status=str(status), release=choice.release.label,
-                status_meaning=indicators.meaning("mpfs_status", status) or "",
-                note=OTHER_FEE_SCHEDULE_NOTE if status in OTHER_FEE_SCHEDULE else ""),
-            fix=SPEC.fixes[fix_case(status)].text(),
+            message=SPEC.message().text(label=f"{view.code}{'-' + row_key if row_key else ''}", status=str(status),
+                                        consequence=CONSEQUENCES[case]),
+            details=SPEC.detail().text(status=str(status), release=choice.release.label,
+                                       status_meaning=indicators.meaning("mpfs_status", status) or "",
+                                       note=OTHER_FEE_SCHEDULE_NOTE if status in OTHER_FEE_SCHEDULE else ""),
+            fix=(other_code_fix(view.code, view.day, view.modifier_list) if case == "other_code"
+                 else SPEC.fixes[case].text()),
             source=source(choice.release, row["source_line"], "mpfs_rvu", status=status),
         ))
     return findings
@@ -117,7 +140,7 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
             "code").select("code_id", "modifier", "status", "source_line"))
         if not rows.height:
             continue
-        candidates = ctx.rows(["claim", "line", "code_id", "code", "modifiers"], pl.col("is_professional"),
+        candidates = ctx.rows(["row", "claim", "line", "code_id", "code", "modifiers"], pl.col("is_professional"),
                               pl.col("code_id").is_in(rows["code_id"].implode()), where=where)
         candidates = candidates.with_columns(modifier=pl.when(pl.col("modifiers").list.contains("26")).then(
             pl.lit("26")).when(pl.col("modifiers").list.contains("TC")).then(pl.lit("TC")).otherwise(pl.lit("")))
@@ -132,11 +155,23 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
         severity=pl.col("status").replace_strict(statuses, [severity_of(s) for s in statuses], return_dtype=pl.String))
     label = pl.when(pl.col("modifier") != "").then(pl.format("{}-{}", "code", "modifier")).otherwise(pl.col("code"))
     other = pl.col("status").is_in(sorted(OTHER_FEE_SCHEDULE))
+    hits = hits.with_columns(dos=ctx.at("dos", "row"),
+                             line_modifiers=pl.col("modifiers").list.sort().list.join(","))
+    others = hits.filter(pl.col("case") == "other_code").select("code", "dos", "line_modifiers").unique()
+    replacements = pl.DataFrame(
+        [(code, day, mods, other_code_fix(code, day, mods.split(",") if mods else ()))
+         for code, day, mods in others.iter_rows()], orient="row",
+        schema={"code": pl.String, "dos": pl.Date, "line_modifiers": pl.String, "replacement": pl.String})
+    hits = hits.join(replacements, on=["code", "dos", "line_modifiers"], how="left")
     return col.findings(
         hits, SPEC, severity=pl.col("severity"), codes=pl.concat_list("code"), lines=pl.concat_list("line"),
-        message=SPEC.message().expr(
-            label=label, status=pl.col("status").fill_null("None"), release="release_label",
+        message=SPEC.message().expr(label=label, status=pl.col("status").fill_null("None"),
+                                    consequence=pl.col("case").replace_strict(list(CONSEQUENCES),
+                                                                               list(CONSEQUENCES.values()))),
+        details=SPEC.detail().expr(
+            status=pl.col("status").fill_null("None"), release="release_label",
             status_meaning=col.meaning_of(hits, "status", "mpfs_status"),
             note=pl.when(other).then(pl.lit(OTHER_FEE_SCHEDULE_NOTE)).otherwise(pl.lit(""))),
-        fix=col.case_text(pl.col("case"), SPEC.fixes), dataset="mpfs", release=pl.col("release_label"),
+        fix=pl.coalesce("replacement", col.case_text(pl.col("case"), SPEC.fixes)), dataset="mpfs",
+        release=pl.col("release_label"),
         row=pl.col("source_line"), extra=col.json_fields(status=pl.col("status")), order=(pl.col("line"),))
