@@ -3,7 +3,9 @@ loaded release, not yet added, or terminated (discontinued) before that date. HC
 judged by the HCPCS file in force (added date through termination date, inclusive); CPT codes, which the
 HCPCS file does not carry, by the physician fee schedule (professional claims) or OPPS Addendum B
 (facility claims) in force: a CPT code absent from it, or with fee-schedule status D (deleted), is not
-valid on that date.
+valid on that date. A CPT code that no loaded physician fee schedule has ever listed but other CMS files
+carry (clinical laboratory codes such as the PLA codes 0001U-0999U, priced on the clinical laboratory fee
+schedule) is a current code the physician fee schedule does not price: a warning, not an error.
 
 Fails::
 
@@ -37,7 +39,7 @@ from hcpcs.edits.templates import Template
 from hcpcs.store.releases import Release
 
 SPEC = RuleSpec(
-    id="CODE_NOT_VALID_ON_DOS", order=10, severity="error",
+    id="CODE_NOT_VALID_ON_DOS", order=10, severity="error", severities=("warning",),
     summary="code unknown, not yet added or terminated on the date of service",
     datasets=("hcpcs", "mpfs", "opps"),
     messages=templates(
@@ -46,6 +48,8 @@ SPEC = RuleSpec(
         elsewhere="{code} is not in the HCPCS file in force on {date}, so the line will be rejected.",
         deleted="{code} is deleted on {date} (fee-schedule status {status}), so the line will be rejected.",
         absent="{code} is not in the {schedule} in force on {date}, so the line will be rejected.",
+        off_schedule="{code} is not on the physician fee schedule: Medicare pays it, if at all, under another "
+                     "fee schedule.",
         unknown="{code} is not a code in any loaded CMS release.",
     ),
     details=templates(
@@ -54,12 +58,17 @@ SPEC = RuleSpec(
         elsewhere="{release} is the HCPCS file in force on {date}; the code appears in {others}.",
         deleted="Fee-schedule status {status} in {release}: the code is deleted.",
         absent="{release} is the {schedule} release in force on {date}{appears}.",
+        off_schedule="{release} is the fee schedule release in force on {date}; no loaded fee schedule release "
+                     "lists the code, which other CMS files (NCCI edits, OPPS) carry. Clinical laboratory codes, "
+                     "such as the PLA codes ending in U, are priced on the clinical laboratory fee schedule.",
         unknown="No HCPCS file, fee schedule, OPPS Addendum B, MUE or add-on table loaded carries it.",
     ),
     fixes=templates(
         added="Use the code that was in force on the date of service.",
         elsewhere="Check the code against the HCPCS file of the date of service.",
         absent="Check that the code was valid on the date of service.",
+        off_schedule="Check which Medicare fee schedule pays {code} (the clinical laboratory fee schedule for a "
+                     "laboratory code) before billing it.",
         unknown="Check the code for a typing error.",
         unknown_replacement="No replacement for {code} is recorded in hcpcs's guidance: check CMS's release notes "
                             "for {code} before reporting another code.",
@@ -69,6 +78,7 @@ APPEARS = Template("; the code appears in {others}")
 REPLACED = ("terminated", "deleted")  # their fix names the code to report instead, when one is recorded
 DELETED_STATUSES = {"D"}
 SCHEDULES = {"mpfs": "fee schedule", "opps": "OPPS"}
+SEVERITY_OF_CASE = {"off_schedule": "warning"}  # every other case is an error
 _kind_of = cache(kind_of)  # two regular expressions per call otherwise (codes have a fixed shape: bounded)
 
 
@@ -92,7 +102,8 @@ def _finding(ctx: ClaimContext, view: LineView, case: str, src: dict | None, **v
             if case in REPLACED else fix.text(code=view.code) if fix else None)
     detail = SPEC.detail(case)
     every = dict(code=view.code, date=view.day, **values)
-    return Finding(rule=SPEC.id, severity=SPEC.severity, codes=(view.code,), lines=(view.index,),
+    return Finding(rule=SPEC.id, severity=SEVERITY_OF_CASE.get(case, SPEC.severity), codes=(view.code,),
+                   lines=(view.index,),
                    message=SPEC.message(case).text(**every),
                    details=detail.text(**{k: v for k, v in every.items() if k in detail.names}) if detail else None,
                    fix=text, source=src)
@@ -157,6 +168,8 @@ def _cpt(ctx: ClaimContext, view: LineView) -> Finding | None:
     if not ctx.tables.in_any_release(view.code):
         return _finding(ctx, view, "unknown", source(release, None, table))
     others = ctx.tables.other_releases_with(dataset, view.code)
+    if dataset == "mpfs" and not others:
+        return _finding(ctx, view, "off_schedule", source(release, None, table), release=release.label)
     appears = APPEARS.text(others=", ".join(r.label for r in others)) if others else ""
     return _finding(ctx, view, "absent", source(release, None, table), release=release.label,
                     schedule=SCHEDULES[dataset], appears=appears)
@@ -235,6 +248,7 @@ def check_batch(ctx: BatchContext) -> pl.DataFrame:
         if replaced.height else hits.with_columns(replacement=pl.lit(None, pl.String))
     return col.findings(
         hits, SPEC, codes=pl.concat_list("code"), lines=pl.concat_list("line"),
+        severity=case.replace_strict(list(SEVERITY_OF_CASE), list(SEVERITY_OF_CASE.values()), default=SPEC.severity),
         message=col.case_text(case, SPEC.messages, **values), details=col.case_text(case, SPEC.details, **values),
         fix=pl.coalesce("replacement", col.case_text(case, SPEC.fixes)), dataset=pl.col("dataset"),
         release=pl.col("release_label"),
@@ -304,7 +318,9 @@ def _validity(ctx: BatchContext, dataset: str, release_id: int | None, code_ids:
         others = _other_releases(ctx, DATASETS[dataset].tables[0], elsewhere)
         out = col.concat([
             deleted,
-            elsewhere.join(others, on="code", how="left").select("code_id", "others", verdict=pl.lit("absent")),
+            elsewhere.join(others, on="code", how="left").select(
+                "code_id", "others", verdict=pl.when(pl.lit(dataset == "mpfs") & pl.col("others").is_null())
+                .then(pl.lit("off_schedule")).otherwise(pl.lit("absent"))),
             absent.filter(~pl.col("code").is_in(list(known))).select("code_id", verdict=pl.lit("unknown")),
         ])
     if out is None or not out.height:
