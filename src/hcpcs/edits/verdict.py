@@ -57,24 +57,27 @@ def claim_verdict(findings: Sequence[Finding | dict]) -> Verdict:
 def claim_verdicts(findings: pl.DataFrame, claims: pl.Series) -> pl.DataFrame:
     """`claim`, `verdict`, `verdict_meaning` for every claim position of `claims`, from a findings frame."""
     found = findings.select("claim", "rule", "severity", "source_dataset")
-    summary = found.group_by("claim", maintain_order=True).agg(
-        errors=pl.col("rule").filter(pl.col("severity") == "error").unique(maintain_order=True),
+    summary = found.group_by("claim").agg(
+        errors=pl.col("rule").filter(pl.col("severity") == "error").unique(maintain_order=True).str.join(", "),
+        invalid=(pl.col("rule").is_in(list(INVALID_RULES)) & (pl.col("severity") == "error")).any(),
         unchecked=pl.col("source_dataset").filter(pl.col("rule") == UNCHECKED_RULE).fill_null("")
-        .unique(maintain_order=True),
-        warnings=(pl.col("severity") == "warning").sum())
-    frame = claims.rename("claim").to_frame().join(summary, on="claim", how="left")
-    errors = pl.col("errors").fill_null(pl.lit([], pl.List(pl.String)))
-    names = {name: dataset_title(name) or "a dataset" for name in [*DATASETS, ""]}
-    unchecked = pl.col("unchecked").fill_null(pl.lit([], pl.List(pl.String))).list.eval(
-        pl.element().replace(list(names), list(names.values())))
-    warnings = pl.col("warnings").fill_null(0)
-    invalid = errors.list.eval(pl.element().is_in(list(INVALID_RULES))).list.any()
-    code = (pl.when(invalid).then(pl.lit("invalid")).when(errors.list.len() > 0).then(pl.lit("not_payable"))
-            .when(unchecked.list.len() > 0).then(pl.lit("unknown")).otherwise(pl.lit("payable")))
-    rules = errors.list.join(", ")
-    meaning = (pl.when(code == "invalid").then(MEANINGS["invalid"].expr(rules=rules))
-               .when(code == "not_payable").then(MEANINGS["not_payable"].expr(rules=rules))
-               .when(code == "unknown").then(MEANINGS["unknown"].expr(datasets=unchecked.list.join(", ")))
+        .unique(maintain_order=True).replace_strict(
+            [*DATASETS, ""], [dataset_title(name) or "a dataset" for name in DATASETS] + ["a dataset"],
+            default="a dataset").str.join(", "),
+        warnings=(pl.col("severity") == "warning").sum().cast(pl.Int64))
+    # Claims without findings are payable; the meanings are made once per distinct summary (there are few).
+    frame = claims.rename("claim").to_frame().join(summary, on="claim", how="left").with_columns(
+        errors=pl.col("errors").fill_null(""), invalid=pl.col("invalid").fill_null(False),
+        unchecked=pl.col("unchecked").fill_null(""), warnings=pl.col("warnings").fill_null(0))
+    errors, unchecked, warnings = pl.col("errors"), pl.col("unchecked"), pl.col("warnings")
+    code = (pl.when(pl.col("invalid")).then(pl.lit("invalid")).when(errors != "").then(pl.lit("not_payable"))
+            .when(unchecked != "").then(pl.lit("unknown")).otherwise(pl.lit("payable")))
+    meaning = (pl.when(pl.col("verdict") == "invalid").then(MEANINGS["invalid"].expr(rules=errors))
+               .when(pl.col("verdict") == "not_payable").then(MEANINGS["not_payable"].expr(rules=errors))
+               .when(pl.col("verdict") == "unknown").then(MEANINGS["unknown"].expr(datasets=unchecked))
                .otherwise(MEANINGS["payable"].expr(warnings=pl.when(warnings > 0).then(
                    WARNINGS.expr(count=warnings)).otherwise(pl.lit("")))))
-    return frame.select("claim", verdict=code, verdict_meaning=meaning)
+    keys = ["invalid", "errors", "unchecked", "warnings"]
+    meanings = frame.select(keys).unique().with_columns(verdict=code).with_columns(verdict_meaning=meaning)
+    return frame.join(meanings, on=keys, how="left", maintain_order="left").select(
+        "claim", "verdict", "verdict_meaning")
