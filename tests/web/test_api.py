@@ -81,7 +81,7 @@ def test_lookup_malformed_code_is_422(mini_client: TestClient, code: str) -> Non
     assert_problem(mini_client.get(f"/api/lookup/{code}"), 422, "malformed-code", "code")
 
 
-@pytest.mark.parametrize("bad", ["2026-13-01", "01/02/2026", "yesterday", "2026-02-30"])
+@pytest.mark.parametrize("bad", ["2026-13-01", "02.01.2026", "13/02/2030", "yesterday", "2026-02-30"])
 def test_bad_date_is_422_naming_as_of(mini_client: TestClient, bad: str) -> None:
     assert_problem(mini_client.get("/api/lookup/Z9991", params={"as_of": bad}), 422, "invalid-input", "as_of")
 
@@ -288,3 +288,9 @@ def test_no_store_answers_503(tmp_path) -> None:  # noqa: ANN001
     assert_problem(client.get("/api/lookup/G6002"), 503, "data-not-loaded")
     home = client.get("/", headers={"accept": "text/html"})
     assert home.status_code == 200 and "No data loaded" in home.text
+
+
+@pytest.mark.parametrize("typed", ["2030-05-01", "05/01/2030", "20300501"])
+def test_dates_in_every_typed_form(mini_client: TestClient, typed: str) -> None:
+    body = mini_client.get("/api/lookup/Z9991", params={"as_of": typed}).json()
+    assert body["as_of"] == "2030-05-01"

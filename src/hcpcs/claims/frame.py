@@ -118,6 +118,19 @@ def concat_chunks(chunks: Sequence[ClaimChunk]) -> ClaimChunk:
 # ------------------------------------------------------------------------------------- column-wise checks
 
 
+def typed_dates(column: pl.Expr) -> pl.Expr:
+    """Text dates in the forms `hcpcs.core.dates.read_date` accepts (YYYY-MM-DD, MM/DD/YYYY, M/D/YYYY,
+    YYYYMMDD) as dates, column-wise; null where the text is none of them (the row-wise parser then says why)."""
+    text = column.str.strip_chars()
+    us = text.str.extract_groups(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
+    us_iso = pl.concat_str([us.struct[2], pl.lit("-"), us.struct[0].str.zfill(2), pl.lit("-"), us.struct[1].str.zfill(2)])
+    return pl.coalesce(
+        pl.when(text.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")).then(text).str.to_date("%Y-%m-%d", strict=False),
+        pl.when(text.str.contains(r"^[0-9]{8}$")).then(text).str.to_date("%Y%m%d", strict=False),
+        us_iso.str.to_date("%Y-%m-%d", strict=False),
+    )
+
+
 def _blank(column: pl.Expr) -> pl.Expr:
     return column.is_null() | (column.str.strip_chars() == "")
 
@@ -144,8 +157,7 @@ def suspect_claims(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.Series:
         _blank(pl.col("claim_id"))
         | pl.col("claim_id").is_in(["true", "false"])
         | (pl.col("setting").is_not_null() & ~(setting.is_in([*SETTINGS, "institutional", ""])))
-        | (~_blank(pl.col("date_of_service")) & pl.col("date_of_service").str.strip_chars().str.to_date(
-            "%Y-%m-%d", strict=False).is_null())
+        | (~_blank(pl.col("date_of_service")) & typed_dates(pl.col("date_of_service")).is_null())
         | pl.col("lines_count").is_null() | (pl.col("lines_count") == 0)
         | _bad_place(claims)
     )["claim"]
@@ -158,7 +170,7 @@ def suspect_claims(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.Series:
         | (pl.col("units").is_not_null() & (units.is_null() | units.is_nan() | (units <= 0) | (units > MAX_UNITS)
                                             | (units != units.floor())))
         | (pl.col("modifiers").is_not_null() & ~modifier_ok.fill_null(True))
-        | (~_blank(pl.col("date_of_service")) & line_date.str.to_date("%Y-%m-%d", strict=False).is_null())
+        | (~_blank(pl.col("date_of_service")) & typed_dates(line_date).is_null())
         | _bad_place(lines)
     )["claim"]
     # A claim without a date needs every line to have one.
@@ -174,9 +186,9 @@ def normalized_lines(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
         "claim", "claim_id",
         claim_setting=pl.col("setting").str.strip_chars().str.to_lowercase().replace(
             {"institutional": "facility", "": "professional"}).fill_null("professional"),
-        claim_date=pl.col("date_of_service").str.strip_chars().str.to_date("%Y-%m-%d", strict=False),
+        claim_date=typed_dates(pl.col("date_of_service")),
         claim_place=pl.col("place_of_service") if "place_of_service" in claims.columns else pl.lit(None, pl.String))
-    line_date = pl.col("date_of_service").str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+    line_date = typed_dates(pl.col("date_of_service"))
     units = pl.col("units").cast(pl.Float64, strict=False) if lines.schema["units"] != pl.Float64 else pl.col("units")
     place = pl.col("place_of_service") if "place_of_service" in lines.columns else pl.lit(None, pl.String)
     out = lines.join(claim_values, on="claim", how="inner").select(

@@ -13,8 +13,8 @@ Formats
 - ``id`` (string or number) and ``lines`` (a non-empty list) are required; each line needs ``code``.
 - ``setting`` is ``"professional"`` (the default when absent or empty) or ``"facility"``
   (``"institutional"`` is accepted as another name for facility); case does not matter.
-- ``date_of_service`` (``YYYY-MM-DD`` only) is required unless every line has its own; when absent the
-  claim's date is the earliest line date. A line's ``date_of_service`` overrides the claim's for that line.
+- ``date_of_service`` (``YYYY-MM-DD``, ``MM/DD/YYYY`` or ``YYYYMMDD``) is required unless every line
+  has its own; when absent the claim's date is the earliest line date. A line's ``date_of_service`` overrides the claim's for that line.
 - ``code``: a HCPCS Level II code (a letter and four digits) or a CPT code (five digits, or four digits
   and F, T, U or M); trimmed and upper-cased.
 - ``modifiers``: a list (``["26", "59"]``) or one string (``"26,59"``, ``"26;59"`` or ``"26 59"``); each

@@ -56,7 +56,7 @@ def _service(home: Path | None = None):  # noqa: ANN202
 
 
 HomeOption = Annotated[Path | None, typer.Option("--home", help="Data folder (default: $HCPCS_HOME or the per-user data folder).")]
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Date of service, YYYY-MM-DD (default: today).")]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Date of service: YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD (default: today).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the documented JSON contract.")]
 
 

@@ -73,7 +73,7 @@ def valid_code(value: str, name: str = "code", where: str = "path") -> str:
 
 
 def valid_date(value: str | None, name: str) -> date | None:
-    """A YYYY-MM-DD parameter; None (or empty) means today, left to the library."""
+    """A date parameter (YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD); None (or empty) means today, left to the library."""
     if value is None or not value.strip():
         return None
     try:
@@ -172,7 +172,8 @@ async def api_index() -> Response:
 # The shapes `hcpcs.core.codes.normalize` accepts, in either case: a HCPCS Level II code (a letter and four
 # digits), a CPT code (four digits and a digit or F, T, U, M) or a two-character modifier (-26 too).
 CODE_PATTERN = r"^([A-Za-z][0-9]{4}|[0-9]{4}[0-9AFMTUafmtu]|-?[0-9A-Za-z]{2})$"
-DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# The forms of `hcpcs.core.dates.read_date` (YYYY-MM-DD, MM/DD/YYYY, YYYYMMDD); it decides, this only documents.
+DATE_PATTERN = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{8})\s*$"
 
 
 def code_path() -> Any:
@@ -180,9 +181,8 @@ def code_path() -> Any:
                 "modifier (TC); any case.", examples=["G6002"])
 
 
-def date_query(description: str = "Date of service, YYYY-MM-DD (default: today).") -> Any:
-    return Query(None, pattern=DATE_PATTERN, description=description, examples=["2024-08-12"],
-                 json_schema_extra={"format": "date"})
+def date_query(description: str = "Date of service, YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD (default: today).") -> Any:
+    return Query(None, pattern=DATE_PATTERN, description=description, examples=["2024-08-12"])
 
 
 @router.get("/lookup/{code}", summary="Everything about a code on a date of service",
@@ -206,7 +206,7 @@ async def api_search(
     request: Request,
     q: str = Query(..., min_length=1, max_length=200, pattern=r"[0-9A-Za-z]",
                    description="Words, a code, a prefix like 774* or a range (at least one letter or digit)."),
-    active_on: str | None = date_query("Only codes valid on this date (YYYY-MM-DD)."),
+    active_on: str | None = date_query("Only codes valid on this date (YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD)."),
     betos: str | None = Query(None, max_length=3, description="Only this BETOS category, e.g. I4B."),
     type_of_service: str | None = Query(None, max_length=1, description="Only this type of service, e.g. 6."),
     status: str | None = Query(None, max_length=1, description="Only this fee-schedule status, e.g. A."),
@@ -333,7 +333,7 @@ _CONTENT_FORMATS = {
 }
 _CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "2024-08-12",
                   "lines": [{"code": "77373"}, {"code": "G6002"}]}
-_DATE = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+_DATE = {"type": "string", "pattern": DATE_PATTERN}
 _LINE_SCHEMA = {
     "type": "object", "required": ["code"],
     "properties": {
