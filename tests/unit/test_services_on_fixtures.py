@@ -106,3 +106,21 @@ def test_update_from_url(tmp_path: Path) -> None:
         store.close()
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("engine", ["single", "batch"])
+def test_anesthesia_minutes_are_not_units_for_mue(hc: Hcpcs, engine: str) -> None:
+    # Z9901 has an MUE of 1 (MAI 2): 45 minutes (SV103 MJ) are one service; 2 units (UN) are over it.
+    from hcpcs.claims.readers import read_claim_items
+    from hcpcs.services.checking import check_items
+
+    corpus = Path(__file__).resolve().parents[1] / "fixtures" / "claims" / "x12" / "837p_anesthesia_minutes.x12"
+    text = corpus.read_text().replace("HC:00400:AA", "HC:Z9901").replace("HC:99100", "HC:Z9902:59")
+    text = text.replace("20260110", "20240801")
+
+    def mue(x12: str) -> list[dict]:
+        (result,) = check_items(read_claim_items(x12)[0], hc, engine=engine)
+        return [f for f in result["findings"] if f["rule"] == "MUE_EXCEEDED"]
+
+    assert mue(text) == []
+    assert mue(text.replace("*MJ*45*", "*UN*2*"))

@@ -7,7 +7,8 @@ A `ClaimChunk` is a run of consecutive input records:
   that could not be read ``error_location`` and ``error_message`` (null for a good claim);
 - `lines`: the service lines of the good claims (`LINE_SCHEMA`): ``claim``, ``claim_id``, ``setting``,
   ``line`` (0-based within the claim), ``code``, ``modifiers``, ``units``, ``dos`` (the line's date of
-  service, else the claim's), ``place_of_service``.
+  service, else the claim's), ``place_of_service``, ``minutes`` (anesthesia time of an X12 ``MJ`` line,
+  else null; such a line has ``units`` 1).
 
 Readers of large inputs build these frames straight from columnar readers (pyarrow, polars); what they read
 is checked here column-wise (`suspect_claims`): a record whose values may be bad is read again by the
@@ -27,6 +28,7 @@ from hcpcs.claims.values import CODE_PATTERN, MAX_UNITS, MODIFIER_PATTERN
 LINE_SCHEMA: dict[str, pl.DataType] = {
     "claim": pl.Int64(), "claim_id": pl.String(), "setting": pl.String(), "line": pl.Int64(), "code": pl.String(),
     "modifiers": pl.List(pl.String()), "units": pl.Float64(), "dos": pl.Date(), "place_of_service": pl.String(),
+    "minutes": pl.Int64(),
 }
 CLAIM_SCHEMA: dict[str, pl.DataType] = {
     "claim": pl.Int64(), "claim_id": pl.String(), "record": pl.String(), "error_location": pl.String(),
@@ -82,6 +84,7 @@ def chunk_of(items: Sequence[Claim | ClaimError], start: int, records: Sequence[
             lines["units"].append(float(line.units))
             lines["dos"].append(line.date_of_service or item.date_of_service)
             lines["place_of_service"].append(line.place_of_service or item.place_of_service)
+            lines["minutes"].append(line.minutes)
     return ClaimChunk(pl.DataFrame(claim_rows, schema=CLAIM_SCHEMA), pl.DataFrame(lines, schema=LINE_SCHEMA))
 
 
@@ -104,7 +107,8 @@ def claims_of(lines: pl.DataFrame, claims: pl.DataFrame | None = None) -> list[C
         out.append(Claim(
             first["claim_id"], first["setting"], day,
             tuple(ClaimLine(r["code"], tuple(r["modifiers"] or ()), r["units"],
-                            r["dos"] if r["dos"] != day else None, r["place_of_service"]) for r in rows)))
+                            r["dos"] if r["dos"] != day else None, r["place_of_service"],
+                            minutes=r.get("minutes")) for r in rows)))
     return out
 
 
@@ -197,6 +201,7 @@ def normalized_lines(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
             pl.element().str.strip_chars().str.to_uppercase().str.strip_prefix("-")).fill_null(pl.lit([], pl.List(pl.String))),
         units=units.fill_null(1.0), dos=pl.coalesce(line_date, "claim_date"),
         place_of_service=pl.coalesce(place, "claim_place").str.strip_chars().str.zfill(2),
+        minutes=pl.lit(None, pl.Int64),
     )
     # A claim without a date of service takes the earliest of its lines' (they all have one: checked).
     missing = out.filter(pl.col("dos").is_null())

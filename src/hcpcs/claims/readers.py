@@ -76,6 +76,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -241,10 +242,14 @@ def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError
 # ------------------------------------------------------------------------------------ input and sniff
 
 
+_X12_WITHOUT_ISA = re.compile(r"(?:GS|ST)[*|^!](?:HC|837)\b")
+
+
 def sniff_format(head: str) -> str:
     """The format of text that starts with `head`: json, jsonl, x12 or csv (see the module docstring)."""
     text = head.lstrip("\ufeff \t\r\n")
-    if text.startswith("ISA"):
+    # An interchange, or the inside of one whose ISA is missing (the X12 reader then says so).
+    if text.startswith("ISA") or _X12_WITHOUT_ISA.match(text):
         return "x12"
     if text.startswith("["):
         return "json"

@@ -327,8 +327,9 @@ def check_report(chunk: Any, *, verbose: bool = False) -> Group:
                 if verbose and finding.get("fix"):
                     text.append(f"\n  fix: {finding['fix']}", style="dim")
             units = row["units"]
+            minutes = row.get("minutes")
             table.add_row(str(row["line"] + 1), row["code"], " ".join(row["modifiers"] or []),
-                          f"{units:g}", Text(severity, style=styles.get(severity, "")), text or Text("—", style="dim"))
+                          f"{minutes} min" if minutes is not None else f"{units:g}", Text(severity, style=styles.get(severity, "")), text or Text("—", style="dim"))
         parts.append(table)
         for finding in claim_level:
             message = finding["message"] if verbose else first_sentence(finding["message"], 400)
