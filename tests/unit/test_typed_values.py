@@ -12,8 +12,9 @@ import pytest
 from hcpcs.claims.frame import typed_dates
 from hcpcs.claims.readers import iter_chunks, read_claims
 from hcpcs.claims.values import BadValue, parse_iso_date
+from hcpcs.core.codes import code_and_modifier, split_modifier
 from hcpcs.core.dates import parse_date, read_date
-from hcpcs.core.errors import InvalidInputError
+from hcpcs.core.errors import InvalidInputError, MalformedCodeError
 
 
 @pytest.mark.parametrize("text", ["2024-08-12", "08/12/2024", "8/12/2024", "20240812", " 2024-08-12 "])
@@ -72,3 +73,20 @@ def test_json_claims_take_us_dates() -> None:
     assert not errors
     assert claims[0].date_of_service == date(2024, 8, 12)
     assert claims[0].lines[0].date_of_service == date(2024, 8, 13)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("G6002-26", ("G6002", "26")), ("g6002 tc", ("G6002", "TC")), (" 77385 - 59 ", ("77385", "59")),
+    ("G6002", ("G6002", None)), ("G6001-G6017", ("G6001-G6017", None)), ("26", ("26", None)),
+    ("774*", ("774*", None)), ("G6002-2", ("G6002-2", None)),
+])
+def test_split_modifier(text: str, expected: tuple[str, str | None]) -> None:
+    assert split_modifier(text) == expected
+
+
+def test_code_and_modifier_refuses_two_different_modifiers() -> None:
+    assert code_and_modifier("G6002-26", None) == ("G6002", "26")
+    assert code_and_modifier("G6002-26", "-26") == ("G6002", "26")
+    assert code_and_modifier("g6002", "tc") == ("G6002", "TC")
+    with pytest.raises(MalformedCodeError):
+        code_and_modifier("G6002-26", "TC")

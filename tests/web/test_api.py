@@ -294,3 +294,13 @@ def test_no_store_answers_503(tmp_path) -> None:  # noqa: ANN001
 def test_dates_in_every_typed_form(mini_client: TestClient, typed: str) -> None:
     body = mini_client.get("/api/lookup/Z9991", params={"as_of": typed}).json()
     assert body["as_of"] == "2030-05-01"
+
+
+@pytest.mark.parametrize("written", ["Z9991-26", "Z9991 26"])
+def test_codes_written_with_a_modifier(mini_client: TestClient, written: str) -> None:
+    looked_up = mini_client.get(f"/api/lookup/{written}", params={"as_of": "2030-05-01"}).json()
+    assert looked_up["code"] == "Z9991" and looked_up["modifier"]["code"] == "26"
+    priced = mini_client.get(f"/api/fee/{written}", params={"as_of": "2030-05-01", "national": True}).json()
+    assert priced["modifier"] == "26"
+    found = mini_client.get("/api/search", params={"q": written}).json()
+    assert [r["code"] for r in found["results"]] == ["Z9991"]

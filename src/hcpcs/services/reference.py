@@ -11,10 +11,11 @@ from datetime import date
 from typing import Any
 
 from hcpcs.core import guidance, indicators
-from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
+from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
     DataNotLoadedError,
+    HcpcsError,
     InvalidInputError,
     MalformedCodeError,
     NotCoveredError,
@@ -254,6 +255,10 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
     documented JSON contract, with its verdict for `setting` (`professional`, the default, or `facility`)."""
     from hcpcs.store.session import default
 
+    code, modifier = split_modifier(code)
+    if modifier:
+        result = lookup(code, as_of, hc=hc, setting=setting)
+        return _with_modifier(result, modifier, hc or default())
     code = normalize(code)
     asked = _Asked(hc or default(), code, parse_date(as_of, "as-of date"), kind_of(code),
                    setting=_setting(setting), date_given=as_of is not None)
@@ -279,6 +284,29 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
     result["addon"] = addon_section(asked.hc, code, asked.day, asked.notices, asked.sources)
     result["ptp"] = ptp_section(asked.hc, code, asked.day, asked.notices, asked.sources)
     return _finish(asked, result)
+
+
+def _with_modifier(result: LookupResult, modifier: str, hc: Hcpcs) -> LookupResult:
+    """The answer for `CODE-MODIFIER`: the code's, with the modifier's meaning (`modifier`) and, where the
+    fee schedule has a row for it (26, TC), a notice pointing at it; the verdict stays the code's."""
+    try:
+        about = lookup(modifier, result["as_of"], hc=hc)
+        meaning = about.get("long_description") or about.get("short_description")
+    except HcpcsError:
+        meaning = None
+    result["modifier"] = {"code": modifier, "meaning": meaning}
+    code = result["code"]
+    notices = [f"{code}-{modifier}: the answer and its verdict are {code}'s; "
+               + (f"`modifier` says what modifier {modifier} means" if meaning
+                  else f"modifier {modifier} is not in the loaded HCPCS modifier list")]
+    mpfs = result.get("mpfs") or {}
+    if mpfs.get("in_file") and modifier in ("26", "TC"):
+        allowed = mpfs.get(f"modifier_{modifier.lower()}_allowed")
+        notices.append(f"the fee schedule {'allows' if allowed else 'does not allow'} modifier {modifier} on {code} "
+                       f"(PC/TC indicator {(mpfs.get('pctc') or {}).get('code')}); `hcpcs fee {code}-{modifier}` "
+                       "prices it")
+    result["notices"] = [*notices, *result.get("notices", [])]
+    return result
 
 
 def _finish(asked: _Asked, result: LookupResult) -> LookupResult:

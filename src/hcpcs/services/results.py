@@ -126,6 +126,7 @@ class LookupResult(TypedDict, total=False):
     code: str
     kind: str  # level2 | cpt | modifier
     as_of: str
+    modifier: Coded  # asked as CODE-MODIFIER (G6002-26): the modifier and its meaning
     short_description: str | None
     long_description: str | None
     descriptor_source: str | None

@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from hcpcs.core import guidance, indicators
-from hcpcs.core.codes import kind_of, normalize
+from hcpcs.core.codes import kind_of, normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import InvalidInputError, MalformedCodeError, UnknownCodeError
 from hcpcs.store import queries
@@ -285,8 +285,11 @@ def _active(info: dict[str, Any], day: date) -> bool:
 
 
 def _code_listing(hc: Hcpcs, text: str) -> list[str] | None:
-    upper = text.strip().upper().replace(" ", "")
     conn = hc.store.conn
+    code, modifier = split_modifier(text)
+    if modifier:  # a code as billed, G6002-26 or G6002 26: the code
+        return [code] if queries.code_known_anywhere(conn, code) else None
+    upper = text.strip().upper().replace(" ", "")
     match = _RANGE.match(upper)
     if match:
         low, high = match.groups()

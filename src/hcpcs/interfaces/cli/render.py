@@ -85,13 +85,17 @@ def report_instead_panel(data: dict[str, Any]) -> Panel | None:
 
 
 def lookup_card(data: dict[str, Any]) -> Group:
-    parts: list[Any] = [verdict_headline(data["code"], data.get("verdict"), data.get("kind"))]
+    modifier = data.get("modifier")
+    billed = f"{data['code']}-{modifier['code']}" if modifier else data["code"]
+    parts: list[Any] = [verdict_headline(billed, data.get("verdict"), data.get("kind"))]
     valid = data.get("valid_on_date")
     instead = report_instead_panel(data)
     if instead is not None:
         parts.append(instead)
     parts.append(_kv("Descriptors", [
         ("Kind", data["kind"]),
+        *([("Modifier", f"{modifier['code']}: {modifier['meaning'] or 'not in the loaded modifier list'}")]
+          if modifier else []),
         ("Long", data.get("long_description")),
         ("Short", data.get("short_description")),
         ("From", data.get("descriptor_source")),

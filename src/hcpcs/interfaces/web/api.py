@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from hcpcs.core.codes import normalize
+from hcpcs.core.codes import normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
     DataNotLoadedError,
@@ -65,9 +65,13 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # ------------------------------------------------------------------------------------ input checks
 
 
-def valid_code(value: str, name: str = "code", where: str = "path") -> str:
+def valid_code(value: str, name: str = "code", where: str = "path", *, with_modifier: bool = False) -> str:
+    """The code normalized; `with_modifier`: a code written with its modifier (G6002-26, G6002 26) is kept as
+    `G6002-26` for the library, which answers for the code and names the modifier; else the bare code."""
     try:
-        return normalize(value)
+        code, modifier = split_modifier(value)
+        code = normalize(code)
+        return f"{code}-{modifier}" if modifier and with_modifier else code
     except MalformedCodeError as exc:
         raise from_error(exc, name, where) from None
 
@@ -171,7 +175,8 @@ async def api_index() -> Response:
 
 # The shapes `hcpcs.core.codes.normalize` accepts, in either case: a HCPCS Level II code (a letter and four
 # digits), a CPT code (four digits and a digit or F, T, U, M) or a two-character modifier (-26 too).
-CODE_PATTERN = r"^([A-Za-z][0-9]{4}|[0-9]{4}[0-9AFMTUafmtu]|-?[0-9A-Za-z]{2})$"
+# A code (optionally as billed with a modifier: G6002-26, G6002 26) or a modifier.
+CODE_PATTERN = r"^(([A-Za-z][0-9]{4}|[0-9]{4}[0-9AFMTUafmtu])([- ][0-9A-Za-z]{2})?|-?[0-9A-Za-z]{2})$"
 # The forms of `hcpcs.core.dates.read_date` (YYYY-MM-DD, MM/DD/YYYY, YYYYMMDD); it decides, this only documents.
 DATE_PATTERN = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{8})\s*$"
 
@@ -194,7 +199,7 @@ async def api_lookup(request: Request, code: str = code_path(), as_of: str | Non
     from hcpcs.services.reference import lookup
 
     ctx = context(request)
-    code = valid_code(code)
+    code = valid_code(code, with_modifier=True)
     day = valid_date(as_of, "as_of")
     return await answer(ctx, lookup, code, day, field="code", where="path", inline=True,
                         dated=Dated(day, ("hcpcs", "mpfs")))
@@ -290,7 +295,7 @@ async def api_fee(
                                         "the QP conversion factor; every answer names the factor it used."),
 ) -> Response:
     ctx = context(request)
-    code = valid_code(code)
+    code = valid_code(code, with_modifier=True)
     day = valid_date(as_of, "as_of")
     chosen = [name for name, on in (("all_localities", all_localities), ("history", history), ("opps", opps)) if on]
     if len(chosen) > 1:
@@ -320,7 +325,7 @@ async def api_edits(request: Request, code: str = code_path(), as_of: str | None
     day = valid_date(as_of, "as_of")
     datasets = ("ncci_ptp_practitioner", "ncci_mue_practitioner") if setting == "professional" else \
         ("ncci_ptp_hospital", "ncci_mue_hospital")
-    return await answer(ctx, edits_for_code, valid_code(code), as_of=day, setting=setting, field="code",
+    return await answer(ctx, edits_for_code, valid_code(code, with_modifier=True), as_of=day, setting=setting, field="code",
                         where="path", dated=Dated(day, datasets))
 
 
