@@ -497,6 +497,25 @@ MPFS_FIELDS: dict[str, str | None] = {
 }
 
 
+# The words people read for the store's columns: the one mapping used by the lookup card, history and diff
+# (the JSON keeps the column name in `field` and adds this as `label`).
+FIELD_LABELS: dict[str, str] = {
+    "long_description": "Long descriptor", "short_description": "Short descriptor",
+    "pricing_indicators": "Pricing", "multiple_pricing_indicator": "Multiple pricing", "coverage": "Coverage",
+    "betos": "BETOS", "type_of_service": "Type of service", "action_code": "Action",
+    "termination_date": "Terminated", "added_date": "Added", "cross_references": "Cross references",
+    "processing_note": "Processing note", "asc_group": "ASC group", "lab_certifications": "Lab certification",
+    "statute": "Statute", "status": "Status", "pctc": "PC/TC", "global_days": "Global days",
+    "work_rvu": "Work RVU", "nonfac_pe_rvu": "PE RVU non-facility", "fac_pe_rvu": "PE RVU facility",
+    "mp_rvu": "MP RVU", "mult_proc": "Multiple procedure", "bilat_surg": "Bilateral",
+    "phys_supervision": "Supervision", "conv_factor": "Conversion factor",
+}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 def field_changes(old: sqlite3.Row | dict | None, new: sqlite3.Row | dict, fields: dict[str, str | None]) -> list[dict[str, Any]]:
     changes = []
     if old is None:
@@ -504,7 +523,7 @@ def field_changes(old: sqlite3.Row | dict | None, new: sqlite3.Row | dict, field
     for name in fields:
         before, after = old[name], new[name]
         if (before or None) != (after or None):
-            changes.append({"field": name, "old": before, "new": after})
+            changes.append({"field": name, "label": field_label(name), "old": before, "new": after})
     return changes
 
 

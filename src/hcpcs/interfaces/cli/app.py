@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from hcpcs.core.errors import HcpcsError
+from hcpcs.core.errors import HcpcsError, InvalidInputError
 
 app = typer.Typer(
     name="hcpcs",
@@ -226,26 +226,15 @@ def history(
     home: HomeOption = None,
 ) -> None:
     """What changed for a code across the loaded releases (added, changed, discontinued)."""
-    from rich.table import Table
-
     from hcpcs.services.reference import history as do_history
 
     data = do_history(code, hc=_service(home))
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"History of {data['code']}")
-    for col in ("release", "effective", "event", "field", "old", "new"):
-        table.add_column(col)
-    for event in data["events"]:
-        changes = event.get("changes") or []
-        if not changes:
-            table.add_row(event["release"], event["effective"], event["event"], "", "", event.get("detail", ""))
-        for change in changes:
-            old = f"{change['old']}" + (f" ({change['old_meaning']})" if change.get("old_meaning") else "")
-            new = f"{change['new']}" + (f" ({change['new_meaning']})" if change.get("new_meaning") else "")
-            table.add_row(event["release"], event["effective"], event["event"], change["field"], old, new)
-    console.print(table)
+    from hcpcs.interfaces.cli.render import history_table
+
+    console.print(history_table(data))
 
 
 @app.command()
@@ -256,28 +245,24 @@ def search(
     betos: Annotated[str | None, typer.Option(help="Only this BETOS category, e.g. I4B.")] = None,
     type_of_service: Annotated[str | None, typer.Option("--type-of-service", help="Only this type of service.")] = None,
     status: Annotated[str | None, typer.Option(help="Only this fee-schedule status, e.g. A.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+    limit: Annotated[int, typer.Option(help="At most this many results (0: all).")] = 20,
+    show_all: Annotated[bool, typer.Option("--all", help="Every result (same as --limit 0).")] = False,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
     """Ranked full-text search over descriptors, or a code listing."""
-    from rich.table import Table
-
+    from hcpcs.interfaces.cli.render import search_table, shown_of
     from hcpcs.services.search import search as do_search
 
     data = do_search(text, active_on=active_on, betos=betos, type_of_service=type_of_service, status=status,
-                     limit=limit, hc=_service(home))
+                     limit=0 if show_all else limit, hc=_service(home))
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"{data['count']} result(s) for {text!r}")
-    for col in ("code", "description", "BETOS", "status", "release"):
-        table.add_column(col)
-    for r in data["results"]:
-        ended = f" (terminated {r['termination_date']})" if r.get("termination_date") else ""
-        table.add_row(r["code"], r.get("long_description") or r.get("short_description") or "",
-                      r.get("betos") or "", r.get("status") or "", (r.get("release") or "") + ended)
-    console.print(table)
+    console.print(search_table(data, text))
+    more = shown_of(data["count"], data["total"], data["total_exact"], "--all (or --limit 0)")
+    if more:
+        err_console.print(more, highlight=False)
 
 
 @app.command()
@@ -297,11 +282,16 @@ def similar(
     if as_json:
         _print_json(data)
         return
+    from hcpcs.interfaces.cli.render import validity
+
     table = Table(title=f"Codes similar to {data['code']} (kind of service: {data.get('family')})")
-    for col in ("code", "description", "why"):
-        table.add_column(col)
+    table.add_column("code", no_wrap=True)
+    table.add_column("description", ratio=1)
+    table.add_column("valid", no_wrap=True)
+    table.add_column("why", ratio=2)
     for r in data["similar"]:
-        table.add_row(r["code"], r.get("short_description") or "", "; ".join(r["reasons"]))
+        table.add_row(r["code"], r.get("short_description") or "",
+                      validity(r.get("termination_date"), r.get("ended", False)), "; ".join(r["reasons"]))
     console.print(table)
 
 
@@ -311,28 +301,24 @@ def diff(
     release_a: Annotated[str, typer.Argument(help="Older release label, e.g. 'HCPCS 2020 Jan'.")],
     release_b: Annotated[str, typer.Argument(help="Newer release label, e.g. 'HCPCS 2026 Jan'.")],
     code_range: Annotated[str | None, typer.Option("--range", help="Only codes in FIRST-LAST.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many codes of each kind of change (0: all).")] = 200,
+    show_all: Annotated[bool, typer.Option("--all", help="Every code (same as --limit 0).")] = False,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Codes added, discontinued, removed and changed between two releases of a dataset."""
+    """Codes added, discontinued, removed and changed between two releases of a dataset (--json: all of
+    them, whatever --limit)."""
+    from hcpcs.interfaces.cli.render import diff_lines
     from hcpcs.services.diff import diff as do_diff
 
+    if limit < 0:
+        raise InvalidInputError("--limit must be 0 (every code) or more")
     data = do_diff(release_a, release_b, code_range=code_range, hc=_service(home))
     if as_json:
         _print_json(data)
         return
-    counts = data["counts"]
-    console.print(f"[bold]{data['from']} -> {data['to']}[/]: {counts['added']} added, {counts['discontinued']} "
-                  f"discontinued, {counts['removed']} removed, {counts['changed']} changed")
-    for code in data["added"][:200]:
-        console.print(f"  added         {code}")
-    for item in data["discontinued"][:200]:
-        console.print(f"  discontinued  {item['code']} (terminated {item['termination_date']})")
-    for code in data["removed"][:200]:
-        console.print(f"  removed       {code}")
-    for item in data["changed"][:200]:
-        fields = ", ".join(c["field"] for c in item["changes"])
-        console.print(f"  changed       {item['code']}: {fields}")
+    for line in diff_lines(data, None if show_all or limit == 0 else limit):
+        console.print(line, highlight=False)
 
 
 @app.command()

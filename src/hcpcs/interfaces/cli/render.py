@@ -340,3 +340,101 @@ def check_report(chunk: Any, *, verbose: bool = False) -> Group:
             parts.append(Text(f"  {finding['severity']} {finding['rule']}: {message}",
                               style=styles.get(finding["severity"], "")))
     return Group(*parts)
+
+
+# ------------------------------------------------------------------------------------------- listings
+
+
+def shown_of(shown: int, total: int, exact: bool = True, how_all: str = "--all") -> str | None:
+    """The line under a listing cut by a limit: `showing N of M ...; --all shows every one`; None when
+    nothing was left out."""
+    if shown >= total and exact:
+        return None
+    of = f"{total:,}" if exact else f"at least {total:,}"
+    return f"showing {shown:,} of {of}; {how_all} shows every one"
+
+
+def validity(termination_date: str | None, ended: bool) -> Text:
+    """A code's validity in a listing: `ended 2025-12-31` (in red) for a terminated code, whatever status
+    its last fee-schedule row had."""
+    if ended and termination_date:
+        return Text(f"ended {termination_date}", style="red")
+    if termination_date:
+        return Text(f"until {termination_date}")
+    return Text("valid")
+
+
+def search_table(data: dict[str, Any], text: str) -> Table:
+    found = data["total"] if data["total_exact"] else f"{data['total']:,}+"
+    counted = f"{data['count']} of {found}" if data["count"] < data["total"] or not data["total_exact"] else str(found)
+    table = Table(title=f"{counted} result(s) for {text!r}", caption="status: fee-schedule status in the newest "
+                  "release carrying the code (--json names it)", caption_justify="left")
+    table.add_column("code", no_wrap=True)
+    table.add_column("description", ratio=1)
+    table.add_column("BETOS", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("valid", no_wrap=True)
+    for r in data["results"]:
+        table.add_row(r["code"], r.get("long_description") or r.get("short_description") or "",
+                      r.get("betos") or "", r.get("status") or "", validity(r.get("termination_date"), r.get("ended", False)))
+    return table
+
+
+def plain(value: Any) -> str:
+    """A stored value as people read it: "—" for none, lists joined, numbers as written."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(plain(v) for v in value)
+    return str(value)
+
+
+def change_text(change: dict[str, Any]) -> Text:
+    """`Label: old → new`, each coded value with its meaning (first sentence)."""
+    def side(key: str) -> str:
+        meaning = change.get(f"{key}_meaning")
+        return plain(change[key]) + (f" ({first_sentence(meaning, 60)})" if meaning else "")
+
+    from hcpcs.services.reference import field_label
+
+    text = Text(f"{change.get('label') or field_label(change['field'])}: ", style="bold")
+    text.append(f"{side('old')} → {side('new')}")
+    return text
+
+
+def history_table(data: dict[str, Any]) -> Table:
+    """One row per release event; the fields that changed in it, one a line, by their plain names."""
+    table = Table(title=f"History of {data['code']}", title_justify="left")
+    table.add_column("release", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("what", ratio=1)
+    for event in data["events"]:
+        changes = event.get("changes") or []
+        what = Text("\n").join(change_text(c) for c in changes) if changes else Text(event.get("detail") or "")
+        table.add_row(f"{event['release']}\nfrom {event['effective']}", event["event"], what)
+    return table
+
+
+def diff_lines(data: dict[str, Any], limit: int | None) -> list[Text]:
+    """`hcpcs diff` for people: the counts, then each kind of change, at most `limit` codes of each with a
+    `showing N of M` line where some are left out."""
+    counts = data["counts"]
+    out = [Text.assemble((f"{data['from']} -> {data['to']}", "bold"),
+                         f": {counts['added']:,} added, {counts['discontinued']:,} discontinued, "
+                         f"{counts['removed']:,} removed, {counts['changed']:,} changed")]
+    sections = (
+        ("added", lambda code: code),
+        ("discontinued", lambda item: f"{item['code']} (ended {item['termination_date']})"),
+        ("removed", lambda code: code),
+        ("changed", lambda item: f"{item['code']}: " + ", ".join(
+            c.get("label") or c["field"] for c in item["changes"])),
+    )
+    for kind, words in sections:
+        items = data[kind]
+        shown = items if limit is None else items[:limit]
+        for item in shown:
+            out.append(Text(f"  {kind:<13} {words(item)}"))
+        more = shown_of(len(shown), len(items), how_all="--all (or --limit 0)")
+        if more:
+            out.append(Text(f"  {kind}: {more}", style="yellow"))
+    return out
