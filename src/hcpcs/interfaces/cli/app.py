@@ -157,7 +157,6 @@ def releases(
     as_json: JsonOption = False,
 ) -> None:
     """List the loaded releases with their periods, files and row counts (or, --missing, what is not loaded)."""
-    from rich.table import Table
 
     if missing:
         from hcpcs.services.update import data_folder, missing_releases
@@ -166,16 +165,16 @@ def releases(
         if as_json:
             _print_json(entries)
             return
-        table = Table(title=f"{len(entries)} published CMS release(s) not loaded")
-        for col in ("dataset", "release", "effective", "get it", "files"):
-            table.add_column(col, overflow="fold")
+        console.print(f"[bold]{len(entries)} published CMS release(s) not loaded[/]")
         for e in entries:
             how = ("hcpcs update downloads it" if e["downloadable"] else
                    f"by hand{' (AMA licence page)' if e['licence_gated'] else ''}: {e.get('release_page') or e['page']}")
             files = ", ".join(e["zip_names"] or e["files"])
-            table.add_row(e["dataset"], e["label"], f"{e['effective_start']} to {e['effective_end'] or 'next release'}",
-                          how, files)
-        console.print(table)
+            # One block per release, each line whole (soft wrap: a URL or file name is never cut).
+            console.print(f"[bold]{e['label']}[/] ({e['dataset']}), {e['effective_start']} to "
+                          f"{e['effective_end'] or 'next release'}", highlight=False, soft_wrap=True)
+            console.print(f"  {how}", highlight=False, soft_wrap=True, markup=False)
+            console.print(f"  files: {files}", highlight=False, soft_wrap=True, markup=False)
         console.print("--json gives each entry's source, and the exact download instructions (by_hand)")
         return
     hc = _service(home)
@@ -183,16 +182,9 @@ def releases(
     if as_json:
         _print_json([r.to_dict() for r in items])
         return
-    table = Table(title="Loaded CMS releases")
-    for col in ("dataset", "release", "effective", "rows", "files", "loaded"):
-        table.add_column(col, overflow="fold")
-    for r in items:
-        rows = "\n".join(f"{v:,} {k}" for k, v in r.row_counts.items())
-        period = f"{r.effective_start} to {r.effective_end or 'next release'}"
-        names = sorted({f["name"] for f in r.source_files})
-        files = ", ".join(names) if len(names) <= 3 else f"{len(names)} files ({names[0]}, ...)"
-        table.add_row(r.dataset, r.label, period, rows, files, r.loaded_at[:16].replace("T", " "))
-    console.print(table)
+    from hcpcs.interfaces.cli.render import releases_view
+
+    console.print(releases_view([r.to_dict() for r in items], console.width))
 
 
 @app.command()
@@ -364,19 +356,27 @@ def fee(
         if as_json:
             _print_json(items)
             return
-        table = Table(title=f"{code.upper()}{'-' + modifier.upper() if modifier else ''} across fee-schedule releases ({setting})")
-        for col in ("release", "effective", "status", "work", "PE", "MP", "CF", "amount"):
-            table.add_column(col)
+        from hcpcs.interfaces.cli.render import money
+
+        place = next((item["locality"] for item in items if item.get("in_file") and item.get("locality")), None)
+        where = f"{place['name']} ({place['id']})" if place else "national"
+        billed = items[0]["code"] if items and items[0].get("code") else code.upper()
+        billed += f"-{items[0]['modifier']}" if items and items[0].get("modifier") else ""
+        table = Table(title=f"{billed} across fee-schedule releases: {where}, {setting}", title_justify="left",
+                      caption=f"RVUs: work, practice expense ({setting}), malpractice; CF: conversion factor",
+                      caption_justify="left")
+        for col in ("release", "from", "status", "work", "PE", "MP", "CF", "amount"):
+            table.add_column(col, no_wrap=True, justify="left" if col in ("release", "from", "status") else "right")
         for item in items:
             if not item.get("in_file"):
                 table.add_row(item["release"], item["effective_start"], item.get("reason") or "not in file",
                               "", "", "", "", "")
                 continue
             rv = item["rvus"]
-            amount = (f"${item['amount']:,.2f}" if item["amount"] is not None
-                      else "NA" if item.get("na") else item["status"]["code"])
-            table.add_row(item["release"], item["effective_start"], item["status"]["code"], str(rv["work"]),
-                          str(rv["pe"]), str(rv["mp"]), str(item["conversion_factor"]), amount)
+            amount = money(item["amount"]) if item["amount"] is not None else "NA" if item.get("na") else "—"
+            table.add_row(item["release"], item["effective_start"], item["status"]["code"],
+                          *(f"{rv[part]:.2f}" if rv[part] is not None else "—" for part in ("work", "pe", "mp")),
+                          f"{item['conversion_factor']:.4f}", amount)
         console.print(table)
         return
     if all_localities:
@@ -390,10 +390,12 @@ def fee(
             writer = csv.writer(sys.stdout)
             writer.writerow(["locality_id", "locality_name", "state", "amount", "opps_cap_applied",
                              "nonparticipating_amount", "limiting_charge", "na"])
+            from hcpcs.interfaces.cli.render import cents
+
             for item in data["localities"]:
                 loc = item["locality"]
-                writer.writerow([loc["id"], loc["name"], loc["state"], item["amount"], item["opps_cap_applied"],
-                                 item["nonparticipating_amount"], item["limiting_charge"], item["na"]])
+                writer.writerow([loc["id"], loc["name"], loc["state"], cents(item["amount"]), item["opps_cap_applied"],
+                                 cents(item["nonparticipating_amount"]), cents(item["limiting_charge"]), item["na"]])
             return
         table = Table(title=f"{data['code']} {setting} amounts by locality ({data['release']})")
         for col in ("locality", "name", "state", "amount", "OPPS cap"):
@@ -411,7 +413,7 @@ def fee(
         return
     from hcpcs.interfaces.cli.render import fee_card
 
-    console.print(fee_card(data))
+    console.print(fee_card(data, console.width))
     if data["verdict"]["code"] != "payable":
         raise typer.Exit(1)
 

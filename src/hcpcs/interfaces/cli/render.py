@@ -9,6 +9,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+WIDE = 120  # from this many columns a listing of many fields is a table; narrower, one block per item
+
 
 def first_sentence(text: str, limit: int = 140) -> str:
     """The gist of a long CMS definition, for a compact card (the JSON keeps the full text)."""
@@ -188,22 +190,32 @@ _VERDICT_STYLES = {"payable": "bold white on green", "not_payable": "bold black 
                    "invalid": "bold white on red", "unknown": "bold white on grey50"}
 
 
+def cents(value: float | None) -> str:
+    """An amount for a CSV cell: always two decimals (99.10, not 99.1); "" for none."""
+    return f"{value:.2f}" if value is not None else ""
+
+
 def money(value: float | None, na: bool = False) -> str:
     if na:
         return "NA"
     return f"${value:,.2f}" if value is not None else "—"
 
 
-def fee_grid_table(grid: dict[str, Any]) -> Table:
-    """Global / 26 / TC x non-facility / facility: participating, non-participating, limiting charge."""
+def fee_grid_table(grid: dict[str, Any], width: int = WIDE) -> Table:
+    """Global / 26 / TC x non-facility / facility: participating, non-participating, limiting charge; on a
+    narrow terminal (80 columns) with short headings that a caption explains, so no heading is cut."""
     loc = grid["locality"]
+    narrow = width < 100
     table = Table(title=f"{loc['name']} ({loc['id']}), {grid['release']}, conversion factor "
-                        f"{grid['conversion_factor']}", title_justify="left")
-    table.add_column("billed as")
-    for setting in ("Non-facility", "Facility"):
+                        f"{grid['conversion_factor']}", title_justify="left",
+                  caption="NF: non-facility, F: facility; 26: professional component, TC: technical component"
+                  if narrow else None, caption_justify="left")
+    table.add_column("billed as", no_wrap=True)
+    for setting in (("NF", "F") if narrow else ("Non-facility", "Facility")):
         for what in ("par", "non-par", "limiting"):
-            table.add_column(f"{setting}\n{what}", justify="right")
-    names = {None: "global", "26": "-26 (professional)", "TC": "-TC (technical)"}
+            table.add_column(f"{setting}\n{what}", justify="right", no_wrap=True)
+    names = ({None: "global", "26": "26", "TC": "TC"} if narrow
+             else {None: "global", "26": "-26 (professional)", "TC": "-TC (technical)"})
     for row in grid["rows"]:
         cells = []
         for setting in ("nonfacility", "facility"):
@@ -215,7 +227,7 @@ def fee_grid_table(grid: dict[str, Any]) -> Table:
     return table
 
 
-def fee_card(data: dict[str, Any]) -> Group:
+def fee_card(data: dict[str, Any], width: int = 120) -> Group:
     loc = data["locality"]
     name = f"{data['code']}{'-' + data['modifier'] if data['modifier'] else ''}"
     amount = money(data["amount"], data.get("na", False)) if data["amount"] is not None or data.get("na") else "no amount"
@@ -246,7 +258,7 @@ def fee_card(data: dict[str, Any]) -> Group:
     parts: list[Any] = [title, _kv("Physician fee schedule", rows)]
     grid = data.get("grid")
     if grid:
-        parts.append(fee_grid_table(grid))
+        parts.append(fee_grid_table(grid, width))
         parts.append(Text("par: participating (fee schedule amount); non-par: 95 %; limiting: 115 % of non-par; "
                           "NA: not payable in that setting; ᶜ OPPS cap applied. " + grid["limiting_charge_note"],
                           style="dim"))
@@ -438,3 +450,43 @@ def diff_lines(data: dict[str, Any], limit: int | None) -> list[Text]:
         if more:
             out.append(Text(f"  {kind}: {more}", style="yellow"))
     return out
+
+
+
+def releases_view(releases: list[dict[str, Any]], width: int) -> Table:
+    """The loaded releases: a table on a wide terminal; on a narrow one (80 columns) one block per release,
+    so that file names are never cut (each is one word on its own line when it has to be)."""
+    def period(r: dict[str, Any]) -> str:
+        return f"{r['effective_start']} to {r['effective_end'] or 'next release'}"
+
+    def files(r: dict[str, Any]) -> list[str]:
+        return sorted({f["name"] for f in r["source_files"]})
+
+    def loaded(r: dict[str, Any]) -> str:
+        return r["loaded_at"][:16].replace("T", " ")
+
+    longest = max((len(name) for r in releases for name in files(r)), default=0)
+    if width >= WIDE and longest <= width // 3:
+        table = Table(title="Loaded CMS releases", title_justify="left")
+        table.add_column("dataset", no_wrap=True)
+        table.add_column("release", max_width=24)
+        table.add_column("effective", max_width=14)
+        table.add_column("rows")
+        table.add_column("files", no_wrap=True, min_width=longest)
+        table.add_column("loaded", no_wrap=True)
+        for r in releases:
+            table.add_row(r["dataset"], r["label"], period(r), "\n".join(f"{v:,} {k}" for k, v in r["row_counts"].items()),
+                          "\n".join(files(r)), loaded(r))
+        return table
+    table = Table(title="Loaded CMS releases", title_justify="left", show_header=False, show_lines=True)
+    table.add_column("release", max_width=20)
+    table.add_column("details", ratio=1)
+    for r in releases:
+        details = Text()
+        details.append(f"{r['dataset']}, {period(r)}")
+        details.append(f"\nloaded {loaded(r)}", style="dim")
+        details.append("\nrows: " + ", ".join(f"{v:,} {k}" for k, v in r["row_counts"].items()))
+        for name in files(r):
+            details.append(f"\n{name}")
+        table.add_row(Text(r["label"], style="bold"), details)
+    return table
