@@ -110,3 +110,37 @@ def test_terminated_radiation_guidance_codes_are_ended(hc: Hcpcs) -> None:
 
     found = search("G6001-G6017", limit=0, hc=hc)
     assert found["total"] == 17 and all(hit["ended"] for hit in found["results"])
+
+
+def test_releases_at_80_columns_show_every_file_name_whole(home: Path) -> None:
+    code, out, _ = run(home, "releases", columns=80)
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+    names = {f["name"] for r in Hcpcs(home).releases for f in r.source_files}
+    assert names and all(name in out for name in names)
+    wide = run(home, "releases", columns=200)[1]
+    assert "┃ dataset" in wide and all(name in wide for name in names)
+
+
+def test_fee_grid_at_80_columns_cuts_no_heading(home: Path) -> None:
+    out = run(home, "fee", "Z9991", "--national", "--as-of", "2030-05-01", columns=80)[1]
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    assert "NF: non-facility, F: facility" in out
+
+
+def test_money_has_two_decimals_in_csv(home: Path) -> None:
+    out = run(home, "fee", "Z9991", "--all-localities", "--format", "csv", "--as-of", "2030-05-01")[1]
+    rows = out.strip().splitlines()[1:]
+    assert rows
+    for row in rows:
+        _, _, _, amount, _, nonpar, limiting, _ = row.rsplit(",", 7) if row.count(",") > 7 else row.split(",")
+        for cell in (amount, nonpar, limiting):
+            assert cell == "" or re.fullmatch(r"\d+\.\d\d", cell), row
+
+
+def test_fee_history_names_its_locality(home: Path) -> None:
+    out = run(home, "fee", "Z9991", "--history", "--locality", "09902-01", columns=120)[1]
+    first = out.splitlines()[0]
+    assert "(09902-01)" in first and "Z9991 across fee-schedule releases" in first
+    assert re.search(r"\$\d+\.\d\d", out)

@@ -189,7 +189,7 @@ def test_check_one_claim(mini_client: TestClient) -> None:
     body = mini_client.post("/api/check", json=CLAIM).json()
     assert body["id"] == "A"
     finding = next(f for f in body["findings"] if f["rule"] == "PTP_BUNDLED")
-    assert finding["codes"] == ["Z9901", "Z9902"] and finding["lines"] == [0, 1]
+    assert finding["codes"] == ["Z9901", "Z9902"] and finding["lines"] == [1, 2]
 
 
 def test_check_array_keeps_order_and_reports_bad_claims(mini_client: TestClient) -> None:

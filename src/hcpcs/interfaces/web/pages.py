@@ -515,7 +515,7 @@ def _present(items: list[Any], results: list[dict[str, Any]]) -> list[dict[str, 
         counts = {"error": 0, "warning": 0, "info": 0}
         for finding in result["findings"]:
             counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
-            indexes = [i for i in finding["lines"] if 0 <= i < len(lines)]
+            indexes = [number - 1 for number in finding["lines"] if 1 <= number <= len(lines)]
             if not indexes:
                 claim_level.append(finding)
                 continue
