@@ -79,12 +79,12 @@ CLAIMS = [
     {"id": "instead", "date_of_service": "2099-02-01", "lines": [{"code": "A0004"}, {"code": "A0004"}]},
     {"id": "none", "date_of_service": "2099-02-01", "lines": [{"code": "B0001"}]},
 ]
-EXPECTED = {
-    "bundle": [("CASE_BUNDLED", [0, 1]), ("CASE_BUNDLED", [0, 3])],
-    "modifiers": [("CASE_NO_TC", [0]), ("CASE_NO_TC", [0])],
-    "primary": [("CASE_NEEDS", [0])],
-    "setting": [("CASE_FACILITY", [0])],
-    "instead": [("CASE_INSTEAD", [0]), ("CASE_INSTEAD", [1])],
+EXPECTED = {  # lines counted from 1, as the JSON contract gives them
+    "bundle": [("CASE_BUNDLED", [1, 2]), ("CASE_BUNDLED", [1, 4])],
+    "modifiers": [("CASE_NO_TC", [1]), ("CASE_NO_TC", [1])],
+    "primary": [("CASE_NEEDS", [1])],
+    "setting": [("CASE_FACILITY", [1])],
+    "instead": [("CASE_INSTEAD", [1]), ("CASE_INSTEAD", [2])],
     "none": [],
 }
 

@@ -3,9 +3,9 @@
 A case file holds the few reference rows the rule needs, as releases of the store's datasets (`[[release]]`:
 dataset, label, start, end, row_dates, and `[release.rows]` tables of rows in the columns of the store's
 table specs; columns left out are null), then `[[case]]`s: a claim in the JSON claim contract and the
-findings expected of the rule (`expect`: severity, codes, lines, message_contains, details_contains,
-fix_contains; each must match a finding of the rule; `count` the number of its findings, which must be none when nothing is
-expected), `absent` rules that must not fire, and the claim's `verdict`. Each case is checked
+findings expected of the rule (`expect`: severity, codes, lines (from 1), message_contains,
+details_contains, fix_contains; each must match a finding of the rule; `count` the number of its findings,
+which must be none when nothing is expected), `absent` rules that must not fire, and the claim's `verdict`. Each case is checked
 by the single-claim engine and by the batch engine, which must give the same results."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _matches(want: dict[str, Any], got: dict[str, Any]) -> bool:
             return False
     if "message_contains" in want and want["message_contains"] not in got["message"]:
         return False
-    if "details_contains" in want and want["details_contains"] not in json.dumps(got.get("details") or {}):
+    if "details_contains" in want and want["details_contains"] not in (got["details"] or ""):
         return False
     return "fix_contains" not in want or want["fix_contains"] in (got["fix"] or "")
 

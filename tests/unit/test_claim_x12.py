@@ -118,7 +118,8 @@ def test_other_separators() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "claim_id", "location", "fragment"),
     [
-        ("SV1*HC:G6002*100*UN*1***1~", "SV1*HC:G6002*100*MJ*30***1~", "TESTCLM001", "segment 28 (SV1)", "MJ"),
+        ("SV1*HC:G6002*100*UN*1***1~", "SV1*HC:G6002*100*DA*1***1~", "TESTCLM001", "segment 28 (SV1)", "UN or MJ"),
+        ("SV1*HC:G6002*100*UN*1***1~", "SV1*HC:G6002*100*MJ*0***1~", "TESTCLM001", "segment 28 (SV1)", "minutes"),
         ("SV1*HC:G6002*100*UN*1***1~", "SV1*HC:G6002*100*UN*0***1~", "TESTCLM001", "segment 28 (SV1)", "greater than 0"),
         ("SV1*HC:G6002*100*UN*1***1~", "SV1*HC:G600*100*UN*1***1~", "TESTCLM001", "segment 28 (SV1)", "SV101-2"),
         ("SV1*HC:G6002*100*UN*1***1~", "SV1*HC:G6002:XYZ*100*UN*1***1~", "TESTCLM001", "segment 28 (SV1)", "modifier"),
@@ -167,7 +168,7 @@ def test_missing_trailers_make_the_open_claim_an_error() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("GS*HC*A*B*20240815*1200*1*X*005010X222A1~ST*837*0001~", "not an X12 interchange"),
+        ("GS*HC*A*B*20240815*1200*1*X*005010X222A1~ST*837*0001~", "ISA interchange envelope is missing"),
         (PROFESSIONAL.replace("*240815*", "*2408*", 1), "not an X12 interchange"),
         (PROFESSIONAL.replace("00501", "00601", 1), "not an X12 interchange"),
         (PROFESSIONAL.replace("ST*837*", "ST*835*"), "not a claim"),

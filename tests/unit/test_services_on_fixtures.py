@@ -106,3 +106,41 @@ def test_update_from_url(tmp_path: Path) -> None:
         store.close()
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("engine", ["single", "batch"])
+def test_anesthesia_minutes_are_not_units_for_mue(hc: Hcpcs, engine: str) -> None:
+    # Z9901 has an MUE of 1 (MAI 2): 45 minutes (SV103 MJ) are one service; 2 units (UN) are over it.
+    from hcpcs.claims.readers import read_claim_items
+    from hcpcs.services.checking import check_items
+
+    corpus = Path(__file__).resolve().parents[1] / "fixtures" / "claims" / "x12" / "837p_anesthesia_minutes.x12"
+    text = corpus.read_text().replace("HC:00400:AA", "HC:Z9901").replace("HC:99100", "HC:Z9902:59")
+    text = text.replace("20260110", "20240801")
+
+    def mue(x12: str) -> list[dict]:
+        (result,) = check_items(read_claim_items(x12)[0], hc, engine=engine)
+        return [f for f in result["findings"] if f["rule"] == "MUE_EXCEEDED"]
+
+    assert mue(text) == []
+    assert mue(text.replace("*MJ*45*", "*UN*2*"))
+
+
+@pytest.mark.parametrize("written", ["Z9991-26", "z9991 26", "Z9991 - 26"])
+def test_a_code_written_with_its_modifier(hc: Hcpcs, written: str) -> None:
+    from hcpcs.core.errors import MalformedCodeError
+    from hcpcs.services.listing import edits_for_code
+    from hcpcs.services.search import search
+
+    looked_up = lookup(written, "2030-05-01", hc=hc)
+    assert looked_up["code"] == "Z9991" and looked_up["modifier"]["code"] == "26"
+    assert any(n.startswith("Z9991-26:") for n in looked_up["notices"])
+    assert "modifier" not in lookup("Z9991", "2030-05-01", hc=hc)
+    priced = fee(written, national=True, as_of="2030-05-01", hc=hc)
+    assert priced["modifier"] == "26"
+    assert priced["amount"] == fee("Z9991", "26", national=True, as_of="2030-05-01", hc=hc)["amount"]
+    with pytest.raises(MalformedCodeError, match="modifier TC was asked for too"):
+        fee(written, "TC", national=True, as_of="2030-05-01", hc=hc)
+    edits = edits_for_code(written, as_of="2030-05-01", hc=hc)
+    assert edits["code"] == "Z9991" and any("modifier 26" in n for n in edits["notices"])
+    assert [r["code"] for r in search(written, hc=hc)["results"]] == ["Z9991"]

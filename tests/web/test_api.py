@@ -81,7 +81,7 @@ def test_lookup_malformed_code_is_422(mini_client: TestClient, code: str) -> Non
     assert_problem(mini_client.get(f"/api/lookup/{code}"), 422, "malformed-code", "code")
 
 
-@pytest.mark.parametrize("bad", ["2026-13-01", "01/02/2026", "yesterday", "2026-02-30"])
+@pytest.mark.parametrize("bad", ["2026-13-01", "02.01.2026", "13/02/2030", "yesterday", "2026-02-30"])
 def test_bad_date_is_422_naming_as_of(mini_client: TestClient, bad: str) -> None:
     assert_problem(mini_client.get("/api/lookup/Z9991", params={"as_of": bad}), 422, "invalid-input", "as_of")
 
@@ -189,7 +189,7 @@ def test_check_one_claim(mini_client: TestClient) -> None:
     body = mini_client.post("/api/check", json=CLAIM).json()
     assert body["id"] == "A"
     finding = next(f for f in body["findings"] if f["rule"] == "PTP_BUNDLED")
-    assert finding["codes"] == ["Z9901", "Z9902"] and finding["lines"] == [0, 1]
+    assert finding["codes"] == ["Z9901", "Z9902"] and finding["lines"] == [1, 2]
 
 
 def test_check_array_keeps_order_and_reports_bad_claims(mini_client: TestClient) -> None:
@@ -288,3 +288,19 @@ def test_no_store_answers_503(tmp_path) -> None:  # noqa: ANN001
     assert_problem(client.get("/api/lookup/G6002"), 503, "data-not-loaded")
     home = client.get("/", headers={"accept": "text/html"})
     assert home.status_code == 200 and "No data loaded" in home.text
+
+
+@pytest.mark.parametrize("typed", ["2030-05-01", "05/01/2030", "20300501"])
+def test_dates_in_every_typed_form(mini_client: TestClient, typed: str) -> None:
+    body = mini_client.get("/api/lookup/Z9991", params={"as_of": typed}).json()
+    assert body["as_of"] == "2030-05-01"
+
+
+@pytest.mark.parametrize("written", ["Z9991-26", "Z9991 26"])
+def test_codes_written_with_a_modifier(mini_client: TestClient, written: str) -> None:
+    looked_up = mini_client.get(f"/api/lookup/{written}", params={"as_of": "2030-05-01"}).json()
+    assert looked_up["code"] == "Z9991" and looked_up["modifier"]["code"] == "26"
+    priced = mini_client.get(f"/api/fee/{written}", params={"as_of": "2030-05-01", "national": True}).json()
+    assert priced["modifier"] == "26"
+    found = mini_client.get("/api/search", params={"q": written}).json()
+    assert [r["code"] for r in found["results"]] == ["Z9991"]

@@ -181,7 +181,7 @@ class CsvClaim:
             if len(dates) < len(self.lines):
                 return ClaimError(
                     self.id, f"line {self.first_line}",
-                    "the claim has no date_of_service (YYYY-MM-DD) and not every row has a "
+                    "the claim has no date_of_service (YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD) and not every row has a "
                     "line_date_of_service",
                 )
             claim_date = min(dates)

@@ -7,7 +7,8 @@ A `ClaimChunk` is a run of consecutive input records:
   that could not be read ``error_location`` and ``error_message`` (null for a good claim);
 - `lines`: the service lines of the good claims (`LINE_SCHEMA`): ``claim``, ``claim_id``, ``setting``,
   ``line`` (0-based within the claim), ``code``, ``modifiers``, ``units``, ``dos`` (the line's date of
-  service, else the claim's), ``place_of_service``.
+  service, else the claim's), ``place_of_service``, ``minutes`` (anesthesia time of an X12 ``MJ`` line,
+  else null; such a line has ``units`` 1).
 
 Readers of large inputs build these frames straight from columnar readers (pyarrow, polars); what they read
 is checked here column-wise (`suspect_claims`): a record whose values may be bad is read again by the
@@ -27,6 +28,7 @@ from hcpcs.claims.values import CODE_PATTERN, MAX_UNITS, MODIFIER_PATTERN
 LINE_SCHEMA: dict[str, pl.DataType] = {
     "claim": pl.Int64(), "claim_id": pl.String(), "setting": pl.String(), "line": pl.Int64(), "code": pl.String(),
     "modifiers": pl.List(pl.String()), "units": pl.Float64(), "dos": pl.Date(), "place_of_service": pl.String(),
+    "minutes": pl.Int64(),
 }
 CLAIM_SCHEMA: dict[str, pl.DataType] = {
     "claim": pl.Int64(), "claim_id": pl.String(), "record": pl.String(), "error_location": pl.String(),
@@ -82,6 +84,7 @@ def chunk_of(items: Sequence[Claim | ClaimError], start: int, records: Sequence[
             lines["units"].append(float(line.units))
             lines["dos"].append(line.date_of_service or item.date_of_service)
             lines["place_of_service"].append(line.place_of_service or item.place_of_service)
+            lines["minutes"].append(line.minutes)
     return ClaimChunk(pl.DataFrame(claim_rows, schema=CLAIM_SCHEMA), pl.DataFrame(lines, schema=LINE_SCHEMA))
 
 
@@ -104,7 +107,8 @@ def claims_of(lines: pl.DataFrame, claims: pl.DataFrame | None = None) -> list[C
         out.append(Claim(
             first["claim_id"], first["setting"], day,
             tuple(ClaimLine(r["code"], tuple(r["modifiers"] or ()), r["units"],
-                            r["dos"] if r["dos"] != day else None, r["place_of_service"]) for r in rows)))
+                            r["dos"] if r["dos"] != day else None, r["place_of_service"],
+                            minutes=r.get("minutes")) for r in rows)))
     return out
 
 
@@ -116,6 +120,19 @@ def concat_chunks(chunks: Sequence[ClaimChunk]) -> ClaimChunk:
 
 
 # ------------------------------------------------------------------------------------- column-wise checks
+
+
+def typed_dates(column: pl.Expr) -> pl.Expr:
+    """Text dates in the forms `hcpcs.core.dates.read_date` accepts (YYYY-MM-DD, MM/DD/YYYY, M/D/YYYY,
+    YYYYMMDD) as dates, column-wise; null where the text is none of them (the row-wise parser then says why)."""
+    text = column.str.strip_chars()
+    us = text.str.extract_groups(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
+    us_iso = pl.concat_str([us.struct[2], pl.lit("-"), us.struct[0].str.zfill(2), pl.lit("-"), us.struct[1].str.zfill(2)])
+    return pl.coalesce(
+        pl.when(text.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")).then(text).str.to_date("%Y-%m-%d", strict=False),
+        pl.when(text.str.contains(r"^[0-9]{8}$")).then(text).str.to_date("%Y%m%d", strict=False),
+        us_iso.str.to_date("%Y-%m-%d", strict=False),
+    )
 
 
 def _blank(column: pl.Expr) -> pl.Expr:
@@ -144,8 +161,7 @@ def suspect_claims(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.Series:
         _blank(pl.col("claim_id"))
         | pl.col("claim_id").is_in(["true", "false"])
         | (pl.col("setting").is_not_null() & ~(setting.is_in([*SETTINGS, "institutional", ""])))
-        | (~_blank(pl.col("date_of_service")) & pl.col("date_of_service").str.strip_chars().str.to_date(
-            "%Y-%m-%d", strict=False).is_null())
+        | (~_blank(pl.col("date_of_service")) & typed_dates(pl.col("date_of_service")).is_null())
         | pl.col("lines_count").is_null() | (pl.col("lines_count") == 0)
         | _bad_place(claims)
     )["claim"]
@@ -158,7 +174,7 @@ def suspect_claims(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.Series:
         | (pl.col("units").is_not_null() & (units.is_null() | units.is_nan() | (units <= 0) | (units > MAX_UNITS)
                                             | (units != units.floor())))
         | (pl.col("modifiers").is_not_null() & ~modifier_ok.fill_null(True))
-        | (~_blank(pl.col("date_of_service")) & line_date.str.to_date("%Y-%m-%d", strict=False).is_null())
+        | (~_blank(pl.col("date_of_service")) & typed_dates(line_date).is_null())
         | _bad_place(lines)
     )["claim"]
     # A claim without a date needs every line to have one.
@@ -174,9 +190,9 @@ def normalized_lines(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
         "claim", "claim_id",
         claim_setting=pl.col("setting").str.strip_chars().str.to_lowercase().replace(
             {"institutional": "facility", "": "professional"}).fill_null("professional"),
-        claim_date=pl.col("date_of_service").str.strip_chars().str.to_date("%Y-%m-%d", strict=False),
+        claim_date=typed_dates(pl.col("date_of_service")),
         claim_place=pl.col("place_of_service") if "place_of_service" in claims.columns else pl.lit(None, pl.String))
-    line_date = pl.col("date_of_service").str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+    line_date = typed_dates(pl.col("date_of_service"))
     units = pl.col("units").cast(pl.Float64, strict=False) if lines.schema["units"] != pl.Float64 else pl.col("units")
     place = pl.col("place_of_service") if "place_of_service" in lines.columns else pl.lit(None, pl.String)
     out = lines.join(claim_values, on="claim", how="inner").select(
@@ -185,6 +201,7 @@ def normalized_lines(claims: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
             pl.element().str.strip_chars().str.to_uppercase().str.strip_prefix("-")).fill_null(pl.lit([], pl.List(pl.String))),
         units=units.fill_null(1.0), dos=pl.coalesce(line_date, "claim_date"),
         place_of_service=pl.coalesce(place, "claim_place").str.strip_chars().str.zfill(2),
+        minutes=pl.lit(None, pl.Int64),
     )
     # A claim without a date of service takes the earliest of its lines' (they all have one: checked).
     missing = out.filter(pl.col("dos").is_null())

@@ -22,9 +22,14 @@ class ClaimLine:
     place_of_service: str | None = None
     diagnosis_pointers: tuple[str, ...] = ()
     charge: float | None = None
+    # Anesthesia time in minutes (X12 SV103 `MJ`): such a line is one anesthesia service (`units` 1, what the
+    # unit edits count); its minutes are kept as sent and never compared with a unit limit.
+    minutes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "modifiers": list(self.modifiers), "units": self.units}
+        if self.minutes is not None:
+            out["minutes"] = self.minutes
         if self.date_of_service:
             out["date_of_service"] = self.date_of_service.isoformat()
         if self.place_of_service:

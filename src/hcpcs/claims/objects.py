@@ -99,7 +99,7 @@ def _claim_from_mapping(obj: Any) -> Claim:
             if missing:
                 raise FieldError(
                     "date_of_service",
-                    "the claim has no date_of_service (YYYY-MM-DD) and line "
+                    "the claim has no date_of_service (YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD) and line "
                     f"{missing[0] + 1} has none either: give the claim a date (or every line one)",
                 )
             claim_date = min(line.date_of_service for line in lines if line.date_of_service)

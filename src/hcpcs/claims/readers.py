@@ -13,8 +13,8 @@ Formats
 - ``id`` (string or number) and ``lines`` (a non-empty list) are required; each line needs ``code``.
 - ``setting`` is ``"professional"`` (the default when absent or empty) or ``"facility"``
   (``"institutional"`` is accepted as another name for facility); case does not matter.
-- ``date_of_service`` (``YYYY-MM-DD`` only) is required unless every line has its own; when absent the
-  claim's date is the earliest line date. A line's ``date_of_service`` overrides the claim's for that line.
+- ``date_of_service`` (``YYYY-MM-DD``, ``MM/DD/YYYY`` or ``YYYYMMDD``) is required unless every line
+  has its own; when absent the claim's date is the earliest line date. A line's ``date_of_service`` overrides the claim's for that line.
 - ``code``: a HCPCS Level II code (a letter and four digits) or a CPT code (five digits, or four digits
   and F, T, U or M); trimmed and upper-cased.
 - ``modifiers``: a list (``["26", "59"]``) or one string (``"26,59"``, ``"26;59"`` or ``"26 59"``); each
@@ -76,6 +76,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -241,10 +242,14 @@ def _iter_csv(text: IO[str], name: str, *, group: bool) -> Iterator[ClaimOrError
 # ------------------------------------------------------------------------------------ input and sniff
 
 
+_X12_WITHOUT_ISA = re.compile(r"(?:GS|ST)[*|^!](?:HC|837)\b")
+
+
 def sniff_format(head: str) -> str:
     """The format of text that starts with `head`: json, jsonl, x12 or csv (see the module docstring)."""
     text = head.lstrip("\ufeff \t\r\n")
-    if text.startswith("ISA"):
+    # An interchange, or the inside of one whose ISA is missing (the X12 reader then says so).
+    if text.startswith("ISA") or _X12_WITHOUT_ISA.match(text):
         return "x12"
     if text.startswith("["):
         return "json"

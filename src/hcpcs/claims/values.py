@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from hcpcs.claims.model import SETTINGS
+from hcpcs.core.dates import DATE_FORMS, read_date
 
 
 class BadValue(ValueError):
@@ -165,26 +166,23 @@ def _short(text: str, limit: int = 24) -> str:
 
 
 def parse_iso_date(value: Any) -> date:
-    """A date written YYYY-MM-DD (a datetime.date is taken as is)."""
+    """A date written YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD (`hcpcs.core.dates.read_date`, the parser of every
+    typed date); a datetime.date is taken as is."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
     if not isinstance(value, str):
-        raise BadValue(f"a date must be text written YYYY-MM-DD, not {describe_value(value)}")
-    return _iso_date(value)
+        raise BadValue(f"a date must be text written {DATE_FORMS}, not {describe_value(value)}")
+    return _typed_date(value)
 
 
 @lru_cache(maxsize=4096)
-def _iso_date(value: str) -> date:
-    text = value.strip()
-    digits = text[:4] + text[5:7] + text[8:]
-    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not (digits.isascii() and digits.isdigit()):
-        raise BadValue(f"{value!r} is not a date written YYYY-MM-DD")
+def _typed_date(value: str) -> date:
     try:
-        return date(int(text[:4]), int(text[5:7]), int(text[8:]))
-    except ValueError:
-        raise BadValue(f"{value!r} is not a real calendar date") from None
+        return read_date(value)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
 
 
 def parse_place_of_service(value: Any) -> str | None:

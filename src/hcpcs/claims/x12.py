@@ -10,9 +10,12 @@ Mapping
   type code (837I, kept in ``extra["facility_type_code"]``); CLM05-3 the claim frequency
   (``extra["claim_frequency"]``); CLM02 the total charge (``extra["total_charge"]``). A claim ends at
   the next CLM, HL, SE, GE or IEA.
-- ``SV1`` (837P) starts a service line: SV101 ``HC:code:mod1:mod2:mod3:mod4`` (the qualifier must be HC),
-  SV102 charge, SV103 unit basis ``UN`` (anesthesia minutes ``MJ`` are refused: edits count units of
-  service), SV104 units (a whole number > 0), SV105 place of service, SV107 diagnosis pointers.
+- ``LX`` starts a service line (loop 2400): an SV1/SV2 with no LX before it is an error of its claim.
+- ``SV1`` (837P) is the service line: SV101 ``HC:code:mod1:mod2:mod3:mod4`` (the qualifier must be HC),
+  SV102 charge, SV103 unit basis ``UN`` (units) or ``MJ`` (minutes: anesthesia time, as the 837P guide has
+  anesthesia reported), SV104 the units or minutes (a whole number > 0), SV105 place of service, SV107
+  diagnosis pointers. An ``MJ`` line is one anesthesia service: ``units`` 1 (what MUE counts) and
+  ``minutes`` the time sent.
 - ``SV2`` (837I) starts a service line: SV201 revenue code (``extra["revenue_codes"]``, one per line),
   SV202 ``HC:code:mods``, SV203 charge, SV204 unit basis ``UN`` or ``DA``, SV205 units. Lines with a
   revenue code and no SV202 code are not claim lines; their count is ``extra["revenue_only_lines"]``.
@@ -24,7 +27,8 @@ Mapping
 - ``NM1*82`` (rendering provider, claim level) or else ``NM1*85`` (billing provider) NM109 -> provider;
   both are also kept in ``extra`` (``rendering_provider``, ``billing_provider``).
 
-Errors: no ISA, an ISA that is not 106 characters, an unknown X12 version, a transaction set that is not
+Errors: no ISA (a file starting at GS or ST is named as such), an ISA without a segment terminator after
+it (segments run together), an ISA that is not 106 characters, an unknown X12 version, a transaction set that is not
 an 837P/837I, or a broken envelope structure raise ClaimFormatError. A bad claim (an SV1 without HC, a
 missing service date, a segment with too few or too many elements, a claim cut off by the end of the
 file) becomes a ClaimError located ``segment N (ID)``, N counting segments from ISA = 1; envelope
@@ -119,6 +123,7 @@ class _Line:
     code: str = ""
     modifiers: tuple[str, ...] = ()
     units: int = 1
+    minutes: int | None = None
     charge: float | None = None
     place_of_service: str | None = None
     pointers: tuple[str, ...] = ()
@@ -142,6 +147,7 @@ class _Claim:
     service_date: date | None = None  # DTP*472 before any line
     statement_date: date | None = None  # DTP*434 (837I)
     problem: tuple[str, str] | None = None
+    line_opened: bool = False  # an LX since the last service line: the next SV1/SV2 is its line
 
     @property
     def current(self) -> _Line | None:
@@ -190,7 +196,7 @@ class _Claim:
             tuple(
                 ClaimLine(
                     line.code, line.modifiers, line.units, line.date_of_service, line.place_of_service,
-                    line.pointers, line.charge,
+                    line.pointers, line.charge, line.minutes,
                 )
                 for line in lines
             ),
@@ -215,6 +221,11 @@ class _LeadingSpaceSkipped:
     @property
     def closed(self) -> bool:
         return False
+
+    @property
+    def head(self) -> str:
+        """The start of the stream (up to 4,096 characters), not consumed."""
+        return self._pending
 
     def read(self, size: int = -1) -> str:
         if self._pending:
@@ -264,6 +275,9 @@ class _Parser:
             yield from self._clm(segment, number)
         elif sid == "SV1" or sid == "SV2":
             yield from self._service_line(segment, sid, number)
+        elif sid == "LX":
+            if self.claim is not None:
+                self.claim.line_opened = True
         elif sid == "DTP":
             self._dtp(segment, number)
         elif sid == "HI":
@@ -339,6 +353,11 @@ class _Parser:
             return
         line = _Line(number, sid)
         claim.lines.append(line)
+        if not claim.line_opened:
+            claim.fail(number, sid, f"{sid} service line without an LX before it: each service line (loop 2400) "
+                                    "starts with LX and its line number")
+            return
+        claim.line_opened = False
         expected = "SV1" if claim.setting == "professional" else "SV2"
         if sid != expected:
             claim.fail(number, sid, f"{sid} service line in an {claim.transaction} claim (its lines are {expected})")
@@ -347,7 +366,7 @@ class _Parser:
             return
         if sid == "SV1":
             procedure, charge, basis, units = _parts(segment, 1), _element(segment, 2), _element(segment, 3), _element(segment, 4)
-            allowed_bases: tuple[str, ...] = ("UN",)
+            allowed_bases: tuple[str, ...] = ("UN", "MJ")
         else:
             line.revenue_code = _element(segment, 1) or None
             procedure, charge, basis, units = _parts(segment, 2), _element(segment, 3), _element(segment, 4), _element(segment, 5)
@@ -370,12 +389,14 @@ class _Parser:
             label = f"{sid}02 (charge)" if sid == "SV1" else f"{sid}03 (charge)"
             line.charge = parse_charge(charge)
             label = f"{sid}03 (unit basis)" if sid == "SV1" else f"{sid}04 (unit basis)"
-            if basis == "MJ":
-                raise BadValue("anesthesia minutes (MJ) are not units of service; send the units with UN")
             if basis not in allowed_bases:
                 raise BadValue(f"the unit basis must be {' or '.join(allowed_bases)}, not {basis!r}")
-            label = f"{sid}04 (units)" if sid == "SV1" else f"{sid}05 (units)"
-            line.units = parse_units(units)
+            if basis == "MJ":
+                label = "SV104 (anesthesia minutes)"
+                line.minutes = parse_units(units)
+            else:
+                label = f"{sid}04 (units)" if sid == "SV1" else f"{sid}05 (units)"
+                line.units = parse_units(units)
             if sid == "SV1":
                 label = "SV105 (place of service)"
                 line.place_of_service = parse_place_of_service(_element(segment, 5))
@@ -428,9 +449,42 @@ def _envelope_error(
     yield ClaimError(None, f"segment {number} ({sid})", message)
 
 
+ISA_LENGTH = 106  # the ISA segment has fixed-width elements: 105 characters and its segment terminator
+
+
+def _check_start(head: str, name: str) -> None:
+    """ClaimFormatError for the envelope mistakes pyx12 would only report as a cascade of segment errors: no
+    ISA (a file starting at GS or ST), and segments without terminators (the ISA's 106th character, its
+    segment terminator, is then the first letter of the next segment)."""
+    start = head[:3]
+    if start in ("GS", "ST") or (start[:2] in ("GS", "ST") and not start[2:].isalnum()):
+        segment = start[:2]
+        raise ClaimFormatError(
+            f"the ISA interchange envelope is missing: the file starts with the {segment} segment; an X12 837 "
+            "starts with a 106-character ISA segment (and ends with IEA)",
+            location=f"{name}, segment 1 ({segment})")
+    if not head.startswith("ISA") or len(head) <= ISA_LENGTH - 1:
+        return
+    element_separator = head[3]
+    separators = [i for i, char in enumerate(head[:ISA_LENGTH + 20]) if char == element_separator]
+    if len(separators) < 16 or separators[15] + 2 != ISA_LENGTH - 1:
+        return  # an ISA of another length: pyx12 refuses it as such
+    terminator = head[ISA_LENGTH - 1]
+    following = head[ISA_LENGTH:].lstrip("\r\n")
+    if terminator.isalnum() or (following[:2] in ("GS", "IE") and terminator not in following[:300]
+                                and len(following) > 300):
+        where = (f"the ISA's 106th character is {terminator!r}" if terminator.isalnum()
+                 else "no segment terminator follows the GS segment")
+        raise ClaimFormatError(
+            f"the segment terminator is missing ({where}): every segment must end with one, such as '~' "
+            f"(the character after ISA16), e.g. ISA{element_separator}...{element_separator}:~GS{element_separator}...~",
+            location=f"{name}, segment 1 (ISA)")
+
+
 def iter_837(stream: IO[str], *, name: str = "<input>") -> Iterator[Claim | ClaimError]:
     """Claims and ClaimErrors from an X12 837P/837I text stream, segment by segment."""
     source = _LeadingSpaceSkipped(stream)
+    _check_start(source.head, name)
     try:
         reader = X12Reader(source)  # type: ignore[arg-type]
     except pyx12.errors.X12Error as exc:

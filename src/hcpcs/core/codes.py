@@ -29,6 +29,31 @@ def normalize(code: str) -> str:
     return text
 
 
+_WITH_MODIFIER = re.compile(r"^\s*([0-9A-Za-z]{5})(?:\s*-\s*|\s+)([0-9A-Za-z]{2})\s*$")
+
+
+def split_modifier(text: str) -> tuple[str, str | None]:
+    """A code as coders write it with its modifier, `G6002-26` or `G6002 26`: (code, modifier), both
+    normalized; anything else: (text, None), for `normalize` to judge."""
+    match = _WITH_MODIFIER.match(text or "")
+    if not match:
+        return text, None
+    code, modifier = normalize(match.group(1)), normalize(match.group(2))
+    if kind_of(code) == "modifier" or kind_of(modifier) != "modifier":
+        return text, None
+    return code, modifier
+
+
+def code_and_modifier(code: str, modifier: str | None) -> tuple[str, str | None]:
+    """The code (normalized) and modifier of an answer asked for as `code` (possibly `G6002-26`) and
+    `modifier` (an option); MalformedCodeError when both name a modifier and they differ."""
+    bare, written = split_modifier(code)
+    given = (modifier or "").strip().upper().lstrip("-") or None
+    if written and given and written != given:
+        raise MalformedCodeError(f"{code!r} names modifier {written} but modifier {given} was asked for too")
+    return normalize(bare), written or given
+
+
 def kind_of(code: str) -> str:
     if _MODIFIER.match(code):
         return "modifier"

@@ -217,8 +217,8 @@ def findings_to_dicts(findings: pl.DataFrame, hc: Hcpcs, *, claim_ids: Iterable[
     by_claim: dict[Any, list[dict[str, Any]]] = {}
     files: dict[tuple[str, str, str | None], list[str]] = {}
     for row in findings.iter_rows(named=True):
-        finding = {"rule": row["rule"], "severity": row["severity"], "codes": row["codes"], "lines": row["lines"],
-                   "line_numbers": [index + 1 for index in row["lines"]], "message": row["message"],
+        finding = {"rule": row["rule"], "severity": row["severity"], "codes": row["codes"],
+                   "lines": [index + 1 for index in row["lines"]], "message": row["message"],
                    "details": row["details"], "fix": row["fix"], "source": _source(hc, row, files)}
         if row.get("citation"):
             finding["citation"] = row["citation"]

@@ -20,8 +20,9 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "rule": self.rule, "severity": self.severity, "codes": list(self.codes), "lines": list(self.lines),
-            "line_numbers": [index + 1 for index in self.lines], "message": self.message, "details": self.details,
+            "rule": self.rule, "severity": self.severity, "codes": list(self.codes),
+            "lines": [index + 1 for index in self.lines],  # 1-based, as on the claim form
+            "message": self.message, "details": self.details,
             "fix": self.fix, "source": self.source,
         }
         if self.citation:

@@ -270,7 +270,8 @@ def _finding_row(position: int, claim_id: str, finding: dict[str, Any]) -> dict[
         extra, row = source, None
     return {
         "claim_id": claim_id, "claim": position, "rule": finding["rule"], "severity": finding["severity"],
-        "codes": list(finding["codes"]), "lines": list(finding["lines"]), "message": finding["message"],
+        "codes": list(finding["codes"]), "lines": [number - 1 for number in finding["lines"]],  # frame: 0-based
+        "message": finding["message"],
         "details": finding.get("details"),
         "fix": finding["fix"], "source_dataset": source.get("dataset"), "source_release": source.get("release"),
         "source_row": row, "source_extra": json.dumps(extra) if extra else None,

@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from hcpcs.core import indicators
-from hcpcs.core.codes import normalize
+from hcpcs.core.codes import code_and_modifier, normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import InvalidInputError, NotCoveredError, UnknownCodeError
 from hcpcs.services.results import FeeGrid, FeeResult
@@ -305,9 +305,9 @@ def fee(code: str, modifier: str | None = None, *, locality: str | None = None, 
     from hcpcs.store.session import default
 
     hc = hc or default()
-    code = normalize(code)
+    code, modifier = code_and_modifier(code, modifier)
     grid_wanted = modifier is None
-    modifier = (modifier or "").strip().upper().lstrip("-")
+    modifier = modifier or ""
     if modifier not in ("", "26", "TC", "53"):
         raise InvalidInputError(f"modifier {modifier!r}: the fee schedule prices the global row, 26 and TC")
     if setting not in SETTINGS:
@@ -494,8 +494,8 @@ def all_localities(code: str, modifier: str | None = None, *, setting: str = "no
     from hcpcs.store.session import default
 
     hc = hc or default()
-    code = normalize(code)
-    modifier = (modifier or "").strip().upper()
+    code, modifier = code_and_modifier(code, modifier)
+    modifier = modifier or ""
     day = parse_date(as_of, "as-of date")
     choice = hc.release_for("mpfs", day)
     basis = payment_basis(choice.release, qp)
@@ -515,8 +515,8 @@ def fee_history(code: str, modifier: str | None = None, *, locality: str | None 
     from hcpcs.store.session import default
 
     hc = hc or default()
-    code = normalize(code)
-    modifier = (modifier or "").strip().upper()
+    code, modifier = code_and_modifier(code, modifier)
+    modifier = modifier or ""
     out = []
     for release in sorted((r for r in hc.releases if r.dataset == "mpfs"), key=lambda r: r.effective_start):
         try:
@@ -545,6 +545,7 @@ def opps_fee(code: str, as_of: str | date | None = None, hc: Hcpcs | None = None
     from hcpcs.store.session import default
 
     hc = hc or default()
+    code, modifier = split_modifier(code)
     code = normalize(code)
     day = parse_date(as_of, "as-of date")
     choice = hc.release_for("opps", day)
@@ -567,7 +568,8 @@ def opps_fee(code: str, as_of: str | date | None = None, hc: Hcpcs | None = None
         "apc": row["apc"] or None, "relative_weight": row["relative_weight"], "payment_rate": row["payment_rate"],
         "national_unadjusted_copayment": row["national_copay"],
         "minimum_unadjusted_copayment": row["minimum_copay"],
-        "notices": choice.notices,
+        "notices": [*choice.notices, *([f"{code}-{modifier}: OPPS pays by code; the rate is {code}'s, whatever the "
+                                        f"modifier"] if modifier else [])],
         "source": {"dataset": "opps", "release": choice.release.label, "row": row["source_line"]},
     }
 

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from hcpcs.core import indicators
-from hcpcs.core.codes import normalize
+from hcpcs.core.codes import normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.store import queries
 from hcpcs.store.session import Hcpcs
@@ -18,10 +18,15 @@ def edits_for_code(code: str, *, as_of: str | date | None = None, setting: str =
     from hcpcs.store.session import default
 
     hc = hc or default()
+    code, modifier = split_modifier(code)
     code = normalize(code)
     day = parse_date(as_of, "as-of date")
     who = "practitioner" if setting == "professional" else "hospital"
     notices: list[str] = []
+    if modifier:
+        # PTP edits pair codes; a modifier only matters as a bypass (the modifier indicator of each edit).
+        notices.append(f"{code}-{modifier}: the edits naming {code}; modifier {modifier} bypasses a PTP edit only "
+                       "where its modifier indicator is 1 and the modifier is a PTP-associated one")
     out: dict[str, Any] = {"code": code, "as_of": day.isoformat(), "setting": setting, "notices": notices}
 
     conn = hc.store.conn

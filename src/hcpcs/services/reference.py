@@ -11,10 +11,11 @@ from datetime import date
 from typing import Any
 
 from hcpcs.core import guidance, indicators
-from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize
+from hcpcs.core.codes import AMA_NOTICE, kind_of, normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
     DataNotLoadedError,
+    HcpcsError,
     InvalidInputError,
     MalformedCodeError,
     NotCoveredError,
@@ -254,6 +255,10 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
     documented JSON contract, with its verdict for `setting` (`professional`, the default, or `facility`)."""
     from hcpcs.store.session import default
 
+    code, modifier = split_modifier(code)
+    if modifier:
+        result = lookup(code, as_of, hc=hc, setting=setting)
+        return _with_modifier(result, modifier, hc or default())
     code = normalize(code)
     asked = _Asked(hc or default(), code, parse_date(as_of, "as-of date"), kind_of(code),
                    setting=_setting(setting), date_given=as_of is not None)
@@ -279,6 +284,29 @@ def lookup(code: str, as_of: str | date | None = None, *, hc: Hcpcs | None = Non
     result["addon"] = addon_section(asked.hc, code, asked.day, asked.notices, asked.sources)
     result["ptp"] = ptp_section(asked.hc, code, asked.day, asked.notices, asked.sources)
     return _finish(asked, result)
+
+
+def _with_modifier(result: LookupResult, modifier: str, hc: Hcpcs) -> LookupResult:
+    """The answer for `CODE-MODIFIER`: the code's, with the modifier's meaning (`modifier`) and, where the
+    fee schedule has a row for it (26, TC), a notice pointing at it; the verdict stays the code's."""
+    try:
+        about = lookup(modifier, result["as_of"], hc=hc)
+        meaning = about.get("long_description") or about.get("short_description")
+    except HcpcsError:
+        meaning = None
+    result["modifier"] = {"code": modifier, "meaning": meaning}
+    code = result["code"]
+    notices = [f"{code}-{modifier}: the answer and its verdict are {code}'s; "
+               + (f"`modifier` says what modifier {modifier} means" if meaning
+                  else f"modifier {modifier} is not in the loaded HCPCS modifier list")]
+    mpfs = result.get("mpfs") or {}
+    if mpfs.get("in_file") and modifier in ("26", "TC"):
+        allowed = mpfs.get(f"modifier_{modifier.lower()}_allowed")
+        notices.append(f"the fee schedule {'allows' if allowed else 'does not allow'} modifier {modifier} on {code} "
+                       f"(PC/TC indicator {(mpfs.get('pctc') or {}).get('code')}); `hcpcs fee {code}-{modifier}` "
+                       "prices it")
+    result["notices"] = [*notices, *result.get("notices", [])]
+    return result
 
 
 def _finish(asked: _Asked, result: LookupResult) -> LookupResult:
@@ -469,6 +497,25 @@ MPFS_FIELDS: dict[str, str | None] = {
 }
 
 
+# The words people read for the store's columns: the one mapping used by the lookup card, history and diff
+# (the JSON keeps the column name in `field` and adds this as `label`).
+FIELD_LABELS: dict[str, str] = {
+    "long_description": "Long descriptor", "short_description": "Short descriptor",
+    "pricing_indicators": "Pricing", "multiple_pricing_indicator": "Multiple pricing", "coverage": "Coverage",
+    "betos": "BETOS", "type_of_service": "Type of service", "action_code": "Action",
+    "termination_date": "Terminated", "added_date": "Added", "cross_references": "Cross references",
+    "processing_note": "Processing note", "asc_group": "ASC group", "lab_certifications": "Lab certification",
+    "statute": "Statute", "status": "Status", "pctc": "PC/TC", "global_days": "Global days",
+    "work_rvu": "Work RVU", "nonfac_pe_rvu": "PE RVU non-facility", "fac_pe_rvu": "PE RVU facility",
+    "mp_rvu": "MP RVU", "mult_proc": "Multiple procedure", "bilat_surg": "Bilateral",
+    "phys_supervision": "Supervision", "conv_factor": "Conversion factor",
+}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 def field_changes(old: sqlite3.Row | dict | None, new: sqlite3.Row | dict, fields: dict[str, str | None]) -> list[dict[str, Any]]:
     changes = []
     if old is None:
@@ -476,7 +523,7 @@ def field_changes(old: sqlite3.Row | dict | None, new: sqlite3.Row | dict, field
     for name in fields:
         before, after = old[name], new[name]
         if (before or None) != (after or None):
-            changes.append({"field": name, "old": before, "new": after})
+            changes.append({"field": name, "label": field_label(name), "old": before, "new": after})
     return changes
 
 

@@ -126,6 +126,7 @@ class LookupResult(TypedDict, total=False):
     code: str
     kind: str  # level2 | cpt | modifier
     as_of: str
+    modifier: Coded  # asked as CODE-MODIFIER (G6002-26): the modifier and its meaning
     short_description: str | None
     long_description: str | None
     descriptor_source: str | None
@@ -254,8 +255,7 @@ class FindingResult(TypedDict):
     rule: str
     severity: str  # error | warning | info
     codes: list[str]
-    lines: list[int]  # 0-based positions of the claim's lines
-    line_numbers: list[int]  # the same lines counted from 1 (as people, the CSV and the table count them)
+    lines: list[int]  # the claim's lines it concerns, counted from 1 (as the CSV, the table and people count them)
     message: str  # one sentence: the code, what is wrong, what follows
     details: str | None  # the CMS definitions and the release behind the message
     fix: str | None

@@ -26,7 +26,7 @@ from importlib import resources
 from typing import Any
 
 from hcpcs.core import guidance, indicators
-from hcpcs.core.codes import kind_of, normalize
+from hcpcs.core.codes import kind_of, normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import InvalidInputError, MalformedCodeError, UnknownCodeError
 from hcpcs.store import queries
@@ -258,6 +258,9 @@ def _latest_details(hc: Hcpcs, code: str, day: date | None) -> dict[str, Any]:
             "release": row["label"], "betos": row["betos"], "type_of_service": row["type_of_service"],
             "added_date": row["added_date"], "termination_date": row["termination_date"],
         })
+    # Ended: terminated before the date asked about (today when none), whatever the last fee-schedule status.
+    ended_on = info.get("termination_date")
+    info["ended"] = bool(ended_on) and ended_on < (day or date.today()).isoformat()
     rvu = queries.rvu_rows_all_releases(conn, code)
     rvu_base = [r for r in rvu if r["modifier"] == ""]
     if rvu_base:
@@ -285,8 +288,11 @@ def _active(info: dict[str, Any], day: date) -> bool:
 
 
 def _code_listing(hc: Hcpcs, text: str) -> list[str] | None:
-    upper = text.strip().upper().replace(" ", "")
     conn = hc.store.conn
+    code, modifier = split_modifier(text)
+    if modifier:  # a code as billed, G6002-26 or G6002 26: the code
+        return [code] if queries.code_known_anywhere(conn, code) else None
+    upper = text.strip().upper().replace(" ", "")
     match = _RANGE.match(upper)
     if match:
         low, high = match.groups()
@@ -311,8 +317,8 @@ def search(text: str, *, active_on: str | date | None = None, betos: str | None 
     hc = hc or default()
     if not text or not text.strip():
         raise InvalidInputError("search needs some text, a code, a prefix like 774* or a range like G6001-G6017")
-    if limit < 1 or limit > 1000:
-        raise InvalidInputError("limit must be between 1 and 1000")
+    if limit < 0:
+        raise InvalidInputError("limit must be 0 (every result) or more")
     day = parse_date(active_on, "active-on date") if active_on else None
     codes = _code_listing(hc, text)
     scored: list[tuple[float, str]] = []
@@ -323,9 +329,10 @@ def search(text: str, *, active_on: str | date | None = None, betos: str | None 
     else:
         mode = "text"
         query = fts_query(text)
-        order, scores = ranked_codes(hc, text, limit, day)
+        order, scores = ranked_codes(hc, text, limit or CANDIDATE_CODES, day)
         scored = [(scores[code], code) for code in order]
     results = []
+    total = 0
     for score, code in scored:
         info = _latest_details(hc, code, day)
         if day is not None and not _active(info, day):
@@ -336,12 +343,16 @@ def search(text: str, *, active_on: str | date | None = None, betos: str | None 
             continue
         if status and (info.get("status") or "").upper() != status.upper():
             continue
+        total += 1
+        if limit and len(results) >= limit:
+            continue  # counted, not shown
         info["score"] = round(-score, 3) if mode == "text" else None
         results.append(info)
-        if len(results) >= limit:
-            break
+    # A text search ranks at most CANDIDATE_CODES codes: when it found that many, there may be more.
+    exact = mode == "codes" or len(scored) < CANDIDATE_CODES
     return {"query": text, "mode": mode, "fts": query, "active_on": day.isoformat() if day else None,
-            "count": len(results), "results": results}
+            "count": len(results), "total": total, "total_exact": exact, "limit": limit or None,
+            "results": results}
 
 
 # CPT sections (by code number) as the BETOS families of the HCPCS file name the kind of service:
@@ -475,5 +486,7 @@ def similar(code: str, *, limit: int = 15, hc: Hcpcs | None = None) -> dict[str,
         details = _latest_details(hc, entry["code"], None)
         entry["short_description"] = details.get("short_description")
         entry["kind"] = details.get("kind")
+        entry["termination_date"] = details.get("termination_date")
+        entry["ended"] = details["ended"]
         entry["score"] = round(entry["score"], 2)
     return {"code": code, "family": my_family, "similar": ranked}

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
-from hcpcs.core.errors import HcpcsError
+from hcpcs.core.errors import HcpcsError, InvalidInputError
 
 app = typer.Typer(
     name="hcpcs",
@@ -56,7 +56,7 @@ def _service(home: Path | None = None):  # noqa: ANN202
 
 
 HomeOption = Annotated[Path | None, typer.Option("--home", help="Data folder (default: $HCPCS_HOME or the per-user data folder).")]
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Date of service, YYYY-MM-DD (default: today).")]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Date of service: YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD (default: today).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the documented JSON contract.")]
 
 
@@ -157,7 +157,6 @@ def releases(
     as_json: JsonOption = False,
 ) -> None:
     """List the loaded releases with their periods, files and row counts (or, --missing, what is not loaded)."""
-    from rich.table import Table
 
     if missing:
         from hcpcs.services.update import data_folder, missing_releases
@@ -166,16 +165,16 @@ def releases(
         if as_json:
             _print_json(entries)
             return
-        table = Table(title=f"{len(entries)} published CMS release(s) not loaded")
-        for col in ("dataset", "release", "effective", "get it", "files"):
-            table.add_column(col, overflow="fold")
+        console.print(f"[bold]{len(entries)} published CMS release(s) not loaded[/]")
         for e in entries:
             how = ("hcpcs update downloads it" if e["downloadable"] else
                    f"by hand{' (AMA licence page)' if e['licence_gated'] else ''}: {e.get('release_page') or e['page']}")
             files = ", ".join(e["zip_names"] or e["files"])
-            table.add_row(e["dataset"], e["label"], f"{e['effective_start']} to {e['effective_end'] or 'next release'}",
-                          how, files)
-        console.print(table)
+            # One block per release, each line whole (soft wrap: a URL or file name is never cut).
+            console.print(f"[bold]{e['label']}[/] ({e['dataset']}), {e['effective_start']} to "
+                          f"{e['effective_end'] or 'next release'}", highlight=False, soft_wrap=True)
+            console.print(f"  {how}", highlight=False, soft_wrap=True, markup=False)
+            console.print(f"  files: {files}", highlight=False, soft_wrap=True, markup=False)
         console.print("--json gives each entry's source, and the exact download instructions (by_hand)")
         return
     hc = _service(home)
@@ -183,16 +182,9 @@ def releases(
     if as_json:
         _print_json([r.to_dict() for r in items])
         return
-    table = Table(title="Loaded CMS releases")
-    for col in ("dataset", "release", "effective", "rows", "files", "loaded"):
-        table.add_column(col, overflow="fold")
-    for r in items:
-        rows = "\n".join(f"{v:,} {k}" for k, v in r.row_counts.items())
-        period = f"{r.effective_start} to {r.effective_end or 'next release'}"
-        names = sorted({f["name"] for f in r.source_files})
-        files = ", ".join(names) if len(names) <= 3 else f"{len(names)} files ({names[0]}, ...)"
-        table.add_row(r.dataset, r.label, period, rows, files, r.loaded_at[:16].replace("T", " "))
-    console.print(table)
+    from hcpcs.interfaces.cli.render import releases_view
+
+    console.print(releases_view([r.to_dict() for r in items], console.width))
 
 
 @app.command()
@@ -226,26 +218,15 @@ def history(
     home: HomeOption = None,
 ) -> None:
     """What changed for a code across the loaded releases (added, changed, discontinued)."""
-    from rich.table import Table
-
     from hcpcs.services.reference import history as do_history
 
     data = do_history(code, hc=_service(home))
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"History of {data['code']}")
-    for col in ("release", "effective", "event", "field", "old", "new"):
-        table.add_column(col)
-    for event in data["events"]:
-        changes = event.get("changes") or []
-        if not changes:
-            table.add_row(event["release"], event["effective"], event["event"], "", "", event.get("detail", ""))
-        for change in changes:
-            old = f"{change['old']}" + (f" ({change['old_meaning']})" if change.get("old_meaning") else "")
-            new = f"{change['new']}" + (f" ({change['new_meaning']})" if change.get("new_meaning") else "")
-            table.add_row(event["release"], event["effective"], event["event"], change["field"], old, new)
-    console.print(table)
+    from hcpcs.interfaces.cli.render import history_table
+
+    console.print(history_table(data))
 
 
 @app.command()
@@ -256,28 +237,24 @@ def search(
     betos: Annotated[str | None, typer.Option(help="Only this BETOS category, e.g. I4B.")] = None,
     type_of_service: Annotated[str | None, typer.Option("--type-of-service", help="Only this type of service.")] = None,
     status: Annotated[str | None, typer.Option(help="Only this fee-schedule status, e.g. A.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+    limit: Annotated[int, typer.Option(help="At most this many results (0: all).")] = 20,
+    show_all: Annotated[bool, typer.Option("--all", help="Every result (same as --limit 0).")] = False,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
     """Ranked full-text search over descriptors, or a code listing."""
-    from rich.table import Table
-
+    from hcpcs.interfaces.cli.render import search_table, shown_of
     from hcpcs.services.search import search as do_search
 
     data = do_search(text, active_on=active_on, betos=betos, type_of_service=type_of_service, status=status,
-                     limit=limit, hc=_service(home))
+                     limit=0 if show_all else limit, hc=_service(home))
     if as_json:
         _print_json(data)
         return
-    table = Table(title=f"{data['count']} result(s) for {text!r}")
-    for col in ("code", "description", "BETOS", "status", "release"):
-        table.add_column(col)
-    for r in data["results"]:
-        ended = f" (terminated {r['termination_date']})" if r.get("termination_date") else ""
-        table.add_row(r["code"], r.get("long_description") or r.get("short_description") or "",
-                      r.get("betos") or "", r.get("status") or "", (r.get("release") or "") + ended)
-    console.print(table)
+    console.print(search_table(data, text))
+    more = shown_of(data["count"], data["total"], data["total_exact"], "--all (or --limit 0)")
+    if more:
+        err_console.print(more, highlight=False)
 
 
 @app.command()
@@ -297,11 +274,16 @@ def similar(
     if as_json:
         _print_json(data)
         return
+    from hcpcs.interfaces.cli.render import validity
+
     table = Table(title=f"Codes similar to {data['code']} (kind of service: {data.get('family')})")
-    for col in ("code", "description", "why"):
-        table.add_column(col)
+    table.add_column("code", no_wrap=True)
+    table.add_column("description", ratio=1)
+    table.add_column("valid", no_wrap=True)
+    table.add_column("why", ratio=2)
     for r in data["similar"]:
-        table.add_row(r["code"], r.get("short_description") or "", "; ".join(r["reasons"]))
+        table.add_row(r["code"], r.get("short_description") or "",
+                      validity(r.get("termination_date"), r.get("ended", False)), "; ".join(r["reasons"]))
     console.print(table)
 
 
@@ -311,28 +293,24 @@ def diff(
     release_a: Annotated[str, typer.Argument(help="Older release label, e.g. 'HCPCS 2020 Jan'.")],
     release_b: Annotated[str, typer.Argument(help="Newer release label, e.g. 'HCPCS 2026 Jan'.")],
     code_range: Annotated[str | None, typer.Option("--range", help="Only codes in FIRST-LAST.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many codes of each kind of change (0: all).")] = 200,
+    show_all: Annotated[bool, typer.Option("--all", help="Every code (same as --limit 0).")] = False,
     as_json: JsonOption = False,
     home: HomeOption = None,
 ) -> None:
-    """Codes added, discontinued, removed and changed between two releases of a dataset."""
+    """Codes added, discontinued, removed and changed between two releases of a dataset (--json: all of
+    them, whatever --limit)."""
+    from hcpcs.interfaces.cli.render import diff_lines
     from hcpcs.services.diff import diff as do_diff
 
+    if limit < 0:
+        raise InvalidInputError("--limit must be 0 (every code) or more")
     data = do_diff(release_a, release_b, code_range=code_range, hc=_service(home))
     if as_json:
         _print_json(data)
         return
-    counts = data["counts"]
-    console.print(f"[bold]{data['from']} -> {data['to']}[/]: {counts['added']} added, {counts['discontinued']} "
-                  f"discontinued, {counts['removed']} removed, {counts['changed']} changed")
-    for code in data["added"][:200]:
-        console.print(f"  added         {code}")
-    for item in data["discontinued"][:200]:
-        console.print(f"  discontinued  {item['code']} (terminated {item['termination_date']})")
-    for code in data["removed"][:200]:
-        console.print(f"  removed       {code}")
-    for item in data["changed"][:200]:
-        fields = ", ".join(c["field"] for c in item["changes"])
-        console.print(f"  changed       {item['code']}: {fields}")
+    for line in diff_lines(data, None if show_all or limit == 0 else limit):
+        console.print(line, highlight=False)
 
 
 @app.command()
@@ -378,19 +356,27 @@ def fee(
         if as_json:
             _print_json(items)
             return
-        table = Table(title=f"{code.upper()}{'-' + modifier.upper() if modifier else ''} across fee-schedule releases ({setting})")
-        for col in ("release", "effective", "status", "work", "PE", "MP", "CF", "amount"):
-            table.add_column(col)
+        from hcpcs.interfaces.cli.render import money
+
+        place = next((item["locality"] for item in items if item.get("in_file") and item.get("locality")), None)
+        where = f"{place['name']} ({place['id']})" if place else "national"
+        billed = items[0]["code"] if items and items[0].get("code") else code.upper()
+        billed += f"-{items[0]['modifier']}" if items and items[0].get("modifier") else ""
+        table = Table(title=f"{billed} across fee-schedule releases: {where}, {setting}", title_justify="left",
+                      caption=f"RVUs: work, practice expense ({setting}), malpractice; CF: conversion factor",
+                      caption_justify="left")
+        for col in ("release", "from", "status", "work", "PE", "MP", "CF", "amount"):
+            table.add_column(col, no_wrap=True, justify="left" if col in ("release", "from", "status") else "right")
         for item in items:
             if not item.get("in_file"):
                 table.add_row(item["release"], item["effective_start"], item.get("reason") or "not in file",
                               "", "", "", "", "")
                 continue
             rv = item["rvus"]
-            amount = (f"${item['amount']:,.2f}" if item["amount"] is not None
-                      else "NA" if item.get("na") else item["status"]["code"])
-            table.add_row(item["release"], item["effective_start"], item["status"]["code"], str(rv["work"]),
-                          str(rv["pe"]), str(rv["mp"]), str(item["conversion_factor"]), amount)
+            amount = money(item["amount"]) if item["amount"] is not None else "NA" if item.get("na") else "—"
+            table.add_row(item["release"], item["effective_start"], item["status"]["code"],
+                          *(f"{rv[part]:.2f}" if rv[part] is not None else "—" for part in ("work", "pe", "mp")),
+                          f"{item['conversion_factor']:.4f}", amount)
         console.print(table)
         return
     if all_localities:
@@ -404,10 +390,12 @@ def fee(
             writer = csv.writer(sys.stdout)
             writer.writerow(["locality_id", "locality_name", "state", "amount", "opps_cap_applied",
                              "nonparticipating_amount", "limiting_charge", "na"])
+            from hcpcs.interfaces.cli.render import cents
+
             for item in data["localities"]:
                 loc = item["locality"]
-                writer.writerow([loc["id"], loc["name"], loc["state"], item["amount"], item["opps_cap_applied"],
-                                 item["nonparticipating_amount"], item["limiting_charge"], item["na"]])
+                writer.writerow([loc["id"], loc["name"], loc["state"], cents(item["amount"]), item["opps_cap_applied"],
+                                 cents(item["nonparticipating_amount"]), cents(item["limiting_charge"]), item["na"]])
             return
         table = Table(title=f"{data['code']} {setting} amounts by locality ({data['release']})")
         for col in ("locality", "name", "state", "amount", "OPPS cap"):
@@ -425,7 +413,7 @@ def fee(
         return
     from hcpcs.interfaces.cli.render import fee_card
 
-    console.print(fee_card(data))
+    console.print(fee_card(data, console.width))
     if data["verdict"]["code"] != "payable":
         raise typer.Exit(1)
 

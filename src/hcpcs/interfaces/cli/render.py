@@ -9,6 +9,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+WIDE = 120  # from this many columns a listing of many fields is a table; narrower, one block per item
+
 
 def first_sentence(text: str, limit: int = 140) -> str:
     """The gist of a long CMS definition, for a compact card (the JSON keeps the full text)."""
@@ -85,13 +87,17 @@ def report_instead_panel(data: dict[str, Any]) -> Panel | None:
 
 
 def lookup_card(data: dict[str, Any]) -> Group:
-    parts: list[Any] = [verdict_headline(data["code"], data.get("verdict"), data.get("kind"))]
+    modifier = data.get("modifier")
+    billed = f"{data['code']}-{modifier['code']}" if modifier else data["code"]
+    parts: list[Any] = [verdict_headline(billed, data.get("verdict"), data.get("kind"))]
     valid = data.get("valid_on_date")
     instead = report_instead_panel(data)
     if instead is not None:
         parts.append(instead)
     parts.append(_kv("Descriptors", [
         ("Kind", data["kind"]),
+        *([("Modifier", f"{modifier['code']}: {modifier['meaning'] or 'not in the loaded modifier list'}")]
+          if modifier else []),
         ("Long", data.get("long_description")),
         ("Short", data.get("short_description")),
         ("From", data.get("descriptor_source")),
@@ -184,22 +190,32 @@ _VERDICT_STYLES = {"payable": "bold white on green", "not_payable": "bold black 
                    "invalid": "bold white on red", "unknown": "bold white on grey50"}
 
 
+def cents(value: float | None) -> str:
+    """An amount for a CSV cell: always two decimals (99.10, not 99.1); "" for none."""
+    return f"{value:.2f}" if value is not None else ""
+
+
 def money(value: float | None, na: bool = False) -> str:
     if na:
         return "NA"
     return f"${value:,.2f}" if value is not None else "—"
 
 
-def fee_grid_table(grid: dict[str, Any]) -> Table:
-    """Global / 26 / TC x non-facility / facility: participating, non-participating, limiting charge."""
+def fee_grid_table(grid: dict[str, Any], width: int = WIDE) -> Table:
+    """Global / 26 / TC x non-facility / facility: participating, non-participating, limiting charge; on a
+    narrow terminal (80 columns) with short headings that a caption explains, so no heading is cut."""
     loc = grid["locality"]
+    narrow = width < 100
     table = Table(title=f"{loc['name']} ({loc['id']}), {grid['release']}, conversion factor "
-                        f"{grid['conversion_factor']}", title_justify="left")
-    table.add_column("billed as")
-    for setting in ("Non-facility", "Facility"):
+                        f"{grid['conversion_factor']}", title_justify="left",
+                  caption="NF: non-facility, F: facility; 26: professional component, TC: technical component"
+                  if narrow else None, caption_justify="left")
+    table.add_column("billed as", no_wrap=True)
+    for setting in (("NF", "F") if narrow else ("Non-facility", "Facility")):
         for what in ("par", "non-par", "limiting"):
-            table.add_column(f"{setting}\n{what}", justify="right")
-    names = {None: "global", "26": "-26 (professional)", "TC": "-TC (technical)"}
+            table.add_column(f"{setting}\n{what}", justify="right", no_wrap=True)
+    names = ({None: "global", "26": "26", "TC": "TC"} if narrow
+             else {None: "global", "26": "-26 (professional)", "TC": "-TC (technical)"})
     for row in grid["rows"]:
         cells = []
         for setting in ("nonfacility", "facility"):
@@ -211,7 +227,7 @@ def fee_grid_table(grid: dict[str, Any]) -> Table:
     return table
 
 
-def fee_card(data: dict[str, Any]) -> Group:
+def fee_card(data: dict[str, Any], width: int = 120) -> Group:
     loc = data["locality"]
     name = f"{data['code']}{'-' + data['modifier'] if data['modifier'] else ''}"
     amount = money(data["amount"], data.get("na", False)) if data["amount"] is not None or data.get("na") else "no amount"
@@ -242,7 +258,7 @@ def fee_card(data: dict[str, Any]) -> Group:
     parts: list[Any] = [title, _kv("Physician fee schedule", rows)]
     grid = data.get("grid")
     if grid:
-        parts.append(fee_grid_table(grid))
+        parts.append(fee_grid_table(grid, width))
         parts.append(Text("par: participating (fee schedule amount); non-par: 95 %; limiting: 115 % of non-par; "
                           "NA: not payable in that setting; ᶜ OPPS cap applied. " + grid["limiting_charge_note"],
                           style="dim"))
@@ -327,11 +343,150 @@ def check_report(chunk: Any, *, verbose: bool = False) -> Group:
                 if verbose and finding.get("fix"):
                     text.append(f"\n  fix: {finding['fix']}", style="dim")
             units = row["units"]
+            minutes = row.get("minutes")
             table.add_row(str(row["line"] + 1), row["code"], " ".join(row["modifiers"] or []),
-                          f"{units:g}", Text(severity, style=styles.get(severity, "")), text or Text("—", style="dim"))
+                          f"{minutes} min" if minutes is not None else f"{units:g}", Text(severity, style=styles.get(severity, "")), text or Text("—", style="dim"))
         parts.append(table)
         for finding in claim_level:
             message = finding["message"] if verbose else first_sentence(finding["message"], 400)
             parts.append(Text(f"  {finding['severity']} {finding['rule']}: {message}",
                               style=styles.get(finding["severity"], "")))
     return Group(*parts)
+
+
+# ------------------------------------------------------------------------------------------- listings
+
+
+def shown_of(shown: int, total: int, exact: bool = True, how_all: str = "--all") -> str | None:
+    """The line under a listing cut by a limit: `showing N of M ...; --all shows every one`; None when
+    nothing was left out."""
+    if shown >= total and exact:
+        return None
+    of = f"{total:,}" if exact else f"at least {total:,}"
+    return f"showing {shown:,} of {of}; {how_all} shows every one"
+
+
+def validity(termination_date: str | None, ended: bool) -> Text:
+    """A code's validity in a listing: `ended 2025-12-31` (in red) for a terminated code, whatever status
+    its last fee-schedule row had."""
+    if ended and termination_date:
+        return Text(f"ended {termination_date}", style="red")
+    if termination_date:
+        return Text(f"until {termination_date}")
+    return Text("valid")
+
+
+def search_table(data: dict[str, Any], text: str) -> Table:
+    found = data["total"] if data["total_exact"] else f"{data['total']:,}+"
+    counted = f"{data['count']} of {found}" if data["count"] < data["total"] or not data["total_exact"] else str(found)
+    table = Table(title=f"{counted} result(s) for {text!r}", caption="status: fee-schedule status in the newest "
+                  "release carrying the code (--json names it)", caption_justify="left")
+    table.add_column("code", no_wrap=True)
+    table.add_column("description", ratio=1)
+    table.add_column("BETOS", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("valid", no_wrap=True)
+    for r in data["results"]:
+        table.add_row(r["code"], r.get("long_description") or r.get("short_description") or "",
+                      r.get("betos") or "", r.get("status") or "", validity(r.get("termination_date"), r.get("ended", False)))
+    return table
+
+
+def plain(value: Any) -> str:
+    """A stored value as people read it: "—" for none, lists joined, numbers as written."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(plain(v) for v in value)
+    return str(value)
+
+
+def change_text(change: dict[str, Any]) -> Text:
+    """`Label: old → new`, each coded value with its meaning (first sentence)."""
+    def side(key: str) -> str:
+        meaning = change.get(f"{key}_meaning")
+        return plain(change[key]) + (f" ({first_sentence(meaning, 60)})" if meaning else "")
+
+    from hcpcs.services.reference import field_label
+
+    text = Text(f"{change.get('label') or field_label(change['field'])}: ", style="bold")
+    text.append(f"{side('old')} → {side('new')}")
+    return text
+
+
+def history_table(data: dict[str, Any]) -> Table:
+    """One row per release event; the fields that changed in it, one a line, by their plain names."""
+    table = Table(title=f"History of {data['code']}", title_justify="left")
+    table.add_column("release", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("what", ratio=1)
+    for event in data["events"]:
+        changes = event.get("changes") or []
+        what = Text("\n").join(change_text(c) for c in changes) if changes else Text(event.get("detail") or "")
+        table.add_row(f"{event['release']}\nfrom {event['effective']}", event["event"], what)
+    return table
+
+
+def diff_lines(data: dict[str, Any], limit: int | None) -> list[Text]:
+    """`hcpcs diff` for people: the counts, then each kind of change, at most `limit` codes of each with a
+    `showing N of M` line where some are left out."""
+    counts = data["counts"]
+    out = [Text.assemble((f"{data['from']} -> {data['to']}", "bold"),
+                         f": {counts['added']:,} added, {counts['discontinued']:,} discontinued, "
+                         f"{counts['removed']:,} removed, {counts['changed']:,} changed")]
+    sections = (
+        ("added", lambda code: code),
+        ("discontinued", lambda item: f"{item['code']} (ended {item['termination_date']})"),
+        ("removed", lambda code: code),
+        ("changed", lambda item: f"{item['code']}: " + ", ".join(
+            c.get("label") or c["field"] for c in item["changes"])),
+    )
+    for kind, words in sections:
+        items = data[kind]
+        shown = items if limit is None else items[:limit]
+        for item in shown:
+            out.append(Text(f"  {kind:<13} {words(item)}"))
+        more = shown_of(len(shown), len(items), how_all="--all (or --limit 0)")
+        if more:
+            out.append(Text(f"  {kind}: {more}", style="yellow"))
+    return out
+
+
+
+def releases_view(releases: list[dict[str, Any]], width: int) -> Table:
+    """The loaded releases: a table on a wide terminal; on a narrow one (80 columns) one block per release,
+    so that file names are never cut (each is one word on its own line when it has to be)."""
+    def period(r: dict[str, Any]) -> str:
+        return f"{r['effective_start']} to {r['effective_end'] or 'next release'}"
+
+    def files(r: dict[str, Any]) -> list[str]:
+        return sorted({f["name"] for f in r["source_files"]})
+
+    def loaded(r: dict[str, Any]) -> str:
+        return r["loaded_at"][:16].replace("T", " ")
+
+    longest = max((len(name) for r in releases for name in files(r)), default=0)
+    if width >= WIDE and longest <= width // 3:
+        table = Table(title="Loaded CMS releases", title_justify="left")
+        table.add_column("dataset", no_wrap=True)
+        table.add_column("release", max_width=24)
+        table.add_column("effective", max_width=14)
+        table.add_column("rows")
+        table.add_column("files", no_wrap=True, min_width=longest)
+        table.add_column("loaded", no_wrap=True)
+        for r in releases:
+            table.add_row(r["dataset"], r["label"], period(r), "\n".join(f"{v:,} {k}" for k, v in r["row_counts"].items()),
+                          "\n".join(files(r)), loaded(r))
+        return table
+    table = Table(title="Loaded CMS releases", title_justify="left", show_header=False, show_lines=True)
+    table.add_column("release", max_width=20)
+    table.add_column("details", ratio=1)
+    for r in releases:
+        details = Text()
+        details.append(f"{r['dataset']}, {period(r)}")
+        details.append(f"\nloaded {loaded(r)}", style="dim")
+        details.append("\nrows: " + ", ".join(f"{v:,} {k}" for k, v in r["row_counts"].items()))
+        for name in files(r):
+            details.append(f"\n{name}")
+        table.add_row(Text(r["label"], style="bold"), details)
+    return table

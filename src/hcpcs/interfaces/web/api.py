@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from hcpcs.core.codes import normalize
+from hcpcs.core.codes import normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
     DataNotLoadedError,
@@ -65,15 +65,19 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # ------------------------------------------------------------------------------------ input checks
 
 
-def valid_code(value: str, name: str = "code", where: str = "path") -> str:
+def valid_code(value: str, name: str = "code", where: str = "path", *, with_modifier: bool = False) -> str:
+    """The code normalized; `with_modifier`: a code written with its modifier (G6002-26, G6002 26) is kept as
+    `G6002-26` for the library, which answers for the code and names the modifier; else the bare code."""
     try:
-        return normalize(value)
+        code, modifier = split_modifier(value)
+        code = normalize(code)
+        return f"{code}-{modifier}" if modifier and with_modifier else code
     except MalformedCodeError as exc:
         raise from_error(exc, name, where) from None
 
 
 def valid_date(value: str | None, name: str) -> date | None:
-    """A YYYY-MM-DD parameter; None (or empty) means today, left to the library."""
+    """A date parameter (YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD); None (or empty) means today, left to the library."""
     if value is None or not value.strip():
         return None
     try:
@@ -171,8 +175,10 @@ async def api_index() -> Response:
 
 # The shapes `hcpcs.core.codes.normalize` accepts, in either case: a HCPCS Level II code (a letter and four
 # digits), a CPT code (four digits and a digit or F, T, U, M) or a two-character modifier (-26 too).
-CODE_PATTERN = r"^([A-Za-z][0-9]{4}|[0-9]{4}[0-9AFMTUafmtu]|-?[0-9A-Za-z]{2})$"
-DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# A code (optionally as billed with a modifier: G6002-26, G6002 26) or a modifier.
+CODE_PATTERN = r"^(([A-Za-z][0-9]{4}|[0-9]{4}[0-9AFMTUafmtu])([- ][0-9A-Za-z]{2})?|-?[0-9A-Za-z]{2})$"
+# The forms of `hcpcs.core.dates.read_date` (YYYY-MM-DD, MM/DD/YYYY, YYYYMMDD); it decides, this only documents.
+DATE_PATTERN = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{8})\s*$"
 
 
 def code_path() -> Any:
@@ -180,9 +186,8 @@ def code_path() -> Any:
                 "modifier (TC); any case.", examples=["G6002"])
 
 
-def date_query(description: str = "Date of service, YYYY-MM-DD (default: today).") -> Any:
-    return Query(None, pattern=DATE_PATTERN, description=description, examples=["2024-08-12"],
-                 json_schema_extra={"format": "date"})
+def date_query(description: str = "Date of service, YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD (default: today).") -> Any:
+    return Query(None, pattern=DATE_PATTERN, description=description, examples=["2024-08-12"])
 
 
 @router.get("/lookup/{code}", summary="Everything about a code on a date of service",
@@ -194,7 +199,7 @@ async def api_lookup(request: Request, code: str = code_path(), as_of: str | Non
     from hcpcs.services.reference import lookup
 
     ctx = context(request)
-    code = valid_code(code)
+    code = valid_code(code, with_modifier=True)
     day = valid_date(as_of, "as_of")
     return await answer(ctx, lookup, code, day, field="code", where="path", inline=True,
                         dated=Dated(day, ("hcpcs", "mpfs")))
@@ -206,7 +211,7 @@ async def api_search(
     request: Request,
     q: str = Query(..., min_length=1, max_length=200, pattern=r"[0-9A-Za-z]",
                    description="Words, a code, a prefix like 774* or a range (at least one letter or digit)."),
-    active_on: str | None = date_query("Only codes valid on this date (YYYY-MM-DD)."),
+    active_on: str | None = date_query("Only codes valid on this date (YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD)."),
     betos: str | None = Query(None, max_length=3, description="Only this BETOS category, e.g. I4B."),
     type_of_service: str | None = Query(None, max_length=1, description="Only this type of service, e.g. 6."),
     status: str | None = Query(None, max_length=1, description="Only this fee-schedule status, e.g. A."),
@@ -290,7 +295,7 @@ async def api_fee(
                                         "the QP conversion factor; every answer names the factor it used."),
 ) -> Response:
     ctx = context(request)
-    code = valid_code(code)
+    code = valid_code(code, with_modifier=True)
     day = valid_date(as_of, "as_of")
     chosen = [name for name, on in (("all_localities", all_localities), ("history", history), ("opps", opps)) if on]
     if len(chosen) > 1:
@@ -320,7 +325,7 @@ async def api_edits(request: Request, code: str = code_path(), as_of: str | None
     day = valid_date(as_of, "as_of")
     datasets = ("ncci_ptp_practitioner", "ncci_mue_practitioner") if setting == "professional" else \
         ("ncci_ptp_hospital", "ncci_mue_hospital")
-    return await answer(ctx, edits_for_code, valid_code(code), as_of=day, setting=setting, field="code",
+    return await answer(ctx, edits_for_code, valid_code(code, with_modifier=True), as_of=day, setting=setting, field="code",
                         where="path", dated=Dated(day, datasets))
 
 
@@ -333,7 +338,7 @@ _CONTENT_FORMATS = {
 }
 _CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "2024-08-12",
                   "lines": [{"code": "77373"}, {"code": "G6002"}]}
-_DATE = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+_DATE = {"type": "string", "pattern": DATE_PATTERN}
 _LINE_SCHEMA = {
     "type": "object", "required": ["code"],
     "properties": {

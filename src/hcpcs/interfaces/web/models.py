@@ -30,6 +30,11 @@ class SearchHit(TypedDict, total=False):
     short_description: str | None
     long_description: str | None
     release: str | None
+    betos: str | None
+    type_of_service: str | None
+    added_date: str | None
+    termination_date: str | None
+    ended: bool  # terminated before the date asked about (active_on, else today)
     score: float | None
 
 
@@ -40,7 +45,10 @@ class SearchResult(TypedDict, total=False):
     mode: str  # words, code, prefix or range
     fts: str | None
     active_on: str | None
-    count: int
+    count: int  # results shown
+    total: int  # results found (count < total: cut by limit)
+    total_exact: bool  # false: a text search found its most candidates, there may be more
+    limit: int | None  # None: every result
     results: list[SearchHit]
 
 
@@ -50,6 +58,8 @@ class SimilarCode(TypedDict, total=False):
     reasons: list[str]
     short_description: str | None
     kind: str
+    termination_date: str | None
+    ended: bool
 
 
 class SimilarResult(TypedDict, total=False):

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from hcpcs.core.codes import AMA_NOTICE, normalize
+from hcpcs.core.codes import AMA_NOTICE, normalize, split_modifier
 from hcpcs.core.dates import parse_date
 from hcpcs.core.errors import (
     HcpcsError,
@@ -164,7 +164,9 @@ async def search_page(request: Request, q: str = "", active_on: str = "") -> Res
 
 
 def _exact_code(text: str) -> str | None:
-    candidate = text.strip().upper()
+    """The code typed in a search box, also as billed with a modifier (G6002-26, G6002 26); None otherwise."""
+    candidate, _modifier = split_modifier(text)
+    candidate = candidate.strip().upper()
     if len(candidate) != 5:
         return None
     try:
@@ -513,7 +515,7 @@ def _present(items: list[Any], results: list[dict[str, Any]]) -> list[dict[str, 
         counts = {"error": 0, "warning": 0, "info": 0}
         for finding in result["findings"]:
             counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
-            indexes = [i for i in finding["lines"] if 0 <= i < len(lines)]
+            indexes = [number - 1 for number in finding["lines"] if 1 <= number <= len(lines)]
             if not indexes:
                 claim_level.append(finding)
                 continue

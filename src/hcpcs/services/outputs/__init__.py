@@ -49,14 +49,18 @@ def json_text(column: str | pl.Expr) -> pl.Expr:
         pl.struct(value.alias("v")).struct.json_encode().str.slice(5).str.strip_suffix("}"))
 
 
+def numbered_lines(column: str = "lines") -> pl.Expr:
+    """A findings frame's line positions (from 0) as the claim's line numbers (from 1), as every output
+    shows them."""
+    return pl.col(column).list.eval(pl.element() + 1)
+
+
 def finding_json(findings: pl.DataFrame) -> pl.Expr:
-    """Each finding as the JSON object of the README's contract: rule, severity, codes, lines (0-based
-    positions in the claim's `lines`), line_numbers (the same lines counted from 1, as people and the CSV
-    count them), message (one sentence), details (the CMS definitions behind it), fix, source (dataset,
+    """Each finding as the JSON object of the README's contract: rule, severity, codes, lines (the claim's
+    lines it concerns, counted from 1 as people, the CSV and the table count them), message (one sentence), details (the CMS definitions behind it), fix, source (dataset,
     release, row, files, then the rule's own fields), citation (policy packs)."""
-    base = pl.struct("rule", "severity", "codes", "lines",
-                     line_numbers=pl.col("lines").list.eval(pl.element() + 1), message="message", details="details",
-                     fix="fix").struct.json_encode()
+    base = pl.struct("rule", "severity", "codes", lines=numbered_lines(),
+                     message="message", details="details", fix="fix").struct.json_encode()
     with_files = pl.struct(dataset="source_dataset", release="source_release", row="source_row",
                            files=pl.col("source_files").fill_null(pl.lit([], pl.List(pl.String)))).struct.json_encode()
     without_files = pl.struct(dataset="source_dataset", release="source_release", row="source_row").struct.json_encode()

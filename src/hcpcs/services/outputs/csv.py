@@ -10,6 +10,7 @@ from typing import BinaryIO
 import polars as pl
 
 from hcpcs.services.checking import CheckedChunk
+from hcpcs.services.outputs import numbered_lines
 
 NAME = "csv"
 MEDIA_TYPE = "text/csv"
@@ -33,7 +34,7 @@ class Writer:
     def write(self, chunk: CheckedChunk) -> None:
         findings = chunk.findings.select(
             "claim", "claim_id", "rule", "severity", codes=pl.col("codes").list.join(" "),
-            lines=pl.col("lines").list.eval((pl.element() + 1).cast(pl.String)).list.join(" "), message="message",
+            lines=numbered_lines().cast(pl.List(pl.String)).list.join(" "), message="message",
             fix=pl.col("fix").fill_null(""), source_dataset=pl.col("source_dataset").fill_null(""),
             source_release=pl.col("source_release").fill_null(""), source_row=pl.col("source_row").cast(pl.String))
         errors = chunk.claims.filter(pl.col("error_message").is_not_null()).select(
