@@ -84,12 +84,20 @@ def check_file(path: str | os.PathLike[str], output: str | os.PathLike[str], *, 
                ship_store: bool = False) -> dict[str, object]:
     """Check a claim file or folder (Parquet claim lines or JSON Lines) on Spark and write findings/,
     notices/ and errors/ (Parquet) under `output`; returns the run's summary (`SparkCheckResult.summary`)."""
+    from hcpcs.spark.plan import spark_failure
+
     spark = spark_session(master)
-    chosen, frame = read_claims(spark, path, input_format)
-    result = check_result(frame, as_of=as_of, policy=policy, no_policy=no_policy, store=store,
-                          ship_store=ship_store, input_format="jsonl" if chosen == "jsonl" else "lines")
     try:
-        result.write(output)
-        return result.summary()
-    finally:
-        result.unpersist()
+        chosen, frame = read_claims(spark, path, input_format)
+        result = check_result(frame, as_of=as_of, policy=policy, no_policy=no_policy, store=store,
+                              ship_store=ship_store, input_format="jsonl" if chosen == "jsonl" else "lines")
+        try:
+            result.write(output)
+            return result.summary()
+        finally:
+            result.unpersist()
+    except Exception as exc:
+        failure = spark_failure(exc)
+        if failure is None:
+            raise
+        raise failure from None

@@ -67,6 +67,24 @@ def spark_session(master: str | None = None, *, app_name: str = "hcpcs check",
         raise SparkUnavailableError(f"Spark would not start: {str(exc).splitlines()[0][:300]}") from None
 
 
+def spark_failure(exc: BaseException) -> HcpcsError | None:
+    """A Spark job's failure as one clear error: the hcpcs error a worker raised (its last line), or what
+    Spark said; None for an exception that is not Spark's."""
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:
+        return None
+    if isinstance(exc, HcpcsError) or not isinstance(exc, PySparkException):
+        return None
+    text = str(exc)
+    raised = [line.strip() for line in text.splitlines() if line.strip().startswith("hcpcs.core.errors.")]
+    if raised:
+        name, _, message = raised[-1].partition(": ")
+        return DataNotLoadedError(message) if name.endswith("DataNotLoadedError") else HcpcsError(message)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return SparkUnavailableError(f"the Spark job failed: {first[:400]}")
+
+
 # ------------------------------------------------------------------------------------------- the store
 
 
@@ -233,13 +251,14 @@ def check_lines(claims: DataFrame, reference: worker.Reference, kept: list[DataF
     key = F.when(F.coalesce(_trimmed(F.col(f"`{claim_id}`")), F.lit("")) == "",
                  F.concat(F.lit("\u0000row "), F.col(worker.ROW_COLUMN).cast("string"))
                  ).otherwise(_trimmed(F.col(f"`{claim_id}`")))
-    rows = rows.withColumn("_hcpcs_key", key)
+    # Every row of a claim in one partition (hash of the key; kept by either join strategy below).
+    rows = rows.withColumn("_hcpcs_key", key).repartition(count, "_hcpcs_key")
     # Claims numbered by their first row, as the local readers number them.
     firsts = rows.groupBy("_hcpcs_key").agg(F.min(worker.ROW_COLUMN).alias("_hcpcs_first"))
-    ordered = _numbered(firsts.orderBy("_hcpcs_first"), "_hcpcs_place", kept)
+    by_first = firsts.repartitionByRange(count, "_hcpcs_first").sortWithinPartitions("_hcpcs_first")
+    ordered = _numbered(by_first, "_hcpcs_place", kept)
     positions = ordered.select("_hcpcs_key", (F.col("_hcpcs_place") - 1).alias(worker.CLAIM_COLUMN))
-    # Every row of a claim in one partition (hash of the key; kept by either join strategy), in row order.
-    together = rows.repartition(count, "_hcpcs_key").join(positions, "_hcpcs_key").drop("_hcpcs_key")
+    together = rows.join(positions, "_hcpcs_key").drop("_hcpcs_key")
     together = together.sortWithinPartitions(worker.CLAIM_COLUMN, worker.ROW_COLUMN)
     together = together.select(*(F.col(f"`{c}`") for c in columns), worker.ROW_COLUMN, worker.CLAIM_COLUMN)
     run = partial(worker.check_line_batches, reference=reference, columns=columns)
