@@ -136,3 +136,32 @@ def test_spark_matches_local_on_generated_workload(spark: Any, hc: Hcpcs, cms_da
         local = _local(path, hc)
         assert local["findings"].height > 500
         _same(local, _on_spark(spark, path, store))
+
+
+def test_cli_engine_spark_writes_the_parquet_folder(spark: Any, mini_store: Path, tmp_path: Path) -> None:
+    """`hcpcs check --engine spark INPUT OUTPUT_DIR` (in this process: it joins the test's session), the store
+    shipped to the workers with addFile: the local engine's findings and errors, exit status 2 (bad records)."""
+    from typer.testing import CliRunner
+
+    from hcpcs.interfaces.cli.app import app
+
+    jsonl, _ = _with_bad_records(tmp_path)
+    out = tmp_path / "out"
+    done = CliRunner().invoke(app, ["check", "--engine", "spark", "--ship-store", "--home", str(mini_store),
+                                    str(jsonl), str(out)])
+    assert done.exit_code == 2, done.output
+    local = _local(jsonl, Hcpcs(mini_store))
+    assert f"{local['errors'].height} could" in " ".join(done.output.split())
+    written = {name: pl.read_parquet(out / name / "*.parquet") for name in ("findings", "notices", "errors")}
+    _same({name: local[name] for name in written}, written)
+
+
+def test_cli_output_folder_needs_engine_spark(mini_store: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hcpcs.interfaces.cli.app import app
+
+    done = CliRunner().invoke(app, ["check", "--home", str(mini_store), str(CLAIMS / "claims.jsonl"),
+                                    str(tmp_path / "out")])
+    assert done.exit_code == 2
+    assert "goes with --engine spark" in done.output
