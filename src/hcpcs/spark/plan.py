@@ -141,7 +141,8 @@ def _numbered(frame: DataFrame, column: str, kept: list[DataFrame], *, counted: 
         row_base[entry["partition"]] = rows_before
         counted_base[entry["partition"]] = counted_before
         rows_before += entry["rows"]
-        counted_before += entry["counted"] or 0 if counted is not None else 0
+        if counted is not None:
+            counted_before += entry["counted"] or 0
     within = F.col("_hcpcs_id") - F.shiftleft(partition, _PARTITION_BITS)
     out = marked.withColumn(column, _lookup(row_base, partition) + within + 1)
     if base_column is not None:
