@@ -84,8 +84,9 @@ def check_file(path: str | os.PathLike[str], output: str | os.PathLike[str], *, 
                ship_store: bool = False) -> dict[str, object]:
     """Check a claim file or folder (Parquet claim lines or JSON Lines) on Spark and write findings/,
     notices/ and errors/ (Parquet) under `output`; returns the run's summary (`SparkCheckResult.summary`)."""
-    from hcpcs.spark.plan import spark_failure
+    from hcpcs.spark.plan import spark_failure, store_folder
 
+    store_folder(store)  # before Spark starts: a missing store is said at once
     spark = spark_session(master)
     try:
         chosen, frame = read_claims(spark, path, input_format)

@@ -88,18 +88,25 @@ def spark_failure(exc: BaseException) -> HcpcsError | None:
 # ------------------------------------------------------------------------------------------- the store
 
 
-def reference_for(spark: SparkSession, store: str | os.PathLike[str] | None, *, as_of: date | str | None,
-                  packs: Sequence[PolicyPack], ship_store: bool) -> worker.Reference:
-    """The store the workers read: `store` (a folder holding hcpcs.sqlite, default $HCPCS_HOME or the
-    per-user data folder) at the same path on every node, or copied to each node by `addFile` when
-    `ship_store`."""
+def store_folder(store: str | os.PathLike[str] | None) -> Path:
+    """The store folder (default $HCPCS_HOME or the per-user data folder), refused when it holds no store."""
     from hcpcs.store.db import default_home
-    from hcpcs.store.session import Hcpcs
 
     folder = Path(store) if store is not None else default_home()
     if not (folder / DB_NAME).is_file():
         raise DataNotLoadedError(f"no hcpcs store at {folder} (no {DB_NAME}): run `hcpcs update` first, or "
                                  "name the store folder")
+    return folder
+
+
+def reference_for(spark: SparkSession, store: str | os.PathLike[str] | None, *, as_of: date | str | None,
+                  packs: Sequence[PolicyPack], ship_store: bool) -> worker.Reference:
+    """The store the workers read: `store` (a folder holding hcpcs.sqlite, default $HCPCS_HOME or the
+    per-user data folder) at the same path on every node, or copied to each node by `addFile` when
+    `ship_store`."""
+    from hcpcs.store.session import Hcpcs
+
+    folder = store_folder(store)
     hc = Hcpcs(folder)
     try:
         if not hc.releases:
