@@ -495,7 +495,8 @@ def check(
                                                            "notices/ and errors/ (or name it with --output).",
                                                       show_default=False)] = None,
     master: Annotated[str | None, typer.Option("--master", help="--engine spark: the Spark master (local[*], "
-                                               "spark://host:7077...; default: spark-submit's, else local[*]).")
+                                               "spark://host:7077...; default local[*]; under spark-submit run "
+                                               "hcpcs.spark.submit instead).")
                       ] = None,
     ship_store: Annotated[bool, typer.Option("--ship-store", help="--engine spark: copy the store to every node "
                                              "(SparkContext.addFile) instead of reading it at the same path on "
