@@ -474,10 +474,21 @@ def check(
                                                      "(repeatable).")] = None,
     no_policy: Annotated[list[str] | None, typer.Option("--no-policy", help="Turn off a default policy pack "
                                                         "(name or id; 'all' for every one).")] = None,
-    engine: Annotated[str, typer.Option(help="single (claim by claim), batch (column-wise) or auto (batch for "
-                                             "large chunks); the findings are the same.")] = "auto",
+    engine: Annotated[str, typer.Option(help="single (claim by claim), batch (column-wise), auto (batch for "
+                                             "large chunks) or spark (Apache Spark: Parquet or JSON Lines in, "
+                                             "a Parquet folder out); the findings are the same.")] = "auto",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table: whole messages, fixes.")] = False,
     home: HomeOption = None,
+    output_dir: Annotated[Path | None, typer.Argument(help="--engine spark: the folder that receives findings/, "
+                                                           "notices/ and errors/ (or name it with --output).",
+                                                      show_default=False)] = None,
+    master: Annotated[str | None, typer.Option("--master", help="--engine spark: the Spark master (local[*], "
+                                               "spark://host:7077...; default local[*]; under spark-submit run "
+                                               "hcpcs.spark.submit instead).")
+                      ] = None,
+    ship_store: Annotated[bool, typer.Option("--ship-store", help="--engine spark: copy the store to every node "
+                                             "(SparkContext.addFile) instead of reading it at the same path on "
+                                             "each.")] = False,
 ) -> None:
     """Check claims against the Medicare edits in force on each date of service, reading and writing as a
     stream (any input size, bounded memory).
@@ -485,12 +496,46 @@ def check(
     Exit status: 0 no claim has an error finding, 1 some have, 2 some record could not be read (the others
     are still checked and reported) or the input is not readable at all."""
     try:
-        code = _check(file, output, output_path, input_format, as_of, policy or [], home, engine, verbose,
-                      no_policy or [])
+        if engine == "spark":
+            code = _check_on_spark(file, output_dir or output_path, input_format, as_of, policy or [],
+                                   no_policy or [], home, master, ship_store)
+        elif output_dir is not None:
+            from hcpcs.core.errors import InvalidInputError
+
+            raise InvalidInputError(f"{output_dir}: an output folder argument goes with --engine spark; name "
+                                    "the output with --output otherwise")
+        else:
+            code = _check(file, output, output_path, input_format, as_of, policy or [], home, engine, verbose,
+                          no_policy or [])
     except HcpcsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
+
+
+def _check_on_spark(file: Path, output_dir: Path | None, input_format: str | None, as_of: str | None,
+                    policy: list[str], no_policy: list[str], home: Path | None, master: str | None,
+                    ship_store: bool) -> int:
+    """`hcpcs check --engine spark INPUT OUTPUT_DIR`: Spark reports its progress on stderr."""
+    from hcpcs import spark as hcpcs_spark
+    from hcpcs.core.errors import InvalidInputError
+
+    if output_dir is None:
+        raise InvalidInputError("--engine spark writes a folder (findings/, notices/, errors/): name it after the "
+                                "input or with --output")
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise InvalidInputError(f"{output_dir}: the output folder exists and is not empty")
+    summary = hcpcs_spark.check_file(file, output_dir, master=master or "local[*]", input_format=input_format, as_of=as_of,
+                                     policy=policy, no_policy=no_policy, store=home, ship_store=ship_store)
+    findings = summary["findings"]
+    err_console.print(
+        f"{summary['records']:,} record(s): {summary['claims_with_errors']:,} with an error finding; findings "
+        + (", ".join(f"{count:,} {severity}" for severity, count in sorted(findings.items())) or "none")
+        + (f"; {summary['bad_records']:,} could not be read" if summary["bad_records"] else "")
+        + f" -> {output_dir}", highlight=False)
+    if summary["bad_records"]:
+        return 2
+    return 1 if summary["claims_with_errors"] else 0
 
 
 def _check(file: Path, output: str, output_path: Path | None, input_format: str | None, as_of: str | None,

@@ -178,7 +178,10 @@ async def api_index() -> Response:
 # A code (optionally as billed with a modifier: G6002-26, G6002 26) or a modifier.
 CODE_PATTERN = r"^(([A-Za-z][0-9]{4}|[0-9]{4}[0-9AFMTUafmtu])([- ][0-9A-Za-z]{2})?|-?[0-9A-Za-z]{2})$"
 # The forms of `hcpcs.core.dates.read_date` (YYYY-MM-DD, MM/DD/YYYY, YYYYMMDD); it decides, this only documents.
-DATE_PATTERN = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{8})\s*$"
+_MONTH, _DAY = r"(0[1-9]|1[0-2])", r"(0[1-9]|[12][0-9]|3[01])"
+# YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD (a day the pattern admits may still be no calendar day: a 422 then).
+DATE_PATTERN = (rf"^\s*([0-9]{{4}}-{_MONTH}-{_DAY}|(0?[1-9]|1[0-2])/(0?[1-9]|[12][0-9]|3[01])/[0-9]{{4}}"
+                rf"|[0-9]{{4}}{_MONTH}{_DAY})\s*$")
 
 
 def code_path() -> Any:
