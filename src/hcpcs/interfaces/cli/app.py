@@ -476,7 +476,7 @@ def check(
                                                         "(name or id; 'all' for every one).")] = None,
     engine: Annotated[str, typer.Option(help="single (claim by claim), batch (column-wise) or auto (batch for "
                                              "large chunks); the findings are the same.")] = "auto",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table: whole messages, fixes.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table: each finding's CMS definitions (why) and fix.")] = False,
     home: HomeOption = None,
 ) -> None:
     """Check claims against the Medicare edits in force on each date of service, reading and writing as a
