@@ -90,7 +90,7 @@ def test_mue_counts_units_by_adjudication_indicator(hc: Hcpcs) -> None:
     # G6002: MUE 2 with MAI 3 (date of service): units on all lines of the date add up.
     split = check(claim({"code": "G6002", "units": 2}, {"code": "G6002", "units": 1, "modifiers": ["76"]}), hc=hc)
     mue = [f for f in split["findings"] if f["rule"] == "MUE_EXCEEDED"]
-    assert mue and mue[0]["lines"] == [1, 2] and "MAI 3" in mue[0]["message"]
+    assert mue and mue[0]["lines"] == [1, 2] and "MAI 3" in mue[0]["details"]
     assert not [f for f in check(claim({"code": "G6002", "units": 2}), hc=hc)["findings"] if f["rule"] == "MUE_EXCEEDED"]
 
 
@@ -133,7 +133,7 @@ def test_codes_added_after_the_release_in_force_are_dated_by_the_later_file(hc: 
     single = [check(c, hc=hc) for c in claims]  # (no pack applies to A2001 either way)
     assert "CODE_NOT_VALID_ON_DOS" not in {f["rule"] for f in single[0]["findings"]}
     early = [f for f in single[1]["findings"] if f["rule"] == "CODE_NOT_VALID_ON_DOS"]
-    assert early and "added 2022-01-01" in early[0]["message"] and early[0]["source"]["release"] == "HCPCS 2026 Jan"
+    assert early and "takes effect 2022-01-01" in early[0]["message"] and early[0]["source"]["release"] == "HCPCS 2026 Jan"
     assert list(result_dicts(check_batch_result([as_claim(c) for c in claims], hc), hc)) == single
 
 
