@@ -192,7 +192,8 @@ def test_frame_input_in_any_row_order(hc: Hcpcs, tables: BatchTables) -> None:
     expected = [f for r in single_results(hc, claims) for f in r["findings"]]
     assert by_claims.height == len(expected)
     assert by_claims["rule"].to_list() == [f["rule"] for f in expected]
-    assert by_claims["lines"].to_list() == [f["lines"] for f in expected]
+    # The frame keeps 0-based line positions; the JSON contract counts lines from 1.
+    assert by_claims["lines"].to_list() == [[number - 1 for number in f["lines"]] for f in expected]
     assert by_claims["message"].to_list() == [f["message"] for f in expected]
     frame = batch.claims_frame(claims)
     # Lines in reverse order (claims together, days and lines out of order), then rows shuffled (claims apart).

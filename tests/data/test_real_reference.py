@@ -144,4 +144,4 @@ def test_history_shows_discontinuation(hc: Hcpcs) -> None:
     events = history("G6002", hc=hc)["events"]
     discontinued = [e for e in events if e["event"] == "discontinued"]
     assert discontinued and discontinued[0]["release"] == "HCPCS 2026 Jan"
-    assert {"field": "termination_date", "old": None, "new": "2025-12-31"} in discontinued[0]["changes"]
+    assert {"field": "termination_date", "label": "Terminated", "old": None, "new": "2025-12-31"} in discontinued[0]["changes"]

@@ -144,3 +144,19 @@ def test_fee_history_names_its_locality(home: Path) -> None:
     first = out.splitlines()[0]
     assert "(09902-01)" in first and "Z9991 across fee-schedule releases" in first
     assert re.search(r"\$\d+\.\d\d", out)
+
+
+CLAIMS_CSV = "claim_id,code,modifiers,date_of_service\nC1,Z9901,,08/01/2024\nC1,Z9902,,08/01/2024\n"
+
+
+def test_check_csv_and_verbose_table_carry_the_details(home: Path, tmp_path: Path) -> None:
+    claims = tmp_path / "claims.csv"
+    claims.write_text(CLAIMS_CSV)
+    code, out, _ = run(home, "check", str(claims), "--format", "csv")
+    assert code == 1
+    header, *rows = out.strip().splitlines()
+    assert header.split(",")[5:8] == ["message", "details", "fix"]
+    assert any(row.startswith("C1,PTP_BUNDLED,error,Z9901 Z9902,1 2,") for row in rows)
+    terse = run(home, "check", str(claims), columns=200)[1]
+    verbose = run(home, "check", str(claims), "--verbose", columns=200)[1]
+    assert "why:" in verbose and "why:" not in terse

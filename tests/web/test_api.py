@@ -304,3 +304,8 @@ def test_codes_written_with_a_modifier(mini_client: TestClient, written: str) ->
     assert priced["modifier"] == "26"
     found = mini_client.get("/api/search", params={"q": written}).json()
     assert [r["code"] for r in found["results"]] == ["Z9991"]
+
+
+def test_search_page_says_how_many_it_shows(mini_client: TestClient) -> None:
+    page = mini_client.get("/search", params={"q": "Z99*"}).text
+    assert "6 results" in page and "until 2098-12-31" in page

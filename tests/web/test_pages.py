@@ -74,7 +74,7 @@ def test_code_page_errors(mini_client: TestClient) -> None:
     html = page(mini_client, "/code/Z9999?as_of=2099-05-01", 404)
     assert "Unknown code" in html and 'role="search"' in html
     assert "Malformed code" in page(mini_client, "/code/NOPE!", 422)
-    assert "not a date" in page(mini_client, "/code/Z9991?as_of=2099-02-31", 422)
+    assert "not a real calendar date" in page(mini_client, "/code/Z9991?as_of=2099-02-31", 422)
     assert "Not found" in page(mini_client, "/no/such/page", 404)
 
 

@@ -477,7 +477,8 @@ def check(
     engine: Annotated[str, typer.Option(help="single (claim by claim), batch (column-wise), auto (batch for "
                                              "large chunks) or spark (Apache Spark: Parquet or JSON Lines in, "
                                              "a Parquet folder out); the findings are the same.")] = "auto",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table: whole messages, fixes.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Table: each finding's CMS definitions (why) and "
+                                                                        "fix.")] = False,
     home: HomeOption = None,
     output_dir: Annotated[Path | None, typer.Argument(help="--engine spark: the folder that receives findings/, "
                                                            "notices/ and errors/ (or name it with --output).",

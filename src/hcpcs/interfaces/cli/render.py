@@ -289,7 +289,7 @@ def opps_card(data: dict[str, Any]) -> Group:
 def check_report(chunk: Any, *, verbose: bool = False) -> Group:
     """The claims of a checked chunk for people: per claim its verdict, then a table of its lines, each
     finding shown on the line it denies or questions (a PTP edit on the column 2 code's line), in one
-    sentence (`verbose`: the whole message, its fix and source)."""
+    sentence (`verbose`: also the CMS definitions behind it, `details`, and its fix)."""
     from hcpcs.services.verdicts import LABELS
 
     styles = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -340,17 +340,22 @@ def check_report(chunk: Any, *, verbose: bool = False) -> Group:
                     text.append("\n")
                 text.append(finding["rule"], style=styles.get(finding["severity"], ""))
                 text.append(" " + (finding["message"] if verbose else first_sentence(finding["message"], 400)))
+                if verbose and finding.get("details"):
+                    text.append(f"\n  why: {finding['details']}", style="dim")
                 if verbose and finding.get("fix"):
                     text.append(f"\n  fix: {finding['fix']}", style="dim")
             units = row["units"]
             minutes = row.get("minutes")
             table.add_row(str(row["line"] + 1), row["code"], " ".join(row["modifiers"] or []),
-                          f"{minutes} min" if minutes is not None else f"{units:g}", Text(severity, style=styles.get(severity, "")), text or Text("—", style="dim"))
+                          f"{minutes} min" if minutes is not None else f"{units:g}",
+                          Text(severity, style=styles.get(severity, "")), text or Text("—", style="dim"))
         parts.append(table)
         for finding in claim_level:
             message = finding["message"] if verbose else first_sentence(finding["message"], 400)
             parts.append(Text(f"  {finding['severity']} {finding['rule']}: {message}",
                               style=styles.get(finding["severity"], "")))
+            if verbose and finding.get("details"):
+                parts.append(Text(f"    why: {finding['details']}", style="dim"))
     return Group(*parts)
 
 

@@ -190,7 +190,9 @@ def code_path() -> Any:
 
 
 def date_query(description: str = "Date of service, YYYY-MM-DD, MM/DD/YYYY or YYYYMMDD (default: today).") -> Any:
-    return Query(None, pattern=DATE_PATTERN, description=description, examples=["2024-08-12"])
+    # `format: date` names the canonical form (what clients should send); the other typed forms are accepted too.
+    return Query(None, pattern=DATE_PATTERN, description=description, examples=["2024-08-12"],
+                 json_schema_extra={"format": "date"})
 
 
 @router.get("/lookup/{code}", summary="Everything about a code on a date of service",
@@ -341,7 +343,7 @@ _CONTENT_FORMATS = {
 }
 _CLAIM_EXAMPLE = {"id": "C1", "setting": "professional", "date_of_service": "2024-08-12",
                   "lines": [{"code": "77373"}, {"code": "G6002"}]}
-_DATE = {"type": "string", "pattern": DATE_PATTERN}
+_DATE = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
 _LINE_SCHEMA = {
     "type": "object", "required": ["code"],
     "properties": {

@@ -15,8 +15,8 @@ from hcpcs.services.outputs import numbered_lines
 NAME = "csv"
 MEDIA_TYPE = "text/csv"
 BINARY = True
-COLUMNS = ["claim_id", "rule", "severity", "codes", "lines", "message", "fix", "source_dataset", "source_release",
-           "source_row"]
+COLUMNS = ["claim_id", "rule", "severity", "codes", "lines", "message", "details", "fix", "source_dataset",
+           "source_release", "source_row"]
 _FORMULA = r"^[=+\-@\t\r]"
 
 
@@ -35,11 +35,12 @@ class Writer:
         findings = chunk.findings.select(
             "claim", "claim_id", "rule", "severity", codes=pl.col("codes").list.join(" "),
             lines=numbered_lines().cast(pl.List(pl.String)).list.join(" "), message="message",
-            fix=pl.col("fix").fill_null(""), source_dataset=pl.col("source_dataset").fill_null(""),
+            details=pl.col("details").fill_null(""), fix=pl.col("fix").fill_null(""),
+            source_dataset=pl.col("source_dataset").fill_null(""),
             source_release=pl.col("source_release").fill_null(""), source_row=pl.col("source_row").cast(pl.String))
         errors = chunk.claims.filter(pl.col("error_message").is_not_null()).select(
             "claim", claim_id=pl.col("claim_id").fill_null(""), rule=pl.lit("INPUT_ERROR"), severity=pl.lit("error"),
-            codes=pl.lit(""), lines=pl.lit(""), message="error_message", fix=pl.lit(""), source_dataset=pl.lit(""),
+            codes=pl.lit(""), lines=pl.lit(""), message="error_message", details=pl.lit(""), fix=pl.lit(""), source_dataset=pl.lit(""),
             source_release=pl.lit(""), source_row="error_location")
         rows = pl.concat([findings, errors]).sort("claim", maintain_order=True).select(
             [safe(c) for c in COLUMNS])
