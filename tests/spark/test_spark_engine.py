@@ -17,6 +17,7 @@ from hcpcs.core.errors import DataNotLoadedError
 from hcpcs.services.checking import check_chunks
 from hcpcs.services.outputs import numbered_lines
 from hcpcs.store.session import Hcpcs
+from tests.conftest import load_store
 from tests.unit import mini_cms
 
 pytestmark = pytest.mark.spark
@@ -60,15 +61,8 @@ def _same(local: dict[str, pl.DataFrame], spark: dict[str, pl.DataFrame]) -> Non
 
 @pytest.fixture(scope="module")
 def mini_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from hcpcs.services.update import run_update
-    from hcpcs.store.db import open_store
-
     root = tmp_path_factory.mktemp("mini")
-    mini_cms.build(root / "cms")
-    store = open_store(root / "home", readonly=False)
-    run_update(store, str(root / "cms"))
-    store.close()
-    return root / "home"
+    return load_store(root / "home", mini_cms.build(root / "cms"))
 
 
 def _with_bad_records(tmp_path: Path) -> tuple[Path, Path]:

@@ -17,17 +17,14 @@ from hcpcs.services.reference import lookup
 from hcpcs.services.update import run_update
 from hcpcs.store.db import open_store
 from hcpcs.store.session import Hcpcs
+from tests.conftest import load_store
 from tests.unit import mini_cms
 
 
 @pytest.fixture(scope="module")
 def hc(tmp_path_factory: pytest.TempPathFactory) -> Hcpcs:
     root = tmp_path_factory.mktemp("mini")
-    mini_cms.build(root / "cms")
-    store = open_store(root / "home", readonly=False)
-    run_update(store, str(root / "cms"))
-    store.close()
-    return Hcpcs(root / "home")
+    return Hcpcs(load_store(root / "home", mini_cms.build(root / "cms")))
 
 
 def test_fee_formula_on_fixture(hc: Hcpcs) -> None:
