@@ -179,9 +179,15 @@ def lookup_card(data: dict[str, Any]) -> Group:
         parts.append(Panel("\n".join(f"• {n}" for n in data["notices"]), title="Notices", title_align="left",
                            border_style="yellow"))
     if data.get("sources"):
+        # File names have no spaces to wrap at: their column keeps its width and the words wrap instead.
         src = Table.grid(padding=(0, 2))
+        longest_word = max((len(word) for s in data["sources"] for word in s["what"].split()), default=0)
+        src.add_column(ratio=1, min_width=longest_word)
+        src.add_column(ratio=1)
+        src.add_column(no_wrap=True, min_width=max((len(name) for s in data["sources"] for name in s["files"]),
+                                                   default=0))
         for s in data["sources"]:
-            src.add_row(s["what"], s["release"], ", ".join(s["files"]))
+            src.add_row(s["what"], s["release"], "\n".join(s["files"]))
         parts.append(Panel(src, title="Sources", title_align="left"))
     return Group(*parts)
 
