@@ -1,8 +1,8 @@
 """Benchmark of claim checking: the batch checker (`hcpcs.edits.batch`) on generated claims, a naive
 pure-Python baseline, single-claim latency, and the time to get the edit tables ready.
 
-    HCPCS_HOME=/tmp/hb .venv/bin/python benchmarks/bench_check.py                 # 1,000,000 claims
-    HCPCS_HOME=/tmp/hb .venv/bin/python benchmarks/bench_check.py --claims 10000  # CI-sized smoke run
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_check.py                 # 1,000,000 claims
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_check.py --claims 10000  # CI-sized smoke run
 
 Claims: 1 to 8 lines each (mean about 2.9), 80 % professional, dates of service in 2024Q3 (3 % of lines
 on another date than their claim's first line). Codes are drawn from the loaded July 2024 tables: 95 % from

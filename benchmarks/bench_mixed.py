@@ -6,10 +6,10 @@ connections (closed loop: each connection sends its next request when the previo
 Reports requests/s, p50/p99/max latency per operation, how many small requests took over 1 s, and the
 server's resident memory (its process and its claim-check workers) after a warm-up and at the end.
 
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_mixed.py                       # 32 conns, 60 s
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_mixed.py --runs 3              # medians of 3
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_mixed.py --cache               # response cache on
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_mixed.py --seconds 20 --large-connections 0
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_mixed.py                       # 32 conns, 60 s
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_mixed.py --runs 3              # medians of 3
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_mixed.py --cache               # response cache on
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_mixed.py --seconds 20 --large-connections 0
 
 The response cache is off unless `--cache` (HCPCS_CACHE_ENTRIES=0): the lookups are then all "uncached".
 Targets: no small-operation request over 1 s while the large claims run; p99 of lookups under 50 ms;

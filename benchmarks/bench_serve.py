@@ -7,10 +7,10 @@ requests/s and p50/p90/p99 latency for
 - check of one claim (POST /api/check, 77373 + G6002 on 2024-08-12),
 - the code page (/code/G6002) for reference.
 
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_serve.py
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_serve.py --requests 2000 --concurrency 8
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_serve.py --server cli      # `hcpcs serve`
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_serve.py --workers 2       # uvicorn --workers 2
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_serve.py
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_serve.py --requests 2000 --concurrency 8
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_serve.py --server cli      # `hcpcs serve`
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_serve.py --workers 2       # uvicorn --workers 2
 
 The client runs on the same machine as the server, so the two share the CPU: the report gives the
 server's own CPU time per request (from /proc) as well, which is what bounds it on a busy host. Also

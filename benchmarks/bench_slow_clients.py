@@ -3,8 +3,8 @@ request line and then one header line every few seconds, never finishing the hea
 head of a POST but trickle its body. Prints the server's open files (/proc/PID/fd) over time, how long the
 connections were held, and whether a normal lookup still answered meanwhile.
 
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_slow_clients.py
-    HCPCS_HOME=/tmp/h1 .venv/bin/python benchmarks/bench_slow_clients.py --connections 1000 --interval 5 --seconds 40
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_slow_clients.py
+    HCPCS_HOME=STORE .venv/bin/python benchmarks/bench_slow_clients.py --connections 1000 --interval 5 --seconds 40
 
 Target: the connections are dropped by the header timeout (HCPCS_HEADER_TIMEOUT, default 10 s) and the
 body timeout (HCPCS_BODY_TIMEOUT, default 30 s; `--body-timeout` sets it for the run), and the open files

@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import json
 import re
+import tempfile
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ LABELS = {
 }
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 def test_every_entry_is_a_release_hcpcs_can_load() -> None:
     entries = catalog.catalog()
     assert len(entries) == 182
@@ -54,7 +57,8 @@ def test_every_entry_is_a_release_hcpcs_can_load() -> None:
             start = entry.effective_start
             assert version_quarter(entry.version) == (start.year, (start.month - 1) // 3 + 1), entry.label
         text = " ".join((entry.source, entry.note, *entry.files))
-        assert "/work/" not in text and "/tmp/" not in text
+        # Sources are addresses, never this checkout's or the temporary folder's paths.
+        assert str(REPO_ROOT.parent) not in text and tempfile.gettempdir() not in text
     # Every year 2022-2026 has four quarters of each quarterly dataset.
     for dataset in LABELS:
         years = [e.effective_start.year for e in catalog.entries(dataset) if not e.correction_of]
