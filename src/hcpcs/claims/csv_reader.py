@@ -56,7 +56,7 @@ def chunks(read: Callable[[int], bytes], name: str, *, head: bytes = b"", block_
         raise ClaimFormatError(f"the CSV header is not UTF-8 text ({exc.reason})", location=name) from None
     delimiter = csv_delimiter(first_text)
     header = read_header(next(csv.reader([first_text.rstrip("\r")], delimiter=delimiter)), line_number, name)
-    reader = _Reader(header, delimiter, name)
+    reader = RowsReader(header, delimiter, name)
     line_number += 1
     held = None
     while True:
@@ -106,7 +106,10 @@ def _row_spans(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, ends, np.searchsorted(newlines, starts)
 
 
-class _Reader:
+class RowsReader:
+    """Rows of text cells (CSV, or Parquet and Spark rows as text) checked and turned into claim chunks, as the
+    CSV reader does: shared so every tabular input is judged by the same rules."""
+
     def __init__(self, header: CsvHeader, delimiter: str, name: str) -> None:
         self.header = header
         self.delimiter = delimiter

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hcpcs.claims.csv_claims import read_header
-from hcpcs.claims.csv_reader import _Reader
+from hcpcs.claims.csv_reader import RowsReader
 from hcpcs.claims.frame import ClaimChunk
 from hcpcs.core.errors import ClaimFormatError
 
@@ -31,7 +31,7 @@ def chunks(path: str | Path, name: str, *, batch_rows: int = BATCH_ROWS) -> Iter
         raise ClaimFormatError("Parquet claims are read one row per claim line (columns claim_id, code, "
                                "date_of_service, modifiers, units...); this file holds nested lines", location=name)
     header = read_header(list(names), 1, name)
-    reader = _Reader(header, ",", name)
+    reader = RowsReader(header, ",", name)
     held = None
     row = 1
     batches = source.iter_batches(batch_size=batch_rows)
@@ -40,7 +40,7 @@ def chunks(path: str | Path, name: str, *, batch_rows: int = BATCH_ROWS) -> Iter
         following = next(batches, None)
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
-        cells = frame.select([_text(frame, column).alias(f"c{i}") for i, column in enumerate(names)]).with_columns(
+        cells = frame.select([text_column(frame, column).alias(f"c{i}") for i, column in enumerate(names)]).with_columns(
             row_line=pl.int_range(row, row + frame.height, dtype=pl.Int64), width=pl.lit(len(names), pl.Int64))
         cells = cells.select("row_line", "width", *reader.names).with_columns(
             claim_id=pl.col(f"c{header.columns['claim_id']}").str.strip_chars())
@@ -53,7 +53,7 @@ def chunks(path: str | Path, name: str, *, batch_rows: int = BATCH_ROWS) -> Iter
         batch = following
 
 
-def _text(frame: pl.DataFrame, column: str) -> pl.Expr:
+def text_column(frame: pl.DataFrame, column: str) -> pl.Expr:
     """A column as the text a CSV would hold (lists joined by spaces, dates as YYYY-MM-DD, "" for null)."""
     dtype = frame.schema[column]
     value = pl.col(column)

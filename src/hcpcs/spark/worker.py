@@ -20,10 +20,10 @@ import polars as pl
 import pyarrow as pa
 
 from hcpcs.claims.csv_claims import read_header
-from hcpcs.claims.csv_reader import _Reader
+from hcpcs.claims.csv_reader import RowsReader
 from hcpcs.claims.frame import ClaimChunk
 from hcpcs.claims.jsonl_reader import Records, read_records
-from hcpcs.claims.parquet_reader import _text
+from hcpcs.claims.parquet_reader import text_column
 from hcpcs.core.errors import DataNotLoadedError
 from hcpcs.edits.columnar import FINDING_SCHEMA
 from hcpcs.edits.packs import PolicyPack
@@ -171,7 +171,7 @@ def check_line_batches(batches: Iterable[pa.RecordBatch], reference: Reference, 
     claim and row so that each claim's rows come together: read as the Parquet claim reader reads a file
     (values turned to text, then the CSV reader's column-wise checks, and row-wise for the doubtful)."""
     header = read_header(list(columns), 1, "claims")
-    reader = _Reader(header, ",", "claims")
+    reader = RowsReader(header, ",", "claims")
     held: pl.DataFrame | None = None
     positions: list[pl.Series] = []  # input-wide positions of the claims the reader numbered 0, 1, ...
     last_claim: int | None = None
@@ -184,7 +184,7 @@ def check_line_batches(batches: Iterable[pa.RecordBatch], reference: Reference, 
             last_claim = int(frame[CLAIM_COLUMN][-1])
         cells = frame.select(
             pl.col(ROW_COLUMN).cast(pl.Int64).alias("row_line"), pl.lit(len(columns), pl.Int64).alias("width"),
-            *[_text(frame, column).alias(f"c{index}") for index, column in enumerate(columns)])
+            *[text_column(frame, column).alias(f"c{index}") for index, column in enumerate(columns)])
         cells = cells.with_columns(claim_id=pl.col(f"c{header.columns['claim_id']}").str.strip_chars())
         if held is not None:
             cells = pl.concat([held, cells], how="vertical_relaxed")
